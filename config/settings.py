@@ -1,0 +1,143 @@
+"""Every setting of Parley, read from ``PARLEY_*`` environment variables or ``.env``.
+
+Safe defaults give the embedded mode: SQLite under the data folder, no Redis, the in-process bus.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_PROGRAMMES = PACKAGE_DIR / "programmes"
+
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+class Settings(BaseSettings):
+    """Parley's configuration. Field names map to ``PARLEY_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = Field(
+        "development", description="`production` refuses generated secrets and demo accounts."
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    public_url: str = Field(
+        "", description="Base URL of the site as attendees reach it (join links in mails); default http://HOST:PORT."
+    )
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite file, secret key, outbox, reports.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty = SQLite file `DATA_DIR/parley.db`. Production: postgresql+asyncpg://…"
+    )
+    redis_url: str = Field("", description="Redis URL for the bus and the Celery broker; empty = embedded mode.")
+    secret_key: SecretStr = Field(
+        SecretStr(""), description="Signs sessions and join links; empty = generated once into DATA_DIR (development only)."
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed to open websockets; empty = the server's own URL."
+    )
+    load_programmes: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: sorted(SHIPPED_PROGRAMMES.glob("*.yaml")),
+        description="Programme files loaded at start when their event does not exist yet.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `parley serve`.")
+
+    @field_validator("allowed_origins", "load_programmes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("database_url", "redis_url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _parseable_database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {value!r}") from exc
+        if url.get_backend_name() not in ASYNC_DRIVERS:
+            raise ValueError(f"unsupported database {url.get_backend_name()!r} (use sqlite or postgresql)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"not a Redis URL: {value!r} (redis://host:port/db)")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.env == "production":
+            if not self.secret_key.get_secret_value():
+                raise ValueError("PARLEY_SECRET_KEY must be set in production")
+            if not self.database_url:
+                raise ValueError("PARLEY_DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured: in-process bus, SQLite-friendly workers."""
+        return not self.redis_url
+
+    @cached_property
+    def async_database_url(self) -> str:
+        url = make_url(self.database_url or f"sqlite:///{(self.data_dir / 'parley.db').resolve()}")
+        return url.set(drivername=ASYNC_DRIVERS[url.get_backend_name()]).render_as_string(hide_password=False)
+
+    @cached_property
+    def sync_database_url(self) -> str:
+        url = make_url(self.async_database_url)
+        return url.set(drivername=SYNC_DRIVERS[url.get_backend_name()]).render_as_string(hide_password=False)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def origins(self) -> list[str]:
+        return self.allowed_origins or [self.base_url]
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or (development) one generated once and kept in DATA_DIR."""
+        key = self.secret_key.get_secret_value()
+        if key:
+            return key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, description) rows for the README table and `parley settings`."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
+        if isinstance(default, list):
+            default = ",".join(str(item) for item in default) if name != "load_programmes" else "shipped programmes"
+        rows.append((f"PARLEY_{name.upper()}", str(default), field.description or ""))
+    return rows

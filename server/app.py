@@ -1,0 +1,78 @@
+"""The Starlette application, built by a factory; everything it holds lives in the lifespan state."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, TypedDict
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.schemas import SchemaGenerator
+from starlette.staticfiles import StaticFiles
+
+from config.settings import Settings
+from server.adapters.db.engine import make_async_engine, make_sessionmaker
+from server.adapters.http import programme_routes
+from server.adapters.http.problems import EXCEPTION_HANDLERS
+
+log = logging.getLogger("parley")
+
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+
+schemas = SchemaGenerator(
+    {
+        "openapi": "3.0.3",
+        "info": {"title": "Parley", "version": "0.1.0", "description": "Virtual conference hosting backend."},
+    }
+)
+
+
+class AppState(TypedDict):
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[Any]
+    redis: Any
+
+
+def openapi_schema(request: Request) -> Response:
+    """
+    summary: This OpenAPI document
+    tags: [meta]
+    responses:
+      200:
+        description: The OpenAPI 3 description of every HTTP route.
+    """
+    return JSONResponse(schemas.get_schema(routes=request.app.routes))
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[AppState]:
+        engine = make_async_engine(settings)
+        redis = None
+        if settings.redis_url:
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(settings.redis_url)
+        try:
+            yield AppState(settings=settings, engine=engine, sessions=make_sessionmaker(engine), redis=redis)
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+    routes: list[Any] = [
+        *programme_routes.routes,
+        Route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False),
+    ]
+    if FRONTEND_DIR.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend"))
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]

@@ -1,0 +1,452 @@
+"""Programme files: the schedule of one event (days, segments, people) as a YAML data file.
+
+A pure parser and validator: it reads the text it is given, checks everything a human can get
+wrong, and returns frozen specs; nothing here touches the database or the clock.  Every refusal
+is a `ProgrammeError` whose one-line message names the file and the line, like a compiler's.
+
+The YAML is walked as a node tree (`yaml.compose`) rather than loaded into plain dicts, so that
+every key and list item keeps its line number, and duplicate keys (which PyYAML silently lets the
+last one win) can be refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Literal, NamedTuple, NoReturn
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
+
+SegmentKind = Literal["opening", "panel", "closing"]
+KINDS: dict[str, SegmentKind] = {"opening": "opening", "panel": "panel", "closing": "closing"}
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+SEGMENT_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_TIME_RE = re.compile(r"^(\d\d):(\d\d)$")
+_DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d$")
+
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class ProgrammeError(ValueError):
+    """A programme file was refused; `str()` is one line: ``{source}:{line}: {message}``."""
+
+    def __init__(self, source: str, line: int, message: str) -> None:
+        self.source = source
+        self.line = line
+        self.message = " ".join(message.splitlines())
+        super().__init__(f"{source}:{line}: {self.message}")
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSpec:
+    name: str
+    title: str | None = None
+    affiliation: str | None = None
+    video_message: bool = False
+
+    def published_line(self, video_label: str = "message vidéo") -> str:
+        """The line as a programme prints it: ``name, title[, affiliation][ (message vidéo)]``."""
+        line = ", ".join(part for part in (self.name, self.title, self.affiliation) if part)
+        return f"{line} ({video_label})" if self.video_message else line
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSpec:
+    key: str
+    kind: SegmentKind
+    starts: dt.time
+    ends: dt.time
+    title: dict[str, str]
+    moderator: PersonSpec | None
+    speakers: tuple[PersonSpec, ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class DaySpec:
+    date: dt.date
+    starts: dt.time
+    ends: dt.time
+    title: dict[str, str]
+    theme: dict[str, str] | None
+    segments: tuple[SegmentSpec, ...]  # in time order
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeSpec:
+    slug: str
+    title: dict[str, str]
+    timezone: str
+    languages: tuple[str, ...]  # the first is the original language
+    streams: dict[str, str]
+    days: tuple[DaySpec, ...]  # in date order
+    source: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local(self, date: dt.date, time: dt.time) -> dt.datetime:
+        """An aware datetime for a wall-clock time of the event's time zone."""
+        return dt.datetime.combine(date, time, tzinfo=self.zone)
+
+    def day_bounds(self, day: DaySpec) -> tuple[dt.datetime, dt.datetime]:
+        return self.local(day.date, day.starts), self.local(day.date, day.ends)
+
+    def segment_bounds(self, day: DaySpec, segment: SegmentSpec) -> tuple[dt.datetime, dt.datetime]:
+        return self.local(day.date, segment.starts), self.local(day.date, segment.ends)
+
+    def segments(self) -> Iterator[tuple[DaySpec, SegmentSpec]]:
+        """Every segment with its day, in time order."""
+        for day in self.days:
+            for segment in day.segments:
+                yield day, segment
+
+    def find_segment(self, key: str) -> tuple[DaySpec, SegmentSpec]:
+        for day, segment in self.segments():
+            if segment.key == key:
+                return day, segment
+        raise KeyError(key)
+
+
+def load_programme(path: str | Path) -> ProgrammeSpec:
+    source = str(path)
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProgrammeError(
+            source, data.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text"
+        ) from exc
+    return parse_programme(text, source)
+
+
+def parse_programme(text: str, source: str = "<string>") -> ProgrammeSpec:
+    reader = _Reader(source)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "unreadable"
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        reader.fail(mark.line + 1 if mark else 1, f"bad YAML: {problem}{context}")
+    except ReaderError as exc:
+        reader.fail(text.count("\n", 0, exc.position) + 1, f"bad YAML: {exc.reason}")
+    if root is None:
+        reader.fail(1, "the file is empty: expected a mapping with slug, title, timezone, languages, days")
+    return reader.programme(root)
+
+
+class _Field(NamedTuple):
+    line: int  # the line of the key, where errors about this field point
+    node: Node
+
+
+class _Reader:
+    """Walks the node tree, checking as it goes; `fail` raises with the place."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._constructor = SafeConstructor()
+        self._languages: tuple[str, ...] = ()
+        self._segment_lines: dict[str, int] = {}
+
+    def fail(self, line: int, message: str) -> NoReturn:
+        raise ProgrammeError(self.source, line, message)
+
+    # -- generic shapes ------------------------------------------------------------------------
+
+    def mapping(
+        self, node: Node, what: str, required: Collection[str], optional: Collection[str] | None = ()
+    ) -> dict[str, _Field]:
+        """The fields of a mapping; `optional=None` allows any key (checked by the caller)."""
+        if not isinstance(node, MappingNode):
+            self.fail(_line(node), f"{what} must be a mapping, got {_show(node)}")
+        fields: dict[str, _Field] = {}
+        for key_node, value_node in node.value:
+            if not (isinstance(key_node, ScalarNode) and key_node.tag == _STR):
+                self.fail(_line(key_node), f"keys in {what} must be text, got {_show(key_node)}")
+            key = str(key_node.value)
+            if key in fields:
+                self.fail(
+                    _line(key_node),
+                    f"key '{key}' is given twice in {what} (first at line {fields[key].line})",
+                )
+            if optional is not None and key not in required and key not in optional:
+                allowed = ", ".join([*required, *optional])
+                self.fail(_line(key_node), f"unknown key '{key}' in {what} (allowed: {allowed})")
+            fields[key] = _Field(_line(key_node), value_node)
+        for key in required:
+            if key not in fields:
+                self.fail(_line(node), f"{what} is missing the key '{key}'")
+        return fields
+
+    def sequence(self, field: _Field, what: str) -> list[Node]:
+        if not isinstance(field.node, SequenceNode):
+            self.fail(field.line, f"{what} must be a list, got {_show(field.node)}")
+        return list(field.node.value)
+
+    def text(self, field: _Field, what: str) -> str:
+        node = field.node
+        if not (isinstance(node, ScalarNode) and node.tag == _STR):
+            self.fail(field.line, f"{what} must be text, got {_show(node)} (quote it)")
+        if not str(node.value).strip():
+            self.fail(field.line, f"{what} is empty")
+        return str(node.value)
+
+    def optional_text(self, field: _Field | None, what: str) -> str | None:
+        if field is None or field.node.tag == _NULL:
+            return None
+        return self.text(field, f"{what} (text or null)")
+
+    def time(self, field: _Field, what: str) -> dt.time:
+        node = field.node
+        if not (isinstance(node, ScalarNode) and node.tag == _STR):
+            self.fail(
+                field.line,
+                f'{what} must be a quoted "HH:MM" time, got {_show(node)} '
+                "(quote times: unquoted, YAML reads 9:00 as the number 540)",
+            )
+        match = _TIME_RE.match(node.value)
+        if match is None:
+            self.fail(field.line, f'{what} must be a "HH:MM" time, got "{node.value}"')
+        hour, minute = int(match[1]), int(match[2])
+        if hour > 23 or minute > 59:
+            self.fail(field.line, f'{what} "{node.value}" is outside the day (00:00 to 23:59)')
+        return dt.time(hour, minute)
+
+    def date(self, field: _Field, what: str) -> dt.date:
+        node = field.node
+        shown = _show(node)
+        if isinstance(node, ScalarNode) and node.tag in (_STR, _TIMESTAMP) and _DATE_RE.match(node.value):
+            try:
+                return dt.date.fromisoformat(node.value)
+            except ValueError:
+                self.fail(field.line, f"{what} {shown} is not a calendar date")
+        self.fail(field.line, f"{what} must be a date YYYY-MM-DD, got {shown}")
+
+    def localized(self, field: _Field, what: str) -> dict[str, str]:
+        """A text per language: keys from `languages`, the first language required."""
+        first = self._languages[0]
+        if not isinstance(field.node, MappingNode):
+            self.fail(field.line, f'{what} must map languages to text, e.g. {{{first}: "..."}}')
+        texts: dict[str, str] = {}
+        for language, item in self.mapping(field.node, what, (), None).items():
+            if language not in self._languages:
+                known = ", ".join(self._languages)
+                self.fail(item.line, f"{what} has language '{language}', not in languages ({known})")
+            texts[language] = self.text(item, f"{what}.{language}")
+        if first not in texts:
+            self.fail(field.line, f"{what} has no '{first}' text (the first of languages is required)")
+        return {language: texts[language] for language in self._languages if language in texts}
+
+    # -- the programme -------------------------------------------------------------------------
+
+    def programme(self, root: Node) -> ProgrammeSpec:
+        required = ("slug", "title", "timezone", "languages", "days")
+        if not isinstance(root, MappingNode):
+            self.fail(
+                _line(root), f"a programme must be a mapping with {', '.join(required)}; got {_show(root)}"
+            )
+        fields = self.mapping(root, "the programme", required, ("streams",))
+        self._languages = self.languages(fields["languages"])
+        slug = self.text(fields["slug"], "slug")
+        if not SLUG_RE.match(slug):
+            self.fail(fields["slug"].line, f"slug '{slug}' must match {SLUG_RE.pattern}")
+        timezone = self.text(fields["timezone"], "timezone")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(
+                fields["timezone"].line,
+                f"unknown time zone '{timezone}' (use an IANA name like Europe/Paris)",
+            )
+        streams = self.streams(fields.get("streams"))
+        days: list[DaySpec] = []
+        seen: dict[dt.date, int] = {}
+        for node in self.sequence(fields["days"], "days"):
+            day = self.day(node, ZoneInfo(timezone))
+            if day.date in seen:
+                self.fail(day.line, f"day {day.date} is given twice (first at line {seen[day.date]})")
+            seen[day.date] = day.line
+            days.append(day)
+        if not days:
+            self.fail(fields["days"].line, "days is empty: a programme needs at least one day")
+        return ProgrammeSpec(
+            slug=slug,
+            title=self.localized(fields["title"], "title"),
+            timezone=timezone,
+            languages=self._languages,
+            streams=streams,
+            days=tuple(sorted(days, key=lambda d: d.date)),
+            source=self.source,
+        )
+
+    def languages(self, field: _Field) -> tuple[str, ...]:
+        languages: list[str] = []
+        for node in self.sequence(field, "languages"):
+            item = _Field(_line(node), node)
+            language = self.text(item, "a language")
+            if not LANGUAGE_RE.match(language):
+                self.fail(item.line, f"language '{language}' is not a language code like fr or pt-BR")
+            if language in languages:
+                self.fail(item.line, f"language '{language}' is listed twice")
+            languages.append(language)
+        if not languages:
+            self.fail(field.line, "languages is empty: list at least the original language")
+        return tuple(languages)
+
+    def streams(self, field: _Field | None) -> dict[str, str]:
+        if field is None or field.node.tag == _NULL:
+            return {}
+        if not isinstance(field.node, MappingNode):
+            self.fail(field.line, f"streams must map channels to http(s) URLs, got {_show(field.node)}")
+        streams: dict[str, str] = {}
+        for channel, item in self.mapping(field.node, "streams", (), None).items():
+            url = self.text(item, f"stream '{channel}'")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                self.fail(item.line, f"stream '{channel}' must be an http(s) URL, got '{url}'")
+            streams[channel] = url
+        return streams
+
+    def day(self, node: Node, zone: ZoneInfo) -> DaySpec:
+        fields = self.mapping(node, "a day", ("date", "starts", "ends", "title", "segments"), ("theme",))
+        line = _line(node)
+        date = self.date(fields["date"], "date")
+        starts = self.time(fields["starts"], "day starts")
+        ends = self.time(fields["ends"], "day ends")
+        self.check_exists(fields["starts"].line, date, starts, zone)
+        self.check_exists(fields["ends"].line, date, ends, zone)
+        if ends <= starts:
+            self.fail(
+                fields["ends"].line, f"day {date} ends at {ends:%H:%M}, not after it starts at {starts:%H:%M}"
+            )
+        segments = [self.segment(item, date, zone) for item in self.sequence(fields["segments"], "segments")]
+        if not segments:
+            self.fail(fields["segments"].line, f"day {date} has no segments")
+        segments.sort(key=lambda s: s.starts)
+        for segment in segments:
+            if segment.starts < starts or segment.ends > ends:
+                self.fail(
+                    segment.line,
+                    f"segment '{segment.key}' ({_span(segment.starts, segment.ends)}) is outside its day's "
+                    f"hours ({_span(starts, ends)})",
+                )
+        for before, after in pairwise(segments):
+            if after.starts < before.ends:
+                self.fail(
+                    after.line,
+                    f"segment '{after.key}' ({_span(after.starts, after.ends)}) overlaps segment "
+                    f"'{before.key}' ({_span(before.starts, before.ends)})",
+                )
+        theme = fields.get("theme")
+        return DaySpec(
+            date=date,
+            starts=starts,
+            ends=ends,
+            title=self.localized(fields["title"], "day title"),
+            theme=None if theme is None or theme.node.tag == _NULL else self.localized(theme, "day theme"),
+            segments=tuple(segments),
+            line=line,
+        )
+
+    def segment(self, node: Node, date: dt.date, zone: ZoneInfo) -> SegmentSpec:
+        required = ("key", "kind", "starts", "ends", "title")
+        fields = self.mapping(node, "a segment", required, ("moderator", "speakers"))
+        line = _line(node)
+        key = self.text(fields["key"], "segment key")
+        if not SEGMENT_KEY_RE.match(key):
+            self.fail(fields["key"].line, f"segment key '{key}' must match {SEGMENT_KEY_RE.pattern}")
+        if key in self._segment_lines:
+            self.fail(
+                fields["key"].line,
+                f"segment key '{key}' is used twice (first at line {self._segment_lines[key]})",
+            )
+        self._segment_lines[key] = line
+        what = f"segment '{key}'"
+        kind = self.text(fields["kind"], f"{what} kind")
+        if kind not in KINDS:
+            self.fail(fields["kind"].line, f"{what} has unknown kind '{kind}' (one of: {', '.join(KINDS)})")
+        starts = self.time(fields["starts"], f"{what} starts")
+        ends = self.time(fields["ends"], f"{what} ends")
+        self.check_exists(fields["starts"].line, date, starts, zone)
+        self.check_exists(fields["ends"].line, date, ends, zone)
+        if ends <= starts:
+            self.fail(
+                fields["ends"].line, f"{what} ends at {ends:%H:%M}, not after it starts at {starts:%H:%M}"
+            )
+        moderator = fields.get("moderator")
+        speakers = fields.get("speakers")
+        speaker_nodes = (
+            [] if speakers is None or speakers.node.tag == _NULL else self.sequence(speakers, "speakers")
+        )
+        return SegmentSpec(
+            key=key,
+            kind=KINDS[kind],
+            starts=starts,
+            ends=ends,
+            title=self.localized(fields["title"], f"{what} title"),
+            moderator=None
+            if moderator is None or moderator.node.tag == _NULL
+            else self.person(moderator.node),
+            speakers=tuple(self.person(item) for item in speaker_nodes),
+            line=line,
+        )
+
+    def person(self, node: Node) -> PersonSpec:
+        fields = self.mapping(node, "a person", ("name",), ("title", "affiliation", "video_message"))
+        video = fields.get("video_message")
+        if video is not None and video.node.tag != _BOOL:
+            self.fail(video.line, f"video_message must be true or false, got {_show(video.node)}")
+        return PersonSpec(
+            name=self.text(fields["name"], "a person's name"),
+            title=self.optional_text(fields.get("title"), "a person's title"),
+            affiliation=self.optional_text(fields.get("affiliation"), "a person's affiliation"),
+            video_message=video is not None and bool(self._constructor.construct_object(video.node)),
+        )
+
+    def check_exists(self, line: int, date: dt.date, time: dt.time, zone: ZoneInfo) -> None:
+        """Refuse a wall-clock time skipped by a daylight-saving change (it has no instant)."""
+        local = dt.datetime.combine(date, time, tzinfo=zone)
+        if local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+            self.fail(line, f"{date} {time:%H:%M} does not exist in {zone.key} (the clocks change then)")
+
+
+def _line(node: Node) -> int:
+    return node.start_mark.line + 1 if node.start_mark is not None else 1
+
+
+def _show(node: Node) -> str:
+    """A short, one-line picture of what the file holds at a node, for error messages."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    value = str(node.value)
+    if node.tag == _NULL:
+        return "nothing (null)"
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    return f'"{shown}"' if node.tag == _STR else shown
+
+
+def _span(starts: dt.time, ends: dt.time) -> str:
+    return f"{starts:%H:%M}-{ends:%H:%M}"

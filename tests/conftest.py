@@ -1,0 +1,2 @@
+from tests.fixtures.parley import parley, server, sqlite_parley  # noqa: F401
+from tests.fixtures.services import postgres_available, postgres_databases, redis_available, redis_url  # noqa: F401
