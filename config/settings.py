@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
     public_url: str = Field(
-        "", description="Base URL of the site as attendees reach it (join links in mails); default http://HOST:PORT."
+        "",
+        description="Base URL of the site as attendees reach it (join links in mails); default http://HOST:PORT.",
     )
     data_dir: Path = Field(Path("data"), description="Folder for the SQLite file, secret key, outbox, reports.")
     database_url: str = Field(
@@ -41,7 +42,8 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field("", description="Redis URL for the bus and the Celery broker; empty = embedded mode.")
     secret_key: SecretStr = Field(
-        SecretStr(""), description="Signs sessions and join links; empty = generated once into DATA_DIR (development only)."
+        SecretStr(""),
+        description="Signs sessions and join links; empty = generated once into DATA_DIR (development only).",
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed to open websockets; empty = the server's own URL."

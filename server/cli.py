@@ -63,9 +63,11 @@ def database_errors(settings: Settings) -> Iterator[None]:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise CliError(f"cannot reach the database {_database_label(settings)}: {reason}") from None
         raise CliError(f"database error: {str(exc.orig or exc).strip().splitlines()[0]}") from None
-    except (OSError, SQLAlchemyError) as exc:
+    except OSError as exc:
+        raise CliError(f"cannot reach the database {_database_label(settings)}: {exc}") from None
+    except SQLAlchemyError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliError(f"cannot reach the database {_database_label(settings)}: {first}") from None
+        raise CliError(f"database error on {_database_label(settings)}: {first}") from None
 
 
 def _is_connect_error(exc: DBAPIError) -> bool:

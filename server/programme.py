@@ -48,7 +48,7 @@ class ProgrammeError(ValueError):
         self.source = source
         self.line = line
         self.message = " ".join(message.splitlines())
-        super().__init__(f"{source}:{line}: {self.message}")
+        super().__init__(source, line, self.message)
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: {self.message}"
@@ -85,7 +85,7 @@ class DaySpec:
     starts: dt.time
     ends: dt.time
     title: dict[str, str]
-    theme: dict[str, str] | None
+    theme: dict[str, str]  # empty when the file gives no theme
     segments: tuple[SegmentSpec, ...]  # in time order
     line: int
 
@@ -131,7 +131,7 @@ def load_programme(path: str | Path) -> ProgrammeSpec:
     source = str(path)
     data = Path(path).read_bytes()
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # an editor's byte-order mark is not content
     except UnicodeDecodeError as exc:
         raise ProgrammeError(
             source, data.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text"
@@ -213,9 +213,8 @@ class _Reader:
         return str(node.value)
 
     def optional_text(self, field: _Field | None, what: str) -> str | None:
-        if field is None or field.node.tag == _NULL:
-            return None
-        return self.text(field, f"{what} (text or null)")
+        field = _given(field)
+        return None if field is None else self.text(field, f"{what} (text or null)")
 
     def time(self, field: _Field, what: str) -> dt.time:
         node = field.node
@@ -279,7 +278,7 @@ class _Reader:
                 fields["timezone"].line,
                 f"unknown time zone '{timezone}' (use an IANA name like Europe/Paris)",
             )
-        streams = self.streams(fields.get("streams"))
+        streams = self.streams(_given(fields.get("streams")))
         days: list[DaySpec] = []
         seen: dict[dt.date, int] = {}
         for node in self.sequence(fields["days"], "days"):
@@ -315,7 +314,7 @@ class _Reader:
         return tuple(languages)
 
     def streams(self, field: _Field | None) -> dict[str, str]:
-        if field is None or field.node.tag == _NULL:
+        if field is None:
             return {}
         if not isinstance(field.node, MappingNode):
             self.fail(field.line, f"streams must map channels to http(s) URLs, got {_show(field.node)}")
@@ -330,16 +329,8 @@ class _Reader:
 
     def day(self, node: Node, zone: ZoneInfo) -> DaySpec:
         fields = self.mapping(node, "a day", ("date", "starts", "ends", "title", "segments"), ("theme",))
-        line = _line(node)
         date = self.date(fields["date"], "date")
-        starts = self.time(fields["starts"], "day starts")
-        ends = self.time(fields["ends"], "day ends")
-        self.check_exists(fields["starts"].line, date, starts, zone)
-        self.check_exists(fields["ends"].line, date, ends, zone)
-        if ends <= starts:
-            self.fail(
-                fields["ends"].line, f"day {date} ends at {ends:%H:%M}, not after it starts at {starts:%H:%M}"
-            )
+        starts, ends = self.hours(fields, date, zone, f"day {date}")
         segments = [self.segment(item, date, zone) for item in self.sequence(fields["segments"], "segments")]
         if not segments:
             self.fail(fields["segments"].line, f"day {date} has no segments")
@@ -347,26 +338,20 @@ class _Reader:
         for segment in segments:
             if segment.starts < starts or segment.ends > ends:
                 self.fail(
-                    segment.line,
-                    f"segment '{segment.key}' ({_span(segment.starts, segment.ends)}) is outside its day's "
-                    f"hours ({_span(starts, ends)})",
+                    segment.line, f"{_named(segment)} is outside its day's hours ({_span(starts, ends)})"
                 )
         for before, after in pairwise(segments):
             if after.starts < before.ends:
-                self.fail(
-                    after.line,
-                    f"segment '{after.key}' ({_span(after.starts, after.ends)}) overlaps segment "
-                    f"'{before.key}' ({_span(before.starts, before.ends)})",
-                )
-        theme = fields.get("theme")
+                self.fail(after.line, f"{_named(after)} overlaps {_named(before)}")
+        theme = _given(fields.get("theme"))
         return DaySpec(
             date=date,
             starts=starts,
             ends=ends,
             title=self.localized(fields["title"], "day title"),
-            theme=None if theme is None or theme.node.tag == _NULL else self.localized(theme, "day theme"),
+            theme={} if theme is None else self.localized(theme, "day theme"),
             segments=tuple(segments),
-            line=line,
+            line=_line(node),
         )
 
     def segment(self, node: Node, date: dt.date, zone: ZoneInfo) -> SegmentSpec:
@@ -377,38 +362,24 @@ class _Reader:
         if not SEGMENT_KEY_RE.match(key):
             self.fail(fields["key"].line, f"segment key '{key}' must match {SEGMENT_KEY_RE.pattern}")
         if key in self._segment_lines:
-            self.fail(
-                fields["key"].line,
-                f"segment key '{key}' is used twice (first at line {self._segment_lines[key]})",
-            )
+            first = self._segment_lines[key]
+            self.fail(fields["key"].line, f"segment key '{key}' is used twice (first at line {first})")
         self._segment_lines[key] = line
         what = f"segment '{key}'"
         kind = self.text(fields["kind"], f"{what} kind")
         if kind not in KINDS:
             self.fail(fields["kind"].line, f"{what} has unknown kind '{kind}' (one of: {', '.join(KINDS)})")
-        starts = self.time(fields["starts"], f"{what} starts")
-        ends = self.time(fields["ends"], f"{what} ends")
-        self.check_exists(fields["starts"].line, date, starts, zone)
-        self.check_exists(fields["ends"].line, date, ends, zone)
-        if ends <= starts:
-            self.fail(
-                fields["ends"].line, f"{what} ends at {ends:%H:%M}, not after it starts at {starts:%H:%M}"
-            )
-        moderator = fields.get("moderator")
-        speakers = fields.get("speakers")
-        speaker_nodes = (
-            [] if speakers is None or speakers.node.tag == _NULL else self.sequence(speakers, "speakers")
-        )
+        starts, ends = self.hours(fields, date, zone, what)
+        moderator = _given(fields.get("moderator"))
+        speakers = _given(fields.get("speakers"))
         return SegmentSpec(
             key=key,
             kind=KINDS[kind],
             starts=starts,
             ends=ends,
             title=self.localized(fields["title"], f"{what} title"),
-            moderator=None
-            if moderator is None or moderator.node.tag == _NULL
-            else self.person(moderator.node),
-            speakers=tuple(self.person(item) for item in speaker_nodes),
+            moderator=None if moderator is None else self.person(moderator.node),
+            speakers=tuple(map(self.person, [] if speakers is None else self.sequence(speakers, "speakers"))),
             line=line,
         )
 
@@ -424,11 +395,31 @@ class _Reader:
             video_message=video is not None and bool(self._constructor.construct_object(video.node)),
         )
 
-    def check_exists(self, line: int, date: dt.date, time: dt.time, zone: ZoneInfo) -> None:
-        """Refuse a wall-clock time skipped by a daylight-saving change (it has no instant)."""
-        local = dt.datetime.combine(date, time, tzinfo=zone)
-        if local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-            self.fail(line, f"{date} {time:%H:%M} does not exist in {zone.key} (the clocks change then)")
+    def hours(
+        self, fields: dict[str, _Field], date: dt.date, zone: ZoneInfo, what: str
+    ) -> tuple[dt.time, dt.time]:
+        """`starts` and `ends`: wall-clock times that exist on `date`, the end after the start."""
+        starts, ends = (
+            self.time(fields["starts"], f"{what} starts"),
+            self.time(fields["ends"], f"{what} ends"),
+        )
+        for name, time in (("starts", starts), ("ends", ends)):
+            local = dt.datetime.combine(date, time, tzinfo=zone)
+            # A time skipped when the clocks go forward has no instant: refuse it rather than guess.
+            if local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+                self.fail(
+                    fields[name].line, f"{what} {name} {time:%H:%M} does not exist in {zone.key} on {date}"
+                )
+        if ends <= starts:
+            self.fail(
+                fields["ends"].line, f"{what} ends at {ends:%H:%M}, not after it starts at {starts:%H:%M}"
+            )
+        return starts, ends
+
+
+def _given(field: _Field | None) -> _Field | None:
+    """An optional field, or None when it is absent or null."""
+    return None if field is None or field.node.tag == _NULL else field
 
 
 def _line(node: Node) -> int:
@@ -450,3 +441,7 @@ def _show(node: Node) -> str:
 
 def _span(starts: dt.time, ends: dt.time) -> str:
     return f"{starts:%H:%M}-{ends:%H:%M}"
+
+
+def _named(segment: SegmentSpec) -> str:
+    return f"segment '{segment.key}' ({_span(segment.starts, segment.ends)})"

@@ -79,14 +79,17 @@ async def upsert_programme(session: AsyncSession, spec: ProgrammeSpec) -> tuple[
     if event is None:
         event = Event(slug=spec.slug, title={}, timezone="", languages=[], streams={}, days=[])
         session.add(event)
-    changed = _assign(
-        event,
-        title=dict(spec.title),
-        timezone=spec.timezone,
-        languages=list(spec.languages),
-        streams=dict(spec.streams),
-        source=spec.source,
-    ) or created
+    changed = (
+        _assign(
+            event,
+            title=dict(spec.title),
+            timezone=spec.timezone,
+            languages=list(spec.languages),
+            streams=dict(spec.streams),
+            source=spec.source,
+        )
+        or created
+    )
     await session.flush()  # the event id is needed by new segments
 
     # segments are matched by key across the whole event: a segment may move to another day
@@ -164,6 +167,7 @@ async def copy_event(session: AsyncSession, slug: str, new_slug: str, first_day:
         languages=list(source.languages),
         streams=dict(source.streams),
         source=f"copy of {slug}",
+        days=[],
     )
     session.add(copy)
     await session.flush()
@@ -174,6 +178,7 @@ async def copy_event(session: AsyncSession, slug: str, new_slug: str, first_day:
             ends_at=moved(day.ends_at),
             title=dict(day.title),
             theme=dict(day.theme),
+            segments=[],
         )
         copy.days.append(new_day)
         for segment in day.segments:

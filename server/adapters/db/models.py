@@ -26,9 +26,7 @@ class Event(Timestamped, Base):
     streams: Mapped[dict[str, Any]]
     source: Mapped[str] = mapped_column(Text, default="")
 
-    days: Mapped[list[Day]] = relationship(
-        back_populates="event", order_by="Day.date", cascade="all, delete-orphan"
-    )
+    days: Mapped[list[Day]] = relationship(back_populates="event", order_by="Day.date", cascade="all, delete-orphan")
     segments: Mapped[list[Segment]] = relationship(
         back_populates="event", order_by="Segment.starts_at", cascade="all, delete-orphan", viewonly=True
     )

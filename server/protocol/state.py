@@ -1,0 +1,268 @@
+"""The state shapes: what a snapshot holds and what events carry.
+
+The live state is split by audience. ``PublicState`` is what every attendee sees; ``StaffState`` is
+for moderators and organisers only. A question lives in exactly one of them: pending and dismissed
+questions in ``StaffState.questions``, published ones (approved, answered, archived) in
+``PublicState.questions``, with their staff-only facts (asker, edits, approval) in
+``StaffState.provenance``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from server.protocol.base import (
+    Count,
+    Id,
+    Instant,
+    LimitSeconds,
+    Name,
+    NoticeText,
+    OptionalShortLine,
+    QuestionText,
+    Role,
+    Seconds,
+    SignedSeconds,
+    WireModel,
+)
+
+SegmentKind = Literal["opening", "panel", "closing"]
+SegmentStatus = Literal["scheduled", "live", "paused", "ended"]
+PersonRole = Literal["moderator", "speaker"]
+PublicQuestionStatus = Literal["approved", "answered", "archived"]
+StaffQuestionStatus = Literal["pending", "dismissed"]
+
+
+# -- programme ------------------------------------------------------------------------------------
+
+
+class Person(WireModel):
+    """A person of the programme (panel moderator or speaker), by the id the database gave them."""
+
+    id: Id
+    name: Name
+    role: PersonRole
+
+
+class SegmentInfo(WireModel):
+    """A segment as scheduled: what the service loads from the programme to start the live state."""
+
+    id: Id
+    key: str = Field(min_length=1, max_length=64)
+    kind: SegmentKind
+    day: date
+    title: dict[str, str]
+    starts_at: Instant
+    ends_at: Instant
+    people: tuple[Person, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SegmentInfo:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("a segment must end after it starts")
+        ids = [person.id for person in self.people]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a person is listed twice in the segment")
+        return self
+
+
+class Segment(SegmentInfo):
+    """A segment with its live status and the instants it actually opened and ended."""
+
+    status: SegmentStatus = "scheduled"
+    opened_at: Instant | None = None
+    ended_at: Instant | None = None
+
+
+# -- stage ----------------------------------------------------------------------------------------
+
+
+class Speech(WireModel):
+    """Whoever has the floor: a queue entry (``entry_id``, ``user_id``) or a programme person.
+
+    Time spoken is ``(paused_at or now) - started_at - paused_s``.
+    """
+
+    id: Id
+    segment_id: Id
+    speaker_name: Name
+    organisation: str | None = None
+    user_id: Id | None = None
+    entry_id: Id | None = None
+    person_id: Id | None = None
+    on_behalf_of: OptionalShortLine = None
+    topic: OptionalShortLine = None
+    point_of_order: bool = False
+    started_at: Instant
+    limit_s: LimitSeconds
+    paused_at: Instant | None = None
+    paused_s: Seconds = 0.0
+
+
+class Notice(WireModel):
+    """A short message shown to everyone ("the next panel starts at 10:52")."""
+
+    text: NoticeText
+    posted_at: Instant
+
+
+class Stage(WireModel):
+    live_segment_id: Id | None = None
+    """The segment that is live or paused; at most one."""
+    speech: Speech | None = None
+    notice: Notice | None = None
+    drift_s: SignedSeconds = 0.0
+    """Lateness against the schedule when a segment last opened or ended (positive = late)."""
+
+
+# -- speakers queue -------------------------------------------------------------------------------
+
+
+class QueueEntry(WireModel):
+    """A request for the floor, waiting. Speakers are public by nature, so is their user id."""
+
+    id: Id
+    user_id: Id
+    name: Name
+    organisation: str | None = None
+    on_behalf_of: OptionalShortLine = None
+    topic: OptionalShortLine = None
+    point_of_order: bool = False
+    requested_at: Instant
+
+
+class SpeakersQueue(WireModel):
+    """The list of speakers of the live (or last) segment: ``waiting`` is in the order of the floor."""
+
+    segment_id: Id | None = None
+    open: bool = False
+    waiting: tuple[QueueEntry, ...] = ()
+
+
+# -- Q&A ------------------------------------------------------------------------------------------
+
+
+class PublicQuestion(WireModel):
+    """A published question. ``asker_name`` and ``asker_organisation`` are null when anonymous."""
+
+    id: Id
+    segment_id: Id
+    text: QuestionText
+    addressed_to: Id | None = None
+    asker_name: str | None = None
+    asker_organisation: str | None = None
+    status: PublicQuestionStatus = "approved"
+    votes: Count = 0
+    asked_at: Instant
+    published_at: Instant
+    answered_at: Instant | None = None
+
+
+class Asker(WireModel):
+    user_id: Id
+    name: str
+    organisation: str | None = None
+
+
+class StaffQuestion(WireModel):
+    """A pending or dismissed question; moderators always see who asked, even when anonymous."""
+
+    id: Id
+    segment_id: Id
+    text: QuestionText
+    addressed_to: Id | None = None
+    anonymous: bool = False
+    asker: Asker
+    status: StaffQuestionStatus = "pending"
+    asked_at: Instant
+    original_text: str | None = None
+    """The asker's own words, once a moderator has edited the text."""
+    edited_by: Id | None = None
+    edited_at: Instant | None = None
+    dismissed_by: Id | None = None
+    dismissed_at: Instant | None = None
+
+
+class QuestionProvenance(WireModel):
+    """The staff-only facts of a published question. ``approved_by`` is null when moderation was off."""
+
+    asker: Asker
+    anonymous: bool = False
+    original_text: str | None = None
+    edited_by: Id | None = None
+    edited_at: Instant | None = None
+    approved_by: Id | None = None
+    approved_at: Instant
+
+
+# -- presence -------------------------------------------------------------------------------------
+
+
+class PresenceCounts(WireModel):
+    online: Count = 0
+    peak_today: Count = 0
+    by_category: dict[str, Count] = Field(default_factory=dict)
+    at: Instant | None = None
+
+
+# -- the two views and the personal one -----------------------------------------------------------
+
+
+class PublicState(WireModel):
+    """Everything every attendee sees, the same for all."""
+
+    segments: tuple[Segment, ...] = ()
+    stage: Stage = Stage()
+    queue: SpeakersQueue = SpeakersQueue()
+    questions: tuple[PublicQuestion, ...] = ()
+    """Published questions in the order they were asked (by id); rank them client-side."""
+    highlighted_question_id: Id | None = None
+    """The question now being answered; always an ``approved`` one."""
+
+
+class StaffState(WireModel):
+    """What only moderators and organisers see."""
+
+    moderation: bool = True
+    questions: tuple[StaffQuestion, ...] = ()
+    """Pending and dismissed questions, by id."""
+    provenance: dict[Id, QuestionProvenance] = Field(default_factory=dict)
+    """For every published question, by question id."""
+    presence: PresenceCounts = PresenceCounts()
+
+
+class OwnQuestion(WireModel):
+    """One of the user's own questions: pending ones are visible to their asker only."""
+
+    id: Id
+    segment_id: Id
+    text: str
+    addressed_to: Id | None = None
+    anonymous: bool = False
+    status: Literal["pending", "published"]
+    asked_at: Instant
+
+
+class Personal(WireModel):
+    """The part of a snapshot that is about the connected user."""
+
+    user_id: Id
+    role: Role
+    display_name: str
+    waiting_entry_id: Id | None = None
+    questions: tuple[OwnQuestion, ...] = ()
+    voted: tuple[Id, ...] = ()
+    """Ids of the published questions this user has voted for."""
+
+
+class Forecast(WireModel):
+    """Computed from the state and the clock (``core.forecast``); not stored."""
+
+    day: date | None = None
+    drift_s: SignedSeconds = 0.0
+    forecast_end_of_day: Instant | None = None
+    speech_elapsed_s: Seconds | None = None
+    over_time_s: Seconds | None = None
