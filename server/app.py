@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
-from server.adapters.http import programme_routes
+from server.adapters.http import auth_routes, organiser_routes, programme_routes
 from server.adapters.http.problems import EXCEPTION_HANDLERS
 
 log = logging.getLogger("parley")
@@ -71,8 +71,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[Any] = [
         *programme_routes.routes,
+        *auth_routes.routes,
+        *organiser_routes.routes,
         Route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False),
     ]
     if FRONTEND_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend"))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    app.state.frontend_dir = FRONTEND_DIR
+    return app

@@ -139,7 +139,9 @@ def serve(host: str | None, port: int | None) -> None:
     if port:
         settings.port = port
     ensure_migrated(settings)
-    load_shipped_programmes(settings)
+    slugs = load_shipped_programmes(settings)
+    if settings.env != "production" and slugs:
+        print_demo_links(settings, slugs[0])
     os.environ["PARLEY_HOST"] = settings.host
     os.environ["PARLEY_PORT"] = str(settings.port)
     click.echo(f"Parley serving on http://{settings.host}:{settings.port}", err=True)
@@ -155,11 +157,22 @@ def serve(host: str | None, port: int | None) -> None:
     )
 
 
-def load_shipped_programmes(settings: Settings) -> None:
-    """Load each configured programme file whose event does not exist yet (first start)."""
+def print_demo_links(settings: Settings, slug: str) -> None:
+    from server.services.demo import create_demo_staff
+
+    async def create(session: Any) -> list[tuple[str, str, str]]:
+        return await create_demo_staff(session, slug)
+
+    for role, email, token in run_async(settings, create):
+        click.echo(f"{role} {email}: sign in once at {settings.base_url}/signin/{token}", err=True)
+
+
+def load_shipped_programmes(settings: Settings) -> list[str]:
+    """Load each configured programme file whose event does not exist yet (first start); their slugs."""
     from server.programme import ProgrammeError, load_programme
     from server.services import programmes
 
+    slugs = []
     for path in settings.load_programmes:
         try:
             spec = load_programme(path)
@@ -176,6 +189,7 @@ def load_shipped_programmes(settings: Settings) -> None:
             await programmes.upsert_programme(session, spec)
             return True
 
+        slugs.append(spec.slug)
         try:
             if run_async(settings, load):
                 click.echo(f"loaded programme {spec.slug} from {path}", err=True)
@@ -183,6 +197,7 @@ def load_shipped_programmes(settings: Settings) -> None:
             if "UNIQUE" in str(exc).upper() or "duplicate key" in str(exc):
                 continue  # another replica loaded it at the same moment
             raise
+    return slugs
 
 
 # --- db --------------------------------------------------------------------------------------------

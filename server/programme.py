@@ -133,9 +133,7 @@ def load_programme(path: str | Path) -> ProgrammeSpec:
     try:
         text = data.decode("utf-8-sig")  # an editor's byte-order mark is not content
     except UnicodeDecodeError as exc:
-        raise ProgrammeError(
-            source, data.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text"
-        ) from exc
+        raise ProgrammeError(source, data.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text") from exc
     return parse_programme(text, source)
 
 
@@ -207,7 +205,8 @@ class _Reader:
     def text(self, field: _Field, what: str) -> str:
         node = field.node
         if not (isinstance(node, ScalarNode) and node.tag == _STR):
-            self.fail(field.line, f"{what} must be text, got {_show(node)} (quote it)")
+            hint = " (quote it)" if isinstance(node, ScalarNode) and node.tag != _NULL else ""
+            self.fail(field.line, f"{what} must be text, got {_show(node)}{hint}")
         if not str(node.value).strip():
             self.fail(field.line, f"{what} is empty")
         return str(node.value)
@@ -262,9 +261,7 @@ class _Reader:
     def programme(self, root: Node) -> ProgrammeSpec:
         required = ("slug", "title", "timezone", "languages", "days")
         if not isinstance(root, MappingNode):
-            self.fail(
-                _line(root), f"a programme must be a mapping with {', '.join(required)}; got {_show(root)}"
-            )
+            self.fail(_line(root), f"a programme must be a mapping with {', '.join(required)}; got {_show(root)}")
         fields = self.mapping(root, "the programme", required, ("streams",))
         self._languages = self.languages(fields["languages"])
         slug = self.text(fields["slug"], "slug")
@@ -337,9 +334,7 @@ class _Reader:
         segments.sort(key=lambda s: s.starts)
         for segment in segments:
             if segment.starts < starts or segment.ends > ends:
-                self.fail(
-                    segment.line, f"{_named(segment)} is outside its day's hours ({_span(starts, ends)})"
-                )
+                self.fail(segment.line, f"{_named(segment)} is outside its day's hours ({_span(starts, ends)})")
         for before, after in pairwise(segments):
             if after.starts < before.ends:
                 self.fail(after.line, f"{_named(after)} overlaps {_named(before)}")
@@ -395,9 +390,7 @@ class _Reader:
             video_message=video is not None and bool(self._constructor.construct_object(video.node)),
         )
 
-    def hours(
-        self, fields: dict[str, _Field], date: dt.date, zone: ZoneInfo, what: str
-    ) -> tuple[dt.time, dt.time]:
+    def hours(self, fields: dict[str, _Field], date: dt.date, zone: ZoneInfo, what: str) -> tuple[dt.time, dt.time]:
         """`starts` and `ends`: wall-clock times that exist on `date`, the end after the start."""
         starts, ends = (
             self.time(fields["starts"], f"{what} starts"),
@@ -407,13 +400,9 @@ class _Reader:
             local = dt.datetime.combine(date, time, tzinfo=zone)
             # A time skipped when the clocks go forward has no instant: refuse it rather than guess.
             if local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-                self.fail(
-                    fields[name].line, f"{what} {name} {time:%H:%M} does not exist in {zone.key} on {date}"
-                )
+                self.fail(fields[name].line, f"{what} {name} {time:%H:%M} does not exist in {zone.key} on {date}")
         if ends <= starts:
-            self.fail(
-                fields["ends"].line, f"{what} ends at {ends:%H:%M}, not after it starts at {starts:%H:%M}"
-            )
+            self.fail(fields["ends"].line, f"{what} ends at {ends:%H:%M}, not after it starts at {starts:%H:%M}")
         return starts, ends
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.adapters.db.base import Base, Timestamped
+from server.adapters.db.base import Base, Timestamped, utcnow
 
 SEGMENT_KINDS = ("opening", "panel", "closing")
 PERSON_ROLES = ("moderator", "speaker")
@@ -121,3 +121,146 @@ class EventRole(Base):
     role: Mapped[str] = mapped_column(String(16))
 
     user: Mapped[User] = relationship(back_populates="roles")
+
+
+# --- attendees and sign-in ---------------------------------------------------------------------------
+
+CATEGORIES = (
+    "member_state",
+    "un_system",
+    "intergovernmental",
+    "civil_society",
+    "academia",
+    "media",
+    "other",
+)
+LANGUAGES = ("fr", "en", "es")
+
+
+class Registration(Base):
+    """An attendee of one event. The join link carries a signed nonce; rotating the nonce revokes it."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        UniqueConstraint("event_id", "email"),
+        CheckConstraint(
+            "category IN ('member_state', 'un_system', 'intergovernmental', 'civil_society', "
+            "'academia', 'media', 'other')",
+            name="category",
+        ),
+        CheckConstraint("language IN ('fr', 'en', 'es')", name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    category: Mapped[str] = mapped_column(String(32))
+    country: Mapped[str] = mapped_column(String(100), default="")
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    listed: Mapped[bool] = mapped_column(default=False)
+    join_nonce: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser (or client). The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (registration_id IS NULL)", name="one_principal"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class SignInLink(Base):
+    """A one-time sign-in link for a staff account (the embedded demo prints them on first start)."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+# --- the live session ---------------------------------------------------------------------------------
+
+
+class LiveStateRow(Base):
+    """The current live state of an event and the last seq of each channel, locked per command."""
+
+    __tablename__ = "live_states"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(32))
+    public_seq: Mapped[int] = mapped_column(default=0)
+    staff_seq: Mapped[int] = mapped_column(default=0)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EventLogEntry(Base):
+    """Every event emitted, in seq order per channel: the replay history and the record for reports."""
+
+    __tablename__ = "event_log"
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel", "seq"),
+        CheckConstraint("channel IN ('public', 'staff')", name="channel"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    seq: Mapped[int]
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    actor: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime]
+
+
+class CommandResult(Base):
+    """The first answer to a client command id, so a repeated id is answered, not applied twice."""
+
+    __tablename__ = "command_results"
+    __table_args__ = (UniqueConstraint("event_id", "actor", "cid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(32))
+    cid: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuestionVote(Base):
+    __tablename__ = "question_votes"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[int] = mapped_column(primary_key=True)
+    voter: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Presence(Base):
+    """One websocket connection of an attendee: the half-open interval [started_at, ended_at)."""
+
+    __tablename__ = "presences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(String(36), unique=True)
+    server_id: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)

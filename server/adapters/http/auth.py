@@ -1,0 +1,74 @@
+"""Request helpers: the session cookie, the principal, JSON bodies with clear errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from server.adapters.http.problems import Problem
+from server.services import auth
+
+COOKIE = "parley_session"
+MAX_BODY = 64 * 1024
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def session_token(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return conn.cookies.get(COOKIE)
+
+
+async def current_principal(conn: HTTPConnection) -> auth.Principal | None:
+    token = session_token(conn)
+    if not token:
+        return None
+    async with conn.state.sessions() as session:
+        return await auth.principal_for_token(session, token)
+
+
+async def require_principal(request: Request) -> auth.Principal:
+    principal = await current_principal(request)
+    if principal is None:
+        raise Problem(401, "sign in first", code="not_signed_in")
+    return principal
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """Parse a JSON body into ``model``; 415/413/400/422 problems otherwise (never a 500)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise Problem(415, "send a JSON body with Content-Type: application/json", code="unsupported_media_type")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise Problem(413, f"body larger than {MAX_BODY} bytes", code="too_large")
+    try:
+        data: Any = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise Problem(400, f"malformed JSON: {exc}", code="bad_json") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+            for err in exc.errors(include_url=False)
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise Problem(422, detail, code="invalid", errors=errors) from None
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=auth.SESSION_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=request.state.settings.base_url.startswith("https://"),
+        path="/",
+    )

@@ -1,0 +1,112 @@
+"""Applying events to the views: what every client does with the events it receives.
+
+``apply_public`` folds a public event into ``PublicState``; ``apply_staff`` a staff event into
+``StaffState``. They are the only code that changes a view (``decide`` uses them too), and the
+frontend's ``store.js`` mirrors them. An event that does not fit raises ``InconsistentEvent``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from server.core.presence import apply_presence
+from server.core.qa import apply_public_qa, apply_staff_qa
+from server.core.speakers import apply_queue
+from server.core.stage import apply_stage
+from server.core.state import Emitted, InconsistentEvent
+from server.protocol import (
+    Event,
+    FloorRequested,
+    NoticeCleared,
+    NoticePosted,
+    PresenceCountsUpdated,
+    PublicState,
+    QaModerationSet,
+    QuestionAnswered,
+    QuestionApproved,
+    QuestionArchived,
+    QuestionAsked,
+    QuestionDismissed,
+    QuestionEdited,
+    QuestionHighlighted,
+    QuestionPublished,
+    QuestionUnarchived,
+    QuestionUndismissed,
+    QuestionUnpublished,
+    QuestionVotesUpdated,
+    QueueClosed,
+    QueueEntryRemoved,
+    QueueOpened,
+    QueueReordered,
+    SegmentEnded,
+    SegmentOpened,
+    SegmentPaused,
+    SegmentResumed,
+    SpeechEnded,
+    SpeechLimitSet,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    StaffState,
+)
+
+
+def apply_public(state: PublicState, event: Event) -> PublicState:
+    match event:
+        case (
+            SegmentOpened()
+            | SegmentPaused()
+            | SegmentResumed()
+            | SegmentEnded()
+            | SpeechStarted()
+            | SpeechPaused()
+            | SpeechResumed()
+            | SpeechLimitSet()
+            | SpeechEnded()
+            | NoticePosted()
+            | NoticeCleared()
+        ):
+            return apply_stage(state, event)
+        case FloorRequested() | QueueEntryRemoved() | QueueReordered() | QueueClosed() | QueueOpened():
+            return apply_queue(state, event)
+        case (
+            QuestionPublished()
+            | QuestionUnpublished()
+            | QuestionVotesUpdated()
+            | QuestionHighlighted()
+            | QuestionAnswered()
+            | QuestionArchived()
+            | QuestionUnarchived()
+        ):
+            return apply_public_qa(state, event)
+        case _:
+            raise InconsistentEvent(f"{event.type} is a {event.channel} event, not a public one")
+
+
+def apply_staff(state: StaffState, event: Event) -> StaffState:
+    match event:
+        case (
+            QuestionAsked()
+            | QuestionEdited()
+            | QuestionApproved()
+            | QuestionDismissed()
+            | QuestionUndismissed()
+            | QaModerationSet()
+        ):
+            return apply_staff_qa(state, event)
+        case PresenceCountsUpdated():
+            return apply_presence(state, event)
+        case _:
+            raise InconsistentEvent(f"{event.type} is a {event.channel} event, not a staff one")
+
+
+def apply_all(
+    public: PublicState, staff: StaffState, emitted: Iterable[Emitted]
+) -> tuple[PublicState, StaffState]:
+    """Fold events of both channels, each into its view (what a staff client does)."""
+    for channel, event in emitted:
+        if channel == "public":
+            public = apply_public(public, event)
+        else:
+            staff = apply_staff(staff, event)
+    return public, staff

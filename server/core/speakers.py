@@ -1,0 +1,145 @@
+"""The speakers queue of the live segment (the moderator's list of speakers).
+
+Order: points of order first, then ordinary requests, each band in request order; a moderator's
+reorder may then put any entry anywhere. A new point of order goes right after the run of points
+of order at the head of the list; a new ordinary request goes last. One waiting entry per person.
+The list may be closed to ordinary requests; points of order are still accepted.
+"""
+
+from __future__ import annotations
+
+from server.core.state import Actor, InconsistentEvent
+from server.core.tx import Transaction, reject
+from server.protocol import (
+    FloorRequest,
+    FloorRequested,
+    FloorWithdraw,
+    PublicState,
+    QueueClose,
+    QueueClosed,
+    QueueEntry,
+    QueueEntryRemoved,
+    QueueOpen,
+    QueueOpened,
+    QueueRemove,
+    QueueReorder,
+    QueueReordered,
+    SpeakersQueue,
+)
+
+QueueEvent = FloorRequested | QueueEntryRemoved | QueueReordered | QueueClosed | QueueOpened
+
+
+# -- reading the state ----------------------------------------------------------------------------
+
+
+def entry_by_id(queue: SpeakersQueue, entry_id: int) -> QueueEntry | None:
+    return next((entry for entry in queue.waiting if entry.id == entry_id), None)
+
+
+def entry_of_user(queue: SpeakersQueue, user_id: int) -> QueueEntry | None:
+    return next((entry for entry in queue.waiting if entry.user_id == user_id), None)
+
+
+def insertion_index(waiting: tuple[QueueEntry, ...], point_of_order: bool) -> int:
+    """Where a new request goes: after the leading points of order, or last."""
+    if not point_of_order:
+        return len(waiting)
+    index = 0
+    while index < len(waiting) and waiting[index].point_of_order:
+        index += 1
+    return index
+
+
+def without_entry(queue: SpeakersQueue, entry_id: int) -> SpeakersQueue:
+    if entry_by_id(queue, entry_id) is None:
+        raise InconsistentEvent(f"entry {entry_id} is not waiting")
+    waiting = tuple(entry for entry in queue.waiting if entry.id != entry_id)
+    return queue.model_copy(update={"waiting": waiting})
+
+
+# -- applying events ------------------------------------------------------------------------------
+
+
+def apply_queue(state: PublicState, event: QueueEvent) -> PublicState:
+    queue = state.queue
+    match event:
+        case FloorRequested():
+            if not 0 <= event.position <= len(queue.waiting) or entry_by_id(queue, event.entry.id):
+                raise InconsistentEvent(f"cannot insert entry {event.entry.id} at {event.position}")
+            waiting = (*queue.waiting[: event.position], event.entry, *queue.waiting[event.position :])
+            queue = queue.model_copy(update={"waiting": waiting})
+        case QueueEntryRemoved():
+            queue = without_entry(queue, event.entry_id)
+        case QueueReordered():
+            by_id = {entry.id: entry for entry in queue.waiting}
+            if sorted(event.entry_ids) != sorted(by_id):
+                raise InconsistentEvent("the new order is not a permutation of the waiting entries")
+            queue = queue.model_copy(update={"waiting": tuple(by_id[i] for i in event.entry_ids)})
+        case QueueClosed():
+            queue = queue.model_copy(update={"open": False})
+        case QueueOpened():
+            queue = queue.model_copy(update={"open": True})
+    return state.model_copy(update={"queue": queue})
+
+
+# -- deciding -------------------------------------------------------------------------------------
+
+
+def _require_segment_in_progress(tx: Transaction) -> int:
+    segment_id = tx.public.stage.live_segment_id
+    if segment_id is None:
+        reject("no_live_segment", "no segment is live")
+    return segment_id
+
+
+def request_floor(tx: Transaction, command: FloorRequest, actor: Actor) -> None:
+    _require_segment_in_progress(tx)
+    queue = tx.public.queue
+    if entry_of_user(queue, actor.user_id) is not None:
+        reject("already_waiting", "you are already on the list of speakers")
+    if not queue.open and not command.point_of_order:
+        reject("list_closed", "the list of speakers is closed")
+    entry = QueueEntry(
+        id=tx.allocate("entry"),
+        user_id=actor.user_id,
+        name=actor.display_name,
+        organisation=actor.organisation,
+        on_behalf_of=command.on_behalf_of,
+        topic=command.topic,
+        point_of_order=command.point_of_order,
+        requested_at=tx.now,
+    )
+    tx.emit(FloorRequested(entry=entry, position=insertion_index(queue.waiting, command.point_of_order)))
+
+
+def withdraw_request(tx: Transaction, command: FloorWithdraw, actor: Actor) -> None:
+    entry = entry_of_user(tx.public.queue, actor.user_id)
+    if entry is None:
+        reject("not_found", "you are not on the list of speakers")
+    tx.emit(QueueEntryRemoved(entry_id=entry.id, reason="withdrawn", at=tx.now))
+
+
+def remove_entry(tx: Transaction, command: QueueRemove, actor: Actor) -> None:
+    if entry_by_id(tx.public.queue, command.entry_id) is None:
+        reject("not_found", f"entry {command.entry_id} is not waiting")
+    tx.emit(QueueEntryRemoved(entry_id=command.entry_id, reason="removed", at=tx.now))
+
+
+def reorder_queue(tx: Transaction, command: QueueReorder, actor: Actor) -> None:
+    current = [entry.id for entry in tx.public.queue.waiting]
+    if sorted(command.entry_ids) != sorted(current):
+        reject("reorder_mismatch", "the new order must name every waiting entry exactly once")
+    if command.entry_ids != current:
+        tx.emit(QueueReordered(entry_ids=tuple(command.entry_ids)))
+
+
+def close_queue(tx: Transaction, command: QueueClose, actor: Actor) -> None:
+    if tx.public.queue.open:
+        tx.emit(QueueClosed(at=tx.now))
+
+
+def open_queue(tx: Transaction, command: QueueOpen, actor: Actor) -> None:
+    _require_segment_in_progress(tx)
+    if not tx.public.queue.open:
+        tx.emit(QueueOpened(at=tx.now))

@@ -1,0 +1,57 @@
+"""What one connection sees: the views for its role and its personal part of a snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from server.core.speakers import entry_of_user
+from server.core.state import Actor, LiveState
+from server.protocol import CHANNELS_BY_ROLE, OwnQuestion, Personal, PublicState, Role, StaffState
+
+
+def views_for(state: LiveState, role: Role) -> tuple[PublicState, StaffState | None]:
+    """The public view for everyone; the staff view only for roles on the staff channel."""
+    return state.public, state.staff if "staff" in CHANNELS_BY_ROLE[role] else None
+
+
+def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> Personal:
+    """``me`` of a snapshot: the user's waiting entry, own questions (pending ones are visible to
+    their asker; dismissed ones are not shown: moderation decisions are staff-only), and the
+    published questions they voted for (``voted``, from the service's vote table)."""
+    entry = entry_of_user(state.public.queue, actor.user_id)
+    own: list[OwnQuestion] = [
+        OwnQuestion(
+            id=q.id,
+            segment_id=q.segment_id,
+            text=q.text,
+            addressed_to=q.addressed_to,
+            anonymous=q.anonymous,
+            status="pending",
+            asked_at=q.asked_at,
+        )
+        for q in state.staff.questions
+        if q.asker.user_id == actor.user_id and q.status == "pending"
+    ]
+    published = {q.id: q for q in state.public.questions}
+    for question_id, facts in state.staff.provenance.items():
+        if facts.asker.user_id == actor.user_id:
+            q = published[question_id]
+            own.append(
+                OwnQuestion(
+                    id=q.id,
+                    segment_id=q.segment_id,
+                    text=q.text,
+                    addressed_to=q.addressed_to,
+                    anonymous=facts.anonymous,
+                    status="published",
+                    asked_at=q.asked_at,
+                )
+            )
+    return Personal(
+        user_id=actor.user_id,
+        role=actor.role,
+        display_name=actor.display_name,
+        waiting_entry_id=entry.id if entry else None,
+        questions=tuple(sorted(own, key=lambda q: q.id)),
+        voted=tuple(sorted(set(voted) & set(published))),
+    )

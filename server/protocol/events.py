@@ -1,0 +1,327 @@
+"""Events (past tense): what changed, with what is needed to apply it to a view.
+
+Each event class belongs to one channel (``channel`` class attribute): ``public`` events change
+``PublicState`` and go to everyone, ``staff`` events change ``StaffState`` and go to moderators and
+organisers only. Public events never name a moderator nor an anonymous asker; the service's event
+log records the actor of every event, so who decided what is kept there. Staff events that
+record a decision also carry ``by``. Instants (``at``) are aware UTC.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Final, Literal, get_args
+
+from pydantic import Field
+
+from server.protocol.base import (
+    Channel,
+    Count,
+    Id,
+    Instant,
+    LimitSeconds,
+    NoticeText,
+    QuestionText,
+    Seconds,
+    SignedSeconds,
+    WireModel,
+)
+from server.protocol.state import (
+    Asker,
+    PublicQuestion,
+    QueueEntry,
+    Speech,
+    StaffQuestion,
+)
+
+
+class BaseEvent(WireModel):
+    channel: ClassVar[Channel]
+
+
+class PublicEvent(BaseEvent):
+    channel: ClassVar[Channel] = "public"
+
+
+class StaffEvent(BaseEvent):
+    channel: ClassVar[Channel] = "staff"
+
+
+# -- stage (public) -------------------------------------------------------------------------------
+
+
+class SegmentOpened(PublicEvent):
+    """The segment is live; its queue starts empty and open. ``drift_s`` = opened − scheduled start."""
+
+    type: Literal["segment.opened"] = "segment.opened"
+    segment_id: Id
+    at: Instant
+    drift_s: SignedSeconds
+
+
+class SegmentPaused(PublicEvent):
+    type: Literal["segment.paused"] = "segment.paused"
+    segment_id: Id
+    at: Instant
+
+
+class SegmentResumed(PublicEvent):
+    type: Literal["segment.resumed"] = "segment.resumed"
+    segment_id: Id
+    at: Instant
+
+
+class SegmentEnded(PublicEvent):
+    """No segment is live any more. ``drift_s`` = ended − scheduled end."""
+
+    type: Literal["segment.ended"] = "segment.ended"
+    segment_id: Id
+    at: Instant
+    drift_s: SignedSeconds
+
+
+class SpeechStarted(PublicEvent):
+    """``speech`` has the floor; if it came from the queue, its entry leaves the waiting list."""
+
+    type: Literal["speech.started"] = "speech.started"
+    speech: Speech
+
+
+class SpeechPaused(PublicEvent):
+    type: Literal["speech.paused"] = "speech.paused"
+    speech_id: Id
+    at: Instant
+
+
+class SpeechResumed(PublicEvent):
+    """The clock runs again; ``paused_s`` is the new total of paused time."""
+
+    type: Literal["speech.resumed"] = "speech.resumed"
+    speech_id: Id
+    at: Instant
+    paused_s: Seconds
+
+
+class SpeechLimitSet(PublicEvent):
+    type: Literal["speech.limit_set"] = "speech.limit_set"
+    speech_id: Id
+    limit_s: LimitSeconds
+
+
+class SpeechEnded(PublicEvent):
+    """Nobody has the floor. Self-contained, so the sequence of these events is the speech
+    history: ``speech`` as it was, ``at`` its end, ``duration_s`` excluding pauses."""
+
+    type: Literal["speech.ended"] = "speech.ended"
+    speech: Speech
+    at: Instant
+    duration_s: Seconds
+
+
+class NoticePosted(PublicEvent):
+    type: Literal["notice.posted"] = "notice.posted"
+    text: NoticeText
+    at: Instant
+
+
+class NoticeCleared(PublicEvent):
+    type: Literal["notice.cleared"] = "notice.cleared"
+    at: Instant
+
+
+# -- speakers queue (public) ----------------------------------------------------------------------
+
+
+class FloorRequested(PublicEvent):
+    """``entry`` joins the waiting list at index ``position`` (0 = next to speak)."""
+
+    type: Literal["floor.requested"] = "floor.requested"
+    entry: QueueEntry
+    position: Count
+
+
+class QueueEntryRemoved(PublicEvent):
+    type: Literal["queue.entry_removed"] = "queue.entry_removed"
+    entry_id: Id
+    reason: Literal["withdrawn", "removed"]
+    at: Instant
+
+
+class QueueReordered(PublicEvent):
+    """The waiting list is now in this order (a permutation of the waiting entries)."""
+
+    type: Literal["queue.reordered"] = "queue.reordered"
+    entry_ids: tuple[Id, ...]
+
+
+class QueueClosed(PublicEvent):
+    type: Literal["queue.closed"] = "queue.closed"
+    at: Instant
+
+
+class QueueOpened(PublicEvent):
+    type: Literal["queue.opened"] = "queue.opened"
+    at: Instant
+
+
+# -- Q&A (public) ---------------------------------------------------------------------------------
+
+
+class QuestionPublished(PublicEvent):
+    """The question is on the board (it may have been published before, dismissed, restored)."""
+
+    type: Literal["question.published"] = "question.published"
+    question: PublicQuestion
+
+
+class QuestionUnpublished(PublicEvent):
+    """A published question was taken down (dismissed); a highlight on it is cleared."""
+
+    type: Literal["question.unpublished"] = "question.unpublished"
+    question_id: Id
+    at: Instant
+
+
+class QuestionVotesUpdated(PublicEvent):
+    """New vote totals (coalesced), by question id."""
+
+    type: Literal["question.votes_updated"] = "question.votes_updated"
+    counts: dict[Id, Count]
+
+
+class QuestionHighlighted(PublicEvent):
+    """``question_id`` is now being answered (null: none)."""
+
+    type: Literal["question.highlighted"] = "question.highlighted"
+    question_id: Id | None
+    at: Instant
+
+
+class QuestionAnswered(PublicEvent):
+    """Status ``answered``; a highlight on it is cleared."""
+
+    type: Literal["question.answered"] = "question.answered"
+    question_id: Id
+    at: Instant
+
+
+class QuestionArchived(PublicEvent):
+    """Status ``archived``; a highlight on it is cleared."""
+
+    type: Literal["question.archived"] = "question.archived"
+    question_id: Id
+    at: Instant
+
+
+class QuestionUnarchived(PublicEvent):
+    """Back from the archive with ``status`` (answered if it had been answered, else approved)."""
+
+    type: Literal["question.unarchived"] = "question.unarchived"
+    question_id: Id
+    status: Literal["approved", "answered"]
+    at: Instant
+
+
+# -- Q&A and presence (staff) ---------------------------------------------------------------------
+
+
+class QuestionAsked(StaffEvent):
+    """A new question, pending (with moderation off, ``question.approved`` follows at once)."""
+
+    type: Literal["question.asked"] = "question.asked"
+    question: StaffQuestion
+
+
+class QuestionEdited(StaffEvent):
+    type: Literal["question.edited"] = "question.edited"
+    question_id: Id
+    text: QuestionText
+    by: Id
+    at: Instant
+
+
+class QuestionApproved(StaffEvent):
+    """The pending question leaves the staff list; its asker and edits move to ``provenance``.
+    ``text`` is the published text; if it differs, the pending text becomes ``original_text``
+    (unless already edited). ``by`` is null when moderation was off."""
+
+    type: Literal["question.approved"] = "question.approved"
+    question_id: Id
+    text: QuestionText
+    by: Id | None
+    at: Instant
+
+
+class QuestionDismissed(StaffEvent):
+    """``question`` (status dismissed) replaces the pending one or, if it was published, comes
+    back from the board into the staff list (and leaves ``provenance``)."""
+
+    type: Literal["question.dismissed"] = "question.dismissed"
+    question: StaffQuestion
+    by: Id
+    at: Instant
+
+
+class QuestionUndismissed(StaffEvent):
+    """The dismissed question is pending again."""
+
+    type: Literal["question.undismissed"] = "question.undismissed"
+    question_id: Id
+    by: Id
+    at: Instant
+
+
+class QaModerationSet(StaffEvent):
+    type: Literal["qa.moderation_set"] = "qa.moderation_set"
+    enabled: bool
+    by: Id
+    at: Instant
+
+
+class PresenceCountsUpdated(StaffEvent):
+    """Online now, peak today and online by category (coalesced by the service)."""
+
+    type: Literal["presence.counts_updated"] = "presence.counts_updated"
+    online: Count
+    peak_today: Count
+    by_category: dict[str, Count]
+    at: Instant
+
+
+# -- the union ------------------------------------------------------------------------------------
+
+Event = Annotated[
+    SegmentOpened
+    | SegmentPaused
+    | SegmentResumed
+    | SegmentEnded
+    | SpeechStarted
+    | SpeechPaused
+    | SpeechResumed
+    | SpeechLimitSet
+    | SpeechEnded
+    | NoticePosted
+    | NoticeCleared
+    | FloorRequested
+    | QueueEntryRemoved
+    | QueueReordered
+    | QueueClosed
+    | QueueOpened
+    | QuestionPublished
+    | QuestionUnpublished
+    | QuestionVotesUpdated
+    | QuestionHighlighted
+    | QuestionAnswered
+    | QuestionArchived
+    | QuestionUnarchived
+    | QuestionAsked
+    | QuestionEdited
+    | QuestionApproved
+    | QuestionDismissed
+    | QuestionUndismissed
+    | QaModerationSet
+    | PresenceCountsUpdated,
+    Field(discriminator="type"),
+]
+
+EVENT_CLASSES: Final[tuple[type[BaseEvent], ...]] = get_args(get_args(Event)[0])
+EVENT_CHANNELS: Final[dict[str, Channel]] = {cls.model_fields["type"].default: cls.channel for cls in EVENT_CLASSES}

@@ -1,0 +1,95 @@
+"""Server frames: what the server sends on a connection.
+
+``event`` frames carry one event of one channel with its position ``(epoch, seq)``; ``seq`` grows
+by one per event of that channel, ``epoch`` changes when the replay history is lost. A client
+applies an event only if its seq is exactly one more than the last it applied, else it sends
+``resume`` (or reloads a snapshot after a ``resync``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal, get_args
+
+from pydantic import Field, JsonValue
+
+from server.protocol.base import (
+    PROTOCOL_VERSION,
+    Channel,
+    Cid,
+    Epoch,
+    ErrorCode,
+    Instant,
+    Seq,
+    WireModel,
+)
+from server.protocol.commands import ChannelPositions
+from server.protocol.events import Event
+from server.protocol.state import Personal, PublicState, StaffState
+
+
+class EventFrame(WireModel):
+    type: Literal["event"] = "event"
+    channel: Channel
+    epoch: Epoch
+    seq: Seq
+    event: Event
+
+
+class ResultFrame(WireModel):
+    """The command ``cid`` succeeded; ``data`` holds what the command created, if anything (e.g.
+    ``{"entry_id": 7}`` for ``floor.request``, ``{"question_id": 3}`` for ``question.ask``)."""
+
+    type: Literal["result"] = "result"
+    cid: Cid
+    data: dict[str, JsonValue] | None = None
+
+
+class ErrorFrame(WireModel):
+    """The command ``cid`` (null when it could not be read) was refused; nothing changed."""
+
+    type: Literal["error"] = "error"
+    cid: Cid | None = None
+    code: ErrorCode
+    message: str
+
+
+class SnapshotFrame(WireModel):
+    """The full state for this user, with the channel positions it reflects. ``staff`` and
+    ``channels.staff`` are null for attendees."""
+
+    type: Literal["snapshot"] = "snapshot"
+    protocol_version: int = PROTOCOL_VERSION
+    channels: ChannelPositions
+    public: PublicState
+    staff: StaffState | None = None
+    me: Personal
+
+
+class ChannelSeqs(WireModel):
+    public: Seq
+    staff: Seq | None = None
+
+
+class HeartbeatFrame(WireModel):
+    """Sent periodically; a client whose last applied seq is behind ``seqs`` has missed events."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+    server_time: Instant
+    seqs: ChannelSeqs
+
+
+ResyncReason = Literal["epoch_changed", "history_exhausted", "gap", "slow_consumer"]
+
+
+class ResyncFrame(WireModel):
+    """The server cannot replay what this client missed: load a fresh snapshot."""
+
+    type: Literal["resync"] = "resync"
+    reason: ResyncReason
+
+
+ServerFrame = Annotated[
+    EventFrame | ResultFrame | ErrorFrame | SnapshotFrame | HeartbeatFrame | ResyncFrame,
+    Field(discriminator="type"),
+]
+SERVER_FRAME_CLASSES: Final[tuple[type[WireModel], ...]] = get_args(get_args(ServerFrame)[0])

@@ -1,0 +1,259 @@
+"""Who is asking: attendee registrations, join links, staff sign-in, web sessions.
+
+Tokens are random and only their SHA-256 is stored, so a database leak gives no usable link.
+Join links are additionally signed (itsdangerous) over the registration id and a nonce: a forged or
+mistyped link is refused without a database read, and rotating the nonce revokes the link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.adapters.db.base import utcnow
+from server.adapters.db.models import Event, EventRole, Registration, SignInLink, User, WebSession
+from server.services.accounts import verify_password
+
+SESSION_DAYS = 14
+SIGN_IN_LINK_HOURS = 24
+
+Role = Literal["attendee", "moderator", "organiser"]
+
+
+class AuthError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in party behind a request or a websocket."""
+
+    session_id: int
+    kind: Literal["attendee", "staff"]
+    id: int  # registration id for attendees, user id for staff
+    name: str
+    email: str
+    event_id: int | None = None  # attendees belong to one event
+    organisation: str = ""
+    category: str = ""
+    language: str = "en"
+    staff_roles: frozenset[tuple[int, str]] = field(default_factory=frozenset)  # (event_id, role)
+
+    @property
+    def actor_key(self) -> str:
+        """Stable identity across tables: ``a:<registration>`` or ``u:<user>``."""
+        return f"{'a' if self.kind == 'attendee' else 'u'}:{self.id}"
+
+    def role_in(self, event_id: int) -> Role | None:
+        if self.kind == "attendee":
+            return "attendee" if self.event_id == event_id else None
+        roles = {role for ev, role in self.staff_roles if ev == event_id}
+        if "organiser" in roles:
+            return "organiser"
+        if "moderator" in roles:
+            return "moderator"
+        return None
+
+
+class JoinLinks:
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeSerializer(secret_key, salt="parley.join")
+
+    def make(self, registration: Registration) -> str:
+        return str(self._serializer.dumps([registration.id, registration.join_nonce]))
+
+    def read(self, token: str) -> tuple[int, str]:
+        try:
+            reg_id, nonce = self._serializer.loads(token)
+            return int(reg_id), str(nonce)
+        except (BadSignature, ValueError, TypeError):
+            raise AuthError("invalid_link", "this join link is not valid") from None
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+async def _open_session(
+    session: AsyncSession, *, user_id: int | None = None, registration_id: int | None = None
+) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            token_hash=token_hash(token),
+            user_id=user_id,
+            registration_id=registration_id,
+            expires_at=utcnow() + timedelta(days=SESSION_DAYS),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def join_with_link(session: AsyncSession, links: JoinLinks, token: str) -> tuple[str, Registration]:
+    reg_id, nonce = links.read(token)
+    registration = await session.get(Registration, reg_id)
+    if registration is None or registration.revoked_at is not None or registration.join_nonce != nonce:
+        raise AuthError("revoked_link", "this join link has been revoked or replaced")
+    return await _open_session(session, registration_id=registration.id), registration
+
+
+async def peek_link(session: AsyncSession, links: JoinLinks, token: str) -> tuple[Registration, Event]:
+    """What a GET of the link shows: who and which event, without using anything up."""
+    reg_id, nonce = links.read(token)
+    registration = await session.get(Registration, reg_id)
+    if registration is None or registration.revoked_at is not None or registration.join_nonce != nonce:
+        raise AuthError("revoked_link", "this join link has been revoked or replaced")
+    event = await session.get(Event, registration.event_id)
+    assert event is not None
+    return registration, event
+
+
+async def sign_in_password(session: AsyncSession, email: str, password: str) -> str:
+    user = (await session.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()
+    if user is None or not verify_password(user.password_hash, password):
+        raise AuthError("bad_credentials", "unknown email or wrong password")
+    return await _open_session(session, user_id=user.id)
+
+
+async def create_sign_in_link(session: AsyncSession, user_id: int) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        SignInLink(
+            token_hash=token_hash(token), user_id=user_id, expires_at=utcnow() + timedelta(hours=SIGN_IN_LINK_HOURS)
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def sign_in_with_link(session: AsyncSession, token: str) -> str:
+    now = utcnow()
+    result = await session.execute(
+        update(SignInLink)
+        .where(SignInLink.token_hash == token_hash(token), SignInLink.used_at.is_(None), SignInLink.expires_at > now)
+        .values(used_at=now)
+        .returning(SignInLink.user_id)
+    )
+    user_id = result.scalar_one_or_none()
+    if user_id is None:
+        raise AuthError("invalid_link", "this sign-in link is unknown, used or expired")
+    return await _open_session(session, user_id=user_id)
+
+
+async def sign_out(session: AsyncSession, session_id: int) -> None:
+    await session.execute(update(WebSession).where(WebSession.id == session_id).values(revoked_at=utcnow()))
+
+
+async def principal_for_token(session: AsyncSession, token: str, *, now: datetime | None = None) -> Principal | None:
+    now = now or utcnow()
+    web = (
+        await session.execute(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+    ).scalar_one_or_none()
+    if web is None or web.revoked_at is not None or web.expires_at <= now:
+        return None
+    return await _principal(session, web)
+
+
+async def _principal(session: AsyncSession, web: WebSession) -> Principal | None:
+    if web.registration_id is not None:
+        reg = await session.get(Registration, web.registration_id)
+        if reg is None or reg.revoked_at is not None:
+            return None
+        return Principal(
+            session_id=web.id,
+            kind="attendee",
+            id=reg.id,
+            name=reg.name,
+            email=reg.email,
+            event_id=reg.event_id,
+            organisation=reg.organisation,
+            category=reg.category,
+            language=reg.language,
+        )
+    assert web.user_id is not None
+    user = await session.get(User, web.user_id)
+    if user is None:
+        return None
+    roles = (
+        await session.execute(select(EventRole.event_id, EventRole.role).where(EventRole.user_id == user.id))
+    ).all()
+    return Principal(
+        session_id=web.id,
+        kind="staff",
+        id=user.id,
+        name=user.name,
+        email=user.email,
+        staff_roles=frozenset((ev, role) for ev, role in roles),
+    )
+
+
+async def still_valid(session: AsyncSession, principals: list[Principal], event_id: int) -> set[int]:
+    """Session ids among ``principals`` that still grant the same role on ``event_id``.
+
+    Called every few seconds by each server process for its open sockets, so a sign-out, a revoked
+    link or a removed role closes the socket wherever it is, in every deployment mode.
+    """
+    if not principals:
+        return set()
+    ids = [p.session_id for p in principals]
+    now = utcnow()
+    live = {
+        row.id: row
+        for row in (
+            await session.execute(
+                select(WebSession).where(
+                    WebSession.id.in_(ids), WebSession.revoked_at.is_(None), WebSession.expires_at > now
+                )
+            )
+        ).scalars()
+    }
+    reg_ids = [p.id for p in principals if p.kind == "attendee" and p.session_id in live]
+    ok_regs = (
+        set(
+            (
+                await session.execute(
+                    select(Registration.id).where(Registration.id.in_(reg_ids), Registration.revoked_at.is_(None))
+                )
+            ).scalars()
+        )
+        if reg_ids
+        else set()
+    )
+    user_ids = [p.id for p in principals if p.kind == "staff" and p.session_id in live]
+    roles = (
+        set(
+            (
+                await session.execute(
+                    select(EventRole.user_id, EventRole.role).where(
+                        EventRole.user_id.in_(user_ids), EventRole.event_id == event_id
+                    )
+                )
+            ).tuples()
+        )
+        if user_ids
+        else set()
+    )
+    valid = set()
+    for p in principals:
+        if p.session_id not in live:
+            continue
+        if p.kind == "attendee" and p.id in ok_regs:
+            valid.add(p.session_id)
+        elif p.kind == "staff" and (p.id, p.role_in(event_id)) in roles:
+            valid.add(p.session_id)
+    return valid

@@ -1,0 +1,95 @@
+"""Attendee registration: validated input, one registration per email and event, revocable join links."""
+
+from __future__ import annotations
+
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.adapters.db.base import utcnow
+from server.adapters.db.models import Event, Registration, WebSession
+from server.services.accounts import EMAIL_RE
+from server.services.auth import JoinLinks, new_nonce
+
+Category = Literal["member_state", "un_system", "intergovernmental", "civil_society", "academia", "media", "other"]
+
+
+class RegistrationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+    organisation: str = Field("", max_length=200)
+    category: Category
+    country: str = Field("", max_length=100)
+    language: Literal["fr", "en", "es"] = "en"
+    listed: bool = Field(False, description="Consent to appear in the participant list.")
+    timezone: str | None = Field(None, max_length=64)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.lower()
+        if not EMAIL_RE.fullmatch(value):
+            raise ValueError("not an email address")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value or None
+
+
+class AlreadyRegistered(Exception):
+    pass
+
+
+class UnknownEvent(LookupError):
+    pass
+
+
+async def register(
+    session: AsyncSession, slug: str, data: RegistrationIn, links: JoinLinks
+) -> tuple[Registration, str]:
+    event_id = (await session.execute(select(Event.id).where(Event.slug == slug))).scalar_one_or_none()
+    if event_id is None:
+        raise UnknownEvent(slug)
+    registration = Registration(event_id=event_id, join_nonce=new_nonce(), **data.model_dump())
+    session.add(registration)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise AlreadyRegistered(data.email) from None
+    return registration, links.make(registration)
+
+
+async def revoke(session: AsyncSession, registration_id: int) -> None:
+    """Invalidate the join link and every session it opened (their sockets close within seconds)."""
+    now = utcnow()
+    await session.execute(
+        update(Registration).where(Registration.id == registration_id).values(join_nonce=new_nonce(), revoked_at=now)
+    )
+    await session.execute(
+        update(WebSession).where(WebSession.registration_id == registration_id).values(revoked_at=now)
+    )
+
+
+async def reissue(session: AsyncSession, registration_id: int, links: JoinLinks) -> str:
+    """A fresh join link for a registration (the old one stops working)."""
+    registration = await session.get(Registration, registration_id)
+    if registration is None:
+        raise LookupError(registration_id)
+    registration.join_nonce = new_nonce()
+    registration.revoked_at = None
+    await session.flush()
+    return links.make(registration)
