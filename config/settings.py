@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         default_factory=lambda: sorted(SHIPPED_PROGRAMMES.glob("*.yaml")),
         description="Programme files loaded at start when their event does not exist yet.",
     )
+    heartbeat_s: float = Field(15.0, gt=0, le=300, description="Seconds between websocket heartbeats.")
+    idle_timeout_s: float = Field(
+        45.0, gt=0, le=3600, description="A websocket silent this long is closed; its presence ends at its last frame."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `parley serve`.")
 

@@ -17,9 +17,12 @@ from starlette.schemas import SchemaGenerator
 from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
+from server.adapters.bus import make_bus
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.http import auth_routes, organiser_routes, programme_routes
 from server.adapters.http.problems import EXCEPTION_HANDLERS
+from server.adapters.ws import endpoint as ws_endpoint
+from server.adapters.ws.runtime import LiveRuntime, Timing
 
 log = logging.getLogger("parley")
 
@@ -38,6 +41,7 @@ class AppState(TypedDict):
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
     redis: Any
+    live: LiveRuntime
 
 
 def openapi_schema(request: Request) -> Response:
@@ -57,14 +61,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[AppState]:
         engine = make_async_engine(settings)
+        sessions = make_sessionmaker(engine)
         redis = None
         if settings.redis_url:
             from redis.asyncio import Redis
 
             redis = Redis.from_url(settings.redis_url)
+        bus = make_bus(settings.redis_url)
+        await bus.start()
+        live = LiveRuntime(
+            sessions, bus, timing=Timing(heartbeat_s=settings.heartbeat_s, idle_timeout_s=settings.idle_timeout_s)
+        )
+        await live.start()
         try:
-            yield AppState(settings=settings, engine=engine, sessions=make_sessionmaker(engine), redis=redis)
+            yield AppState(settings=settings, engine=engine, sessions=sessions, redis=redis, live=live)
         finally:
+            await live.stop()
+            await bus.close()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
@@ -73,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *programme_routes.routes,
         *auth_routes.routes,
         *organiser_routes.routes,
+        *ws_endpoint.routes,
         Route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False),
     ]
     if FRONTEND_DIR.is_dir():

@@ -133,6 +133,8 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve the HTTP API, the websockets and the frontend with uvicorn."""
     import uvicorn
 
+    from server.protocol import MAX_FRAME_BYTES
+
     settings = load_settings()
     if host:
         settings.host = host
@@ -152,7 +154,8 @@ def serve(host: str | None, port: int | None) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
-        ws_per_message_deflate=False,
+        ws_per_message_deflate=False,  # on, it costs 2.5x CPU and 2.4x memory per connection
+        ws_max_size=MAX_FRAME_BYTES,  # a bigger client frame closes that connection with 1009
         proxy_headers=True,
     )
 

@@ -100,9 +100,7 @@ def apply_staff(state: StaffState, event: Event) -> StaffState:
             raise InconsistentEvent(f"{event.type} is a {event.channel} event, not a staff one")
 
 
-def apply_all(
-    public: PublicState, staff: StaffState, emitted: Iterable[Emitted]
-) -> tuple[PublicState, StaffState]:
+def apply_all(public: PublicState, staff: StaffState, emitted: Iterable[Emitted]) -> tuple[PublicState, StaffState]:
     """Fold events of both channels, each into its view (what a staff client does)."""
     for channel, event in emitted:
         if channel == "public":

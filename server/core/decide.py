@@ -53,9 +53,7 @@ def _transaction(state: LiveState, now: datetime) -> Transaction:
     return Transaction(state, now=utc_instant(now), apply_public=apply_public, apply_staff=apply_staff)
 
 
-def decide(
-    state: LiveState, command: StateCommand, *, actor: Actor, now: datetime
-) -> tuple[LiveState, list[Emitted]]:
+def decide(state: LiveState, command: StateCommand, *, actor: Actor, now: datetime) -> tuple[LiveState, list[Emitted]]:
     """Check ``command`` against the role and the state; return the new state and its events.
 
     Raises ``CommandRejected`` (``forbidden`` for a role not in ``ALLOWED_ROLES``, or a state code

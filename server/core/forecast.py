@@ -1,25 +1,29 @@
 """How late the event runs, when the day will end, whether the speaker is over time.
 
 A pure function of the public view and the clock, so the frontend can compute the same between
-events. The state itself keeps ``stage.drift_s`` from the instants segments opened and ended, so
-it is deterministic; ``forecast`` refines it with ``now``.
+events. The state itself keeps ``stage.drift_s`` (opened − scheduled start when a segment opens,
+ended − scheduled end when it ends) so it is deterministic; ``forecast`` projects with ``now``.
 
-Drift (seconds, positive = late):
-- a segment is live or paused: ``max(opened − scheduled start, now − scheduled end)`` (it is
-  assumed to run its scheduled length from when it opened, and it is at least as late as it
-  already overruns);
-- otherwise: the last ended segment's ``ended − scheduled end`` if it is on the day in view, and
-  at least ``now − scheduled start`` of the next scheduled segment once that start has passed.
+The projection: the live segment is expected to run its scheduled length from when it opened,
+and to end no earlier than now. Each remaining segment of the day starts at the latest of its
+scheduled start, the projected end of the one before, and now; it then runs its scheduled length.
+So a break absorbs lateness, and running early never makes a later segment start before its
+announced time (people join at those times). Segments scheduled before one that has already been
+opened count as skipped.
 
-The day in view is that of the live segment, else of the next scheduled segment, else of the last
-ended one. Forecast end of that day: if all its segments ended, the last actual end; otherwise its
-last scheduled end plus the drift when late. Running early does not end the day early: later
-segments keep their announced starts, people join at those times.
+- ``drift_s`` (positive = late): with a live or paused segment, its projected end − scheduled
+  end; between segments, how late the next segment will start (never negative); after the day's
+  last segment, how late it ended.
+- ``forecast_end_of_day``: the projected end of the day's last segment; the actual end once all
+  segments of the day are over. The day in view is that of the live segment, else of the next
+  segment, else of the last ended one.
+- ``speech_elapsed_s`` / ``over_time_s``: time on the floor (pauses excluded) and how far past its
+  limit, for the current speech.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime
 
 from server.core.stage import segment_in_progress, spoken_seconds
 from server.core.state import LiveState, seconds_between, utc_instant
@@ -30,34 +34,39 @@ def forecast(state: LiveState | PublicState, now: datetime) -> Forecast:
     public = state.public if isinstance(state, LiveState) else state
     now = utc_instant(now)
     live = segment_in_progress(public)
-    upcoming = min(
-        (s for s in public.segments if s.status == "scheduled"), key=lambda s: (s.starts_at, s.id), default=None
+    opened = [s for s in public.segments if s.status != "scheduled"]
+    high_water = max((s.starts_at for s in opened), default=None)
+    ahead = sorted(
+        (s for s in public.segments if s.status == "scheduled" and (high_water is None or s.starts_at >= high_water)),
+        key=lambda s: (s.starts_at, s.id),
     )
-    last_ended = max(
-        (s for s in public.segments if s.status == "ended" and s.ended_at is not None),
-        key=lambda s: (_ended_at(s), s.id),
-        default=None,
-    )
+    ended = [s for s in public.segments if s.status == "ended" and s.ended_at is not None]
+    last_ended = max(ended, key=lambda s: (_ended_at(s), s.id), default=None)
 
+    day: date | None = live.day if live else ahead[0].day if ahead else last_ended.day if last_ended else None
+    cursor: datetime | None = None  # projected end of the segment before
+    drift = 0.0
     if live is not None:
-        day = live.day
-        opened_at = live.opened_at or now
-        drift = max(seconds_between(live.starts_at, opened_at), seconds_between(live.ends_at, now))
-    else:
-        reference = upcoming or last_ended
-        day = reference.day if reference else None
-        drift = 0.0
-        if last_ended is not None and last_ended.day == day:
-            drift = seconds_between(last_ended.ends_at, _ended_at(last_ended))
-        if upcoming is not None and now > upcoming.starts_at:
-            drift = max(drift, seconds_between(upcoming.starts_at, now))
+        cursor = max((live.opened_at or now) + (live.ends_at - live.starts_at), now)
+        drift = seconds_between(live.ends_at, cursor)
+    elif last_ended is not None and last_ended.day == day:
+        cursor = _ended_at(last_ended)
+        drift = seconds_between(last_ended.ends_at, cursor)
+
+    remaining = [s for s in ahead if s.day == day]
+    if live is None and remaining:
+        first = remaining[0]
+        drift = max(0.0, seconds_between(first.starts_at, max(first.starts_at, cursor or now, now)))
+    for segment in remaining:
+        start = max(segment.starts_at, now, cursor or now)
+        cursor = start + (segment.ends_at - segment.starts_at)
 
     speech = public.stage.speech
     elapsed = spoken_seconds(speech, now) if speech is not None else None
     return Forecast(
         day=day,
         drift_s=drift,
-        forecast_end_of_day=_end_of_day([s for s in public.segments if s.day == day], drift),
+        forecast_end_of_day=cursor,
         speech_elapsed_s=elapsed,
         over_time_s=max(0.0, elapsed - speech.limit_s) if speech is not None and elapsed is not None else None,
     )
@@ -66,11 +75,3 @@ def forecast(state: LiveState | PublicState, now: datetime) -> Forecast:
 def _ended_at(segment: Segment) -> datetime:
     assert segment.ended_at is not None
     return segment.ended_at
-
-
-def _end_of_day(segments: list[Segment], drift_s: float) -> datetime | None:
-    if not segments:
-        return None
-    if all(s.status == "ended" for s in segments):
-        return max(_ended_at(s) for s in segments)
-    return max(s.ends_at for s in segments) + timedelta(seconds=max(0.0, drift_s))

@@ -20,6 +20,4 @@ def presence_counts(tx: Transaction, online: int, peak_today: int, by_category: 
     peak_today = max(peak_today, online)  # the peak includes now
     current = tx.staff.presence
     if (current.online, current.peak_today, current.by_category) != (online, peak_today, dict(by_category)):
-        tx.emit(
-            PresenceCountsUpdated(online=online, peak_today=peak_today, by_category=dict(by_category), at=tx.now)
-        )
+        tx.emit(PresenceCountsUpdated(online=online, peak_today=peak_today, by_category=dict(by_category), at=tx.now))

@@ -94,7 +94,9 @@ Q = TypeVar("Q", PublicQuestion, StaffQuestion)
 
 def _by_id(questions: Iterable[Q], question: Q) -> tuple[Q, ...]:
     """``questions`` with ``question`` added or replaced, kept in id order."""
-    return tuple(sorted([*(q for q in questions if q.id != question.id), question], key=lambda q: q.id))
+    kept = [q for q in questions if q.id != question.id]
+    kept.append(question)
+    return tuple(sorted(kept, key=lambda q: q.id))
 
 
 def _public(state: PublicState, question_id: int) -> PublicQuestion:
@@ -104,10 +106,10 @@ def _public(state: PublicState, question_id: int) -> PublicQuestion:
     return question
 
 
-def _staff(state: StaffState, question_id: int) -> StaffQuestion:
+def _staff(state: StaffState, question_id: int, status: str) -> StaffQuestion:
     question = staff_question(state, question_id)
-    if question is None:
-        raise InconsistentEvent(f"question {question_id} is not in the staff list")
+    if question is None or question.status != status:
+        raise InconsistentEvent(f"question {question_id} is not {status}")
     return question
 
 
@@ -163,7 +165,7 @@ def apply_staff_qa(state: StaffState, event: StaffQaEvent) -> StaffState:
                 raise InconsistentEvent(f"question {event.question.id} exists already")
             return state.model_copy(update={"questions": _by_id(state.questions, event.question)})
         case QuestionEdited():
-            question = _staff(state, event.question_id)
+            question = _staff(state, event.question_id, "pending")
             edited = question.model_copy(
                 update={
                     "text": event.text,
@@ -174,7 +176,7 @@ def apply_staff_qa(state: StaffState, event: StaffQaEvent) -> StaffState:
             )
             return state.model_copy(update={"questions": _by_id(state.questions, edited)})
         case QuestionApproved():
-            question = _staff(state, event.question_id)
+            question = _staff(state, event.question_id, "pending")
             changed = event.text != question.text
             provenance = QuestionProvenance(
                 asker=question.asker,
@@ -193,14 +195,15 @@ def apply_staff_qa(state: StaffState, event: StaffQaEvent) -> StaffState:
             )
         case QuestionDismissed():
             question_id = event.question.id
-            if staff_question(state, question_id) is None and question_id not in state.provenance:
-                raise InconsistentEvent(f"question {question_id} is unknown")
-            provenance = {k: v for k, v in state.provenance.items() if k != question_id}
+            current = staff_question(state, question_id)
+            if (current is None or current.status != "pending") and question_id not in state.provenance:
+                raise InconsistentEvent(f"question {question_id} is neither pending nor published")
+            remaining = {k: v for k, v in state.provenance.items() if k != question_id}
             return state.model_copy(
-                update={"questions": _by_id(state.questions, event.question), "provenance": provenance}
+                update={"questions": _by_id(state.questions, event.question), "provenance": remaining}
             )
         case QuestionUndismissed():
-            question = _staff(state, event.question_id).model_copy(
+            question = _staff(state, event.question_id, "dismissed").model_copy(
                 update={"status": "pending", "dismissed_by": None, "dismissed_at": None}
             )
             return state.model_copy(update={"questions": _by_id(state.questions, question)})

@@ -15,6 +15,7 @@ from server.core.state import Actor, InconsistentEvent, seconds_between
 from server.core.tx import Transaction, reject
 from server.protocol import (
     FloorGrant,
+    Notice,
     NoticeClear,
     NoticeCleared,
     NoticePosted,
@@ -31,6 +32,7 @@ from server.protocol import (
     SegmentPaused,
     SegmentResume,
     SegmentResumed,
+    SpeakersQueue,
     Speech,
     SpeechEnd,
     SpeechEnded,
@@ -41,8 +43,6 @@ from server.protocol import (
     SpeechResumed,
     SpeechSetLimit,
     SpeechStarted,
-    SpeakersQueue,
-    Notice,
 )
 
 INTERVENTION_LIMIT_S: Final = 180

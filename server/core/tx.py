@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal, NoReturn
 
-from server.core.state import CommandRejected, Counters, Emitted, LiveState
+from server.core.state import CommandRejected, Emitted, LiveState
 from server.protocol import ErrorCode, Event, PublicState, StaffState
 
 ApplyPublic = Callable[[PublicState, Event], PublicState]

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+from pydantic import JsonValue
 
 from server.core.speakers import entry_of_user
-from server.core.state import Actor, LiveState
-from server.protocol import CHANNELS_BY_ROLE, OwnQuestion, Personal, PublicState, Role, StaffState
+from server.core.state import Actor, Emitted, LiveState
+from server.protocol import (
+    CHANNELS_BY_ROLE,
+    FloorRequested,
+    OwnQuestion,
+    Personal,
+    PublicState,
+    QuestionAsked,
+    QuestionPublished,
+    Role,
+    SpeechStarted,
+    StaffState,
+)
 
 
 def views_for(state: LiveState, role: Role) -> tuple[PublicState, StaffState | None]:
@@ -55,3 +68,25 @@ def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> 
         questions=tuple(sorted(own, key=lambda q: q.id)),
         voted=tuple(sorted(set(voted) & set(published))),
     )
+
+
+def result_data(emitted: Sequence[Emitted]) -> dict[str, JsonValue] | None:
+    """The ``data`` of a ``result`` frame: what the command created, so the sender can find it.
+
+    ``floor.request`` → ``{"entry_id", "position"}``; ``question.ask`` → ``{"question_id", "published"}``;
+    ``floor.grant`` → ``{"speech_id"}``; anything else → None.
+    """
+    data: dict[str, JsonValue] = {}
+    for _, event in emitted:
+        match event:
+            case FloorRequested():
+                data["entry_id"] = event.entry.id
+                data["position"] = event.position
+            case QuestionAsked():
+                data["question_id"] = event.question.id
+                data["published"] = False
+            case QuestionPublished() if "question_id" in data:
+                data["published"] = True
+            case SpeechStarted():
+                data["speech_id"] = event.speech.id
+    return data or None

@@ -4,7 +4,8 @@ Split into submodules for size; import everything from here (``from server.proto
 
 - ``base``: the base model, ids, texts, instants, roles, channels, error codes, ``ProtocolError``
 - ``state``: the state shapes (``PublicState``, ``StaffState``, ``Personal``, ...)
-- ``commands``: client frames with their spec, the ``Command`` unions and ``ALLOWED_ROLES``
+- ``commands``: client frames with their spec, the ``Command`` unions
+- ``permissions``: ``ALLOWED_ROLES``, who may send each command
 - ``events``: events with their channel, the ``Event`` union
 - ``frames``: server frames, the ``ServerFrame`` union
 - ``codec``: ``parse_command``, ``encode_frame``, ``json_schema``
@@ -25,7 +26,6 @@ from server.protocol.base import (
 )
 from server.protocol.codec import encode_frame, json_schema, parse_command, parse_server_frame
 from server.protocol.commands import (
-    ALLOWED_ROLES,
     COMMAND_CLASSES,
     COMMANDS_BY_TYPE,
     CONTROL_COMMAND_CLASSES,
@@ -65,7 +65,6 @@ from server.protocol.commands import (
     SpeechResume,
     SpeechSetLimit,
     StateCommand,
-    is_allowed,
     type_tag,
 )
 from server.protocol.events import (
@@ -118,6 +117,7 @@ from server.protocol.frames import (
     ServerFrame,
     SnapshotFrame,
 )
+from server.protocol.permissions import ALLOWED_ROLES, is_allowed
 from server.protocol.state import (
     Asker,
     Forecast,
@@ -138,10 +138,10 @@ from server.protocol.state import (
     SegmentStatus,
     SpeakersQueue,
     Speech,
-    Stage,
     StaffQuestion,
     StaffQuestionStatus,
     StaffState,
+    Stage,
 )
 
 __all__ = [

@@ -68,7 +68,7 @@ class ProtocolError(Exception):
         self.cid = cid
 
 
-def _require_type_tag(schema: dict[str, Any]) -> None:
+def require_type_tag(schema: dict[str, Any]) -> None:
     """The tag has a default (so Python code need not repeat it) but is required on the wire."""
     properties = schema.get("properties", {})
     if "type" in properties:
@@ -78,9 +78,15 @@ def _require_type_tag(schema: dict[str, Any]) -> None:
 
 
 class WireModel(BaseModel):
-    """Every wire type: unknown fields are refused, instances are immutable."""
+    """Every wire type: unknown fields are refused, instances are immutable. In the schema of what
+    the server sends, every field is required (the server always writes them all, nulls included)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_require_type_tag)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=require_type_tag,
+        json_schema_serialization_defaults_required=True,
+    )
 
 
 # -- scalar types ---------------------------------------------------------------------------------
@@ -137,4 +143,3 @@ NoticeText = Annotated[str, _text(280), AfterValidator(_one_line)]
 ShortLine = Annotated[str, _text(120), AfterValidator(_one_line)]
 OptionalShortLine = Annotated[ShortLine | None, BeforeValidator(_blank_to_none)]
 """A one-line text of at most 120 characters; omitted, null or blank all mean none."""
-Name = Annotated[str, _text(200), AfterValidator(_one_line)]

@@ -10,16 +10,18 @@ from pydantic import TypeAdapter, ValidationError
 from server.protocol.base import (
     ERROR_CODES,
     PROTOCOL_VERSION,
+    Cid,
     ProtocolError,
     WireModel,
 )
-from server.protocol.commands import ALLOWED_ROLES, COMMANDS_BY_TYPE, Command
+from server.protocol.commands import Command
 from server.protocol.events import EVENT_CHANNELS
 from server.protocol.frames import ServerFrame
+from server.protocol.permissions import ALLOWED_ROLES
 
 _COMMAND: Final[TypeAdapter[Command]] = TypeAdapter(Command)
 _SERVER_FRAME: Final[TypeAdapter[ServerFrame]] = TypeAdapter(ServerFrame)
-_CID_TYPE: Final = TypeAdapter(COMMANDS_BY_TYPE["ping"].model_fields["cid"].annotation)
+_CID: Final[TypeAdapter[str]] = TypeAdapter(Cid)
 
 
 def parse_command(raw: str | bytes) -> Command:
@@ -82,7 +84,7 @@ def _readable_cid(raw: str | bytes) -> str | None:
     if not isinstance(data, dict):
         return None
     try:
-        return str(_CID_TYPE.validate_python(data.get("cid")))
+        return _CID.validate_python(data.get("cid"))
     except ValidationError:
         return None
 
@@ -101,18 +103,13 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema (2020-12) of every frame: ``ClientFrame`` (validation shape) and
     ``ServerFrame`` (serialisation shape), plus an ``x-parley`` block with the version, the error
     codes, the permission table and the channel of each event."""
-    (_, definitions) = TypeAdapter.json_schemas(
-        [
-            ("client", "validation", _COMMAND),
-            ("server", "serialization", _SERVER_FRAME),
-        ],
+    roots, definitions = TypeAdapter.json_schemas(
+        [("client", "validation", _COMMAND), ("server", "serialization", _SERVER_FRAME)],
         ref_template="#/$defs/{model}",
     )
     defs: dict[str, Any] = dict(definitions.get("$defs", {}))
-    defs["ClientFrame"] = _COMMAND.json_schema(mode="validation", ref_template="#/$defs/{model}")
-    defs["ServerFrame"] = _SERVER_FRAME.json_schema(mode="serialization", ref_template="#/$defs/{model}")
-    for name in ("ClientFrame", "ServerFrame"):
-        defs[name].pop("$defs", None)
+    defs["ClientFrame"] = {"description": "A frame the client sends.", **roots[("client", "validation")]}
+    defs["ServerFrame"] = {"description": "A frame the server sends.", **roots[("server", "serialization")]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://parley.invalid/protocol/v{PROTOCOL_VERSION}.json",

@@ -4,9 +4,13 @@ Every command is ``{"type": ..., "cid": ..., ...fields}``. ``cid`` is chosen by 
 echoed in the ``result`` or ``error`` frame; a repeated ``cid`` gets the first answer again.
 
 Each docstring is the command's short spec: payload, effect, the events it emits and the error
-codes it can get beyond ``forbidden`` (a role not in ``ALLOWED_ROLES``). "No-op" means the command
-succeeds and emits nothing. ``ping`` and ``resume`` are control frames: the connection answers them,
-they change no state and have no core rules.
+codes it can get beyond ``forbidden`` (a role not in ``permissions.ALLOWED_ROLES``). "No-op" means
+the command succeeds and emits nothing. ``ping`` and ``resume`` are control frames: the connection
+answers them, they change no state and have no core rules.
+
+Rule of thumb for repeats: a command whose target is already reached (close a closed list, clear
+no notice, set the same limit) is a no-op; a lifecycle step from the wrong state (answer an
+archived question, resume a live segment) is ``invalid_transition``.
 """
 
 from __future__ import annotations
@@ -24,16 +28,15 @@ from server.protocol.base import (
     NoticeText,
     OptionalShortLine,
     QuestionText,
-    Role,
     Seq,
     WireModel,
-    _require_type_tag,
+    require_type_tag,
 )
 
 
 class BaseCommand(WireModel):
     # strict: on the wire, "1" is not a number and "yes" is not a boolean
-    model_config = ConfigDict(strict=True, json_schema_extra=_require_type_tag)
+    model_config = ConfigDict(strict=True)
 
     cid: Cid
 
@@ -85,7 +88,7 @@ class SegmentEnd(BaseCommand):
 
 
 def _exactly_one_target(schema: dict[str, Any]) -> None:
-    _require_type_tag(schema)
+    require_type_tag(schema)
     schema["oneOf"] = [{"required": ["entry_id"]}, {"required": ["person_id"]}]
 
 
@@ -350,7 +353,7 @@ class Resume(BaseCommand):
     channels: ChannelPositions
 
 
-# -- unions and the permission table --------------------------------------------------------------
+# -- unions --------------------------------------------------------------------------------------
 
 StateCommand = Annotated[
     SegmentOpen
@@ -402,47 +405,3 @@ def type_tag(model: type[WireModel]) -> str:
 
 
 COMMANDS_BY_TYPE: Final[dict[str, type[BaseCommand]]] = {type_tag(cls): cls for cls in COMMAND_CLASSES}
-
-_EVERYONE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organiser"})
-_STAFF: Final[frozenset[Role]] = frozenset({"moderator", "organiser"})
-
-ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
-    "segment.open": _STAFF,
-    "segment.pause": _STAFF,
-    "segment.resume": _STAFF,
-    "segment.end": _STAFF,
-    "floor.grant": _STAFF,
-    "speech.pause": _STAFF,
-    "speech.resume": _STAFF,
-    "speech.end": _STAFF,
-    "speech.set_limit": _STAFF,
-    "notice.set": _STAFF,
-    "notice.clear": _STAFF,
-    "floor.request": _EVERYONE,
-    "floor.withdraw": _EVERYONE,
-    "queue.remove": _STAFF,
-    "queue.reorder": _STAFF,
-    "queue.close": _STAFF,
-    "queue.open": _STAFF,
-    "question.ask": _EVERYONE,
-    "question.vote": _EVERYONE,
-    "question.approve": _STAFF,
-    "question.edit": _STAFF,
-    "question.dismiss": _STAFF,
-    "question.highlight": _STAFF,
-    "question.answer": _STAFF,
-    "question.archive": _STAFF,
-    "question.restore": _STAFF,
-    "qa.set_moderation": _STAFF,
-    "ping": _EVERYONE,
-    "resume": _EVERYONE,
-}
-"""Who may send each command: the single source for authorization (``core.decide`` enforces it;
-the websocket layer and the frontend may consult it). Moderators and organisers may also take
-part as attendees do."""
-
-assert set(ALLOWED_ROLES) == set(COMMANDS_BY_TYPE), "every command needs exactly one permission row"
-
-
-def is_allowed(role: Role, command_type: str) -> bool:
-    return role in ALLOWED_ROLES.get(command_type, frozenset())

@@ -26,7 +26,6 @@ from server.protocol.base import (
     WireModel,
 )
 from server.protocol.state import (
-    Asker,
     PublicQuestion,
     QueueEntry,
     Speech,
@@ -167,7 +166,8 @@ class QueueOpened(PublicEvent):
 
 
 class QuestionPublished(PublicEvent):
-    """The question is on the board (it may have been published before, dismissed, restored)."""
+    """The question is on the board, status approved (first published, or again after a dismissal
+    was undone and it was approved anew: ``votes`` is then 0 until the next tally)."""
 
     type: Literal["question.published"] = "question.published"
     question: PublicQuestion

@@ -19,7 +19,6 @@ from server.protocol.base import (
     Id,
     Instant,
     LimitSeconds,
-    Name,
     NoticeText,
     OptionalShortLine,
     QuestionText,
@@ -43,7 +42,7 @@ class Person(WireModel):
     """A person of the programme (panel moderator or speaker), by the id the database gave them."""
 
     id: Id
-    name: Name
+    name: str
     role: PersonRole
 
 
@@ -88,7 +87,7 @@ class Speech(WireModel):
 
     id: Id
     segment_id: Id
-    speaker_name: Name
+    speaker_name: str
     organisation: str | None = None
     user_id: Id | None = None
     entry_id: Id | None = None
@@ -126,7 +125,7 @@ class QueueEntry(WireModel):
 
     id: Id
     user_id: Id
-    name: Name
+    name: str
     organisation: str | None = None
     on_behalf_of: OptionalShortLine = None
     topic: OptionalShortLine = None

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 DEFAULT_MAX_QUEUE = 10_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +58,13 @@ class BoundedInbox:
     stale messages anyway.
     """
 
-    __slots__ = ("_items", "_maxsize", "_waiter", "_closed", "overflows")
+    __slots__ = ("_items", "maxsize", "_waiter", "_closed", "overflows")
 
     def __init__(self, maxsize: int = DEFAULT_MAX_QUEUE) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self._items: deque[BusItem] = deque()
-        self._maxsize = maxsize
+        self.maxsize = maxsize
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self.overflows = 0
@@ -77,7 +80,7 @@ class BoundedInbox:
         """Queue a message; returns False when that overflowed the inbox (backlog replaced by a reset)."""
         if self._closed:
             return True
-        if len(self._items) >= self._maxsize:
+        if len(self._items) >= self.maxsize:
             self.overflows += 1
             self.put_reset(BusReset("overflow"))
             return False
@@ -187,6 +190,18 @@ class Subscription:
         self.inbox.close()
 
 
+def log_overflow(subscription: Subscription) -> None:
+    """Warn on the 1st, 10th, 100th... overflow of a subscription: a stuck consumer must not flood the log."""
+    overflows = subscription.inbox.overflows
+    if overflows == 10 ** (len(str(overflows)) - 1):
+        log.warning(
+            "bus: subscriber of %s overflowed %d time(s) (%d queued); it was told to resync",
+            subscription.topic,
+            overflows,
+            subscription.inbox.maxsize,
+        )
+
+
 @runtime_checkable
 class Bus(Protocol):
     """Pub/sub of encoded text between processes. Publish after commit; the database is the record."""
@@ -199,8 +214,11 @@ class Bus(Protocol):
         """Hand `message` to every current subscriber of `topic`; raises `BusUnavailable` if it cannot."""
         ...
 
-    def subscribe(self, topic: str) -> Subscription:
-        """A not-yet-entered subscription: `async with bus.subscribe(topic) as sub: async for item in sub:`."""
+    def subscribe(self, topic: str, *, max_queue: int | None = None) -> Subscription:
+        """A not-yet-entered subscription: `async with bus.subscribe(topic) as sub: async for item in sub:`.
+
+        `max_queue` overrides the bus default for this subscription (messages held before a reset).
+        """
         ...
 
     async def healthy(self) -> bool: ...

@@ -1,0 +1,108 @@
+"""One websocket connection: who it is, what it has been sent, and its bounded outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from starlette.websockets import WebSocket
+
+from server.core.state import Actor
+from server.protocol import Channel
+from server.services.auth import Principal
+
+OUTBOX_LIMIT = 2000
+"""Frames waiting for one slow client; past it the backlog is dropped and the client resyncs."""
+
+
+class ConnectionState(enum.Enum):
+    JOINING = "joining"  # events are held until the snapshot or replay has been sent
+    LIVE = "live"
+    CLOSED = "closed"
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+class TokenBucket:
+    """Per-connection flood guard: ``rate`` commands a second, bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass(eq=False)
+class Connection:
+    ws: WebSocket
+    principal: Principal
+    actor: Actor
+    event_id: int
+    channels: tuple[Channel, ...]
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    state: ConnectionState = ConnectionState.JOINING
+    cursor: dict[str, int] = field(default_factory=dict)
+    held: list[tuple[Channel, int, str]] = field(default_factory=list)
+    outbox: deque[str] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    needs_snapshot: bool = False
+    last_seen: datetime | None = None
+    limiter: TokenBucket = field(default_factory=lambda: TokenBucket(rate=10, burst=40))
+
+    @property
+    def actor_key(self) -> str:
+        return self.principal.actor_key
+
+    def go_live(self, positions: dict[str, int]) -> None:
+        """The snapshot or replay reflects ``positions``: send what was held after them, in order."""
+        if self.state is ConnectionState.CLOSED:
+            return
+        self.cursor = dict(positions)
+        self.state = ConnectionState.LIVE
+        held, self.held = self.held, []
+        for channel, seq, text in held:
+            self.offer(channel, seq, text)
+
+    def hold(self) -> None:
+        if self.state is ConnectionState.CLOSED:
+            raise IllegalTransition("a closed connection cannot rejoin")
+        self.state = ConnectionState.JOINING
+
+    def offer(self, channel: Channel, seq: int, text: str) -> None:
+        """An event of ``channel`` at ``seq`` (feeds deliver each channel in order, without gaps)."""
+        if self.state is ConnectionState.JOINING:
+            self.held.append((channel, seq, text))
+            if len(self.held) > OUTBOX_LIMIT:
+                self.held.clear()
+                self.needs_snapshot = True
+                self.wake.set()
+            return
+        if self.state is ConnectionState.CLOSED or seq <= self.cursor.get(channel, 0):
+            return
+        self.cursor[channel] = seq
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        if len(self.outbox) >= OUTBOX_LIMIT:
+            self.outbox.clear()
+            self.needs_snapshot = True  # told to resync and sent a fresh snapshot by its writer
+        else:
+            self.outbox.append(text)
+        self.wake.set()

@@ -1,0 +1,151 @@
+"""The live websocket: ``/ws/events/{slug}``.
+
+Connect (session cookie, ``Authorization: Bearer`` or ``?token=``; the ``Origin`` must be allowed),
+receive a snapshot, or, with ``?epoch=E&public=N[&staff=M]``, exactly the events missed since.
+Then send commands (``docs/protocol.md``); every reply is a ``result`` or a typed ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server.adapters.db.models import Event
+from server.adapters.http.auth import session_token
+from server.adapters.ws.connection import Connection
+from server.adapters.ws.runtime import LiveRuntime
+from server.core.state import Actor
+from server.protocol import (
+    CHANNELS_BY_ROLE,
+    ChannelPosition,
+    ChannelPositions,
+    ProtocolError,
+    encode_frame,
+    parse_command,
+)
+from server.protocol.frames import ErrorFrame, ResultFrame
+from server.services import auth
+
+log = logging.getLogger("parley.ws")
+
+CLOSE_POLICY = 1008
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+
+def positions_from_query(ws: WebSocket) -> ChannelPositions | None:
+    q = ws.query_params
+    if "epoch" not in q or "public" not in q:
+        return None
+    try:
+        staff = ChannelPosition(epoch=q["epoch"], seq=int(q["staff"])) if "staff" in q else None
+        return ChannelPositions(public=ChannelPosition(epoch=q["epoch"], seq=int(q["public"])), staff=staff)
+    except (ValueError, ValidationError):
+        return None
+
+
+async def live_socket(ws: WebSocket) -> None:
+    runtime: LiveRuntime = ws.state.live
+    settings = ws.state.settings
+    origin = ws.headers.get("origin")
+    if origin not in settings.origins:
+        await ws.close(CLOSE_POLICY, "origin not allowed")
+        return
+    token = session_token(ws) or ws.query_params.get("token")
+    async with ws.state.sessions() as session:
+        principal = await auth.principal_for_token(session, token) if token else None
+        event_id = (
+            await session.execute(select(Event.id).where(Event.slug == ws.path_params["slug"]))
+        ).scalar_one_or_none()
+    if principal is None:
+        await ws.close(CLOSE_POLICY, "sign in first")
+        return
+    if event_id is None:
+        await ws.close(CLOSE_NOT_FOUND, "no such event")
+        return
+    role = principal.role_in(event_id)
+    if role is None:
+        await ws.close(CLOSE_FORBIDDEN, "no role in this event")
+        return
+
+    await ws.accept()
+    conn = Connection(
+        ws=ws,
+        principal=principal,
+        actor=Actor(
+            user_id=principal.id, role=role, display_name=principal.name, organisation=principal.organisation or None
+        ),
+        event_id=event_id,
+        channels=CHANNELS_BY_ROLE[role],
+        last_seen=runtime.clock(),
+    )
+    attendee = principal.kind == "attendee"
+    writer = asyncio.create_task(runtime.writer(conn))
+    try:
+        if attendee:
+            await runtime.attendance.open(
+                event_id=event_id, registration_id=principal.id, connection_id=conn.id, at=runtime.clock()
+            )
+        await runtime.hub.attach(conn)
+        await runtime.catch_up(conn, positions_from_query(ws))
+        await read_commands(runtime, conn)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        timed_out = conn.id in runtime.timed_out
+        runtime.timed_out.discard(conn.id)
+        await runtime.hub.detach(conn)
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        if attendee:
+            # a connection that stopped answering ends at its last heartbeat, not at discovery
+            end = conn.last_seen if timed_out and conn.last_seen else runtime.clock()
+            await runtime.attendance.close(conn.id, at=end)
+
+
+def error(cid: str | None, code: str, message: str) -> str:
+    return encode_frame(ErrorFrame(cid=cid, code=code, message=message))  # type: ignore[arg-type]
+
+
+async def read_commands(runtime: LiveRuntime, conn: Connection) -> None:
+    ws = conn.ws
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        conn.last_seen = runtime.clock()
+        if not conn.limiter.take():
+            await ws.close(CLOSE_POLICY, "rate limit exceeded")
+            return
+        raw = message.get("text")
+        if raw is None:
+            raw = message.get("bytes") or b""
+        try:
+            command = parse_command(raw)
+        except ProtocolError as exc:
+            conn.send(error(exc.cid, exc.code, exc.message))
+            continue
+        if command.type == "ping":
+            conn.send(encode_frame(ResultFrame(cid=command.cid)))
+            continue
+        if command.type == "resume":
+            await runtime.catch_up(conn, command.channels)
+            conn.send(encode_frame(ResultFrame(cid=command.cid)))
+            continue
+        try:
+            reply = await runtime.live.execute(conn.event_id, command, actor=conn.actor, actor_key=conn.actor_key)
+        except Exception:  # never take the connection down with a server fault
+            log.exception("command %s failed", command.type)
+            conn.send(error(command.cid, "internal", "the server could not apply this command; try again"))
+            continue
+        conn.send(encode_frame(reply))
+
+
+routes = [WebSocketRoute("/ws/events/{slug}", live_socket)]

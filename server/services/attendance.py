@@ -1,0 +1,113 @@
+"""Presence rows: one half-open interval [started_at, ended_at) per attendee connection.
+
+``last_seen_at`` advances with heartbeats (batched, one UPDATE per flush); a connection that ends
+normally closes at that instant, one that stops answering closes at its last heartbeat, and a
+sweep closes the intervals a crashed process left open at their last heartbeat too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.adapters.db.models import Event, Presence, Registration
+from server.core.attendance import Interval, peak_concurrent
+
+STALE_AFTER = timedelta(seconds=60)
+
+
+class AttendanceService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], server_id: str) -> None:
+        self._sessions = sessions
+        self.server_id = server_id
+
+    async def open(self, *, event_id: int, registration_id: int, connection_id: str, at: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add(
+                Presence(
+                    event_id=event_id,
+                    registration_id=registration_id,
+                    connection_id=connection_id,
+                    server_id=self.server_id,
+                    started_at=at,
+                    last_seen_at=at,
+                )
+            )
+
+    async def close(self, connection_id: str, *, at: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Presence)
+                .where(Presence.connection_id == connection_id, Presence.ended_at.is_(None))
+                .values(ended_at=at, last_seen_at=at)
+            )
+
+    async def seen(self, last_seen: Iterable[tuple[str, datetime]]) -> None:
+        """Record the last heartbeat of many open connections in one transaction."""
+        items = list(last_seen)
+        if not items:
+            return
+        async with self._sessions() as session, session.begin():
+            by_instant: dict[datetime, list[str]] = {}
+            for connection_id, at in items:
+                by_instant.setdefault(at.replace(microsecond=0), []).append(connection_id)
+            for at, ids in by_instant.items():
+                await session.execute(
+                    update(Presence)
+                    .where(Presence.connection_id.in_(ids), Presence.ended_at.is_(None), Presence.last_seen_at < at)
+                    .values(last_seen_at=at)
+                )
+
+    async def sweep(self, *, now: datetime, server_id: str | None = None) -> int:
+        """Close intervals nobody has seen for ``STALE_AFTER`` (or all of a restarted server's)."""
+        condition = Presence.last_seen_at < now - STALE_AFTER
+        if server_id is not None:
+            condition = condition | (Presence.server_id == server_id)
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(Presence)
+                .where(and_(Presence.ended_at.is_(None), condition))
+                .values(ended_at=Presence.last_seen_at)
+                .execution_options(synchronize_session=False)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def counts(self, event_id: int, *, now: datetime) -> tuple[int, int, dict[str, int]]:
+        """(online now, peak today in the event's zone, online by category) from the database,
+        so every replica counts the same attendees."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Registration.category, func.count(func.distinct(Presence.registration_id)))
+                    .join(Registration, Registration.id == Presence.registration_id)
+                    .where(Presence.event_id == event_id, Presence.ended_at.is_(None))
+                    .group_by(Registration.category)
+                )
+            ).tuples()
+            by_category = {category: int(n) for category, n in rows}
+            zone = (await session.execute(select(Event.timezone).where(Event.id == event_id))).scalar_one()
+        online = sum(by_category.values())
+        day_start = now.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
+        peak = await self.peak_since(event_id, day_start)
+        return online, max(peak, online), by_category
+
+    async def peak_since(self, event_id: int, since: datetime) -> int:
+        """Peak of distinct attendees online since ``since``: a sweep over join/leave instants."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Presence.registration_id, Presence.started_at, Presence.ended_at).where(
+                        Presence.event_id == event_id,
+                        (Presence.ended_at.is_(None)) | (Presence.ended_at > since),
+                    )
+                )
+            ).all()
+        far = datetime.max.replace(tzinfo=UTC)
+        by_person: dict[int, list[Interval]] = {}
+        for reg, start, end in rows:
+            by_person.setdefault(reg, []).append(Interval(max(start, since), end or far))
+        return peak_concurrent(by_person).present

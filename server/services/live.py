@@ -1,0 +1,338 @@
+"""The live session service: the only place that changes an event's live state.
+
+Every change follows one path (``_change``): take the event's lock (a per-process asyncio lock and
+the database row of ``live_states``, so replicas on one PostgreSQL serialise too), load the state,
+let the pure core decide, append the events to ``event_log`` with the next ``seq`` of their
+channel, store the new state, commit, and only then publish the encoded frames on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import JsonValue, TypeAdapter
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from server.adapters.bus.base import Bus, BusUnavailable
+from server.adapters.db.base import utcnow
+from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow, QuestionVote, Segment
+from server.core.decide import decide, record_presence_counts, record_vote_counts
+from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
+from server.core.views import personal_view, views_for
+from server.protocol import (
+    CHANNELS_BY_ROLE,
+    Channel,
+    ChannelPosition,
+    ChannelPositions,
+    Event,
+    StateCommand,
+    encode_frame,
+)
+from server.protocol import (
+    QuestionVote as QuestionVoteCommand,
+)
+from server.protocol.frames import ErrorFrame, EventFrame, ResultFrame, SnapshotFrame
+from server.protocol.state import Person, SegmentInfo
+
+log = logging.getLogger("parley.live")
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+REPLAY_LIMIT = 1000
+
+Change = Callable[[LiveState, AsyncSession], Awaitable[tuple[LiveState, list[Emitted], dict[str, JsonValue] | None]]]
+
+
+def topic(event_id: int, channel: Channel) -> str:
+    return f"parley:event:{event_id}:{channel}"
+
+
+def result_data(emitted: list[Emitted]) -> dict[str, JsonValue] | None:
+    """What a command created, for its ``result`` frame."""
+    data: dict[str, JsonValue] = {}
+    for _, event in emitted:
+        if event.type == "floor.requested":
+            data["entry_id"] = event.entry.id
+            data["position"] = event.position
+        elif event.type == "question.asked":
+            data["question_id"] = event.question.id
+        elif event.type == "speech.started":
+            data["speech_id"] = event.speech.id
+    return data or None
+
+
+@dataclass(frozen=True)
+class Position:
+    epoch: str
+    public_seq: int
+    staff_seq: int
+
+    def seq(self, channel: Channel) -> int:
+        return self.public_seq if channel == "public" else self.staff_seq
+
+
+class LiveService:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._clock = clock
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._dirty_votes: defaultdict[int, set[int]] = defaultdict(set)
+
+    # --- the one write path ------------------------------------------------------------------------
+
+    async def _initial_state(self, session: AsyncSession, event_id: int) -> LiveState:
+        segments = (
+            await session.execute(
+                select(Segment)
+                .where(Segment.event_id == event_id)
+                .options(selectinload(Segment.people), selectinload(Segment.day))
+                .order_by(Segment.starts_at, Segment.id)
+            )
+        ).scalars()
+        return new_live_state(
+            [
+                SegmentInfo(
+                    id=s.id,
+                    key=s.key,
+                    kind=s.kind,  # type: ignore[arg-type]
+                    day=s.day.date,
+                    title=s.title,
+                    starts_at=s.starts_at,
+                    ends_at=s.ends_at,
+                    people=tuple(Person(id=p.id, name=p.name, role=p.role) for p in s.people),  # type: ignore[arg-type]
+                )
+                for s in segments
+            ]
+        )
+
+    async def _locked_row(self, session: AsyncSession, event_id: int) -> LiveStateRow:
+        """The event's state row, write-locked for this transaction (created on first use)."""
+        lock = (
+            update(LiveStateRow)
+            .where(LiveStateRow.event_id == event_id)
+            .values(updated_at=self._clock())
+            .execution_options(synchronize_session=False)
+        )
+        if (await session.execute(lock)).rowcount == 0:  # type: ignore[attr-defined]
+            state = await self._initial_state(session, event_id)
+            try:
+                async with session.begin_nested():
+                    session.add(
+                        LiveStateRow(
+                            event_id=event_id, epoch=uuid.uuid4().hex[:16], state=state.model_dump(mode="json")
+                        )
+                    )
+            except IntegrityError:  # another replica created it first: wait for its lock
+                await session.execute(lock)
+        return (await session.execute(select(LiveStateRow).where(LiveStateRow.event_id == event_id))).scalar_one()
+
+    async def _change(
+        self, event_id: int, change: Change, *, actor_key: str | None = None, cid: str | None = None
+    ) -> dict[str, JsonValue] | None:
+        async with self._locks[event_id]:
+            frames: list[tuple[str, str]] = []
+            async with self._sessions() as session, session.begin():
+                row = await self._locked_row(session, event_id)
+                if cid is not None and actor_key is not None:
+                    previous = (
+                        await session.execute(
+                            select(CommandResult.result).where(
+                                CommandResult.event_id == event_id,
+                                CommandResult.actor == actor_key,
+                                CommandResult.cid == cid,
+                            )
+                        )
+                    ).scalar_one_or_none()
+                    if previous is not None:
+                        return previous.get("data")  # a repeated command id: the first answer, applied once
+                state = LiveState.model_validate(row.state)
+                new_state, emitted, data = await change(state, session)
+                now = self._clock()
+                for channel, event in emitted:
+                    if channel == "public":
+                        row.public_seq += 1
+                        seq = row.public_seq
+                    else:
+                        row.staff_seq += 1
+                        seq = row.staff_seq
+                    session.add(
+                        EventLogEntry(
+                            event_id=event_id,
+                            channel=channel,
+                            seq=seq,
+                            type=event.type,
+                            payload=event.model_dump(mode="json"),
+                            actor=actor_key,
+                            at=now,
+                        )
+                    )
+                    frame = EventFrame(channel=channel, epoch=row.epoch, seq=seq, event=event)
+                    frames.append((topic(event_id, channel), encode_frame(frame)))
+                if emitted:
+                    row.state = new_state.model_dump(mode="json")
+                if cid is not None and actor_key is not None:
+                    session.add(CommandResult(event_id=event_id, actor=actor_key, cid=cid, result={"data": data}))
+            for name, text in frames:  # after commit, never before
+                await self.publish(name, text)
+            return data
+
+    async def publish(self, name: str, text: str) -> None:
+        try:
+            await self._bus.publish(name, text)
+        except BusUnavailable as exc:
+            # committed and in the event log: clients see the gap in the next heartbeat and replay
+            log.warning("bus unavailable, %s not published now: %s", name, exc)
+
+    # --- commands ----------------------------------------------------------------------------------
+
+    async def execute(
+        self, event_id: int, command: StateCommand, *, actor: Actor, actor_key: str
+    ) -> ResultFrame | ErrorFrame:
+        vote_changed = False
+
+        async def change(
+            state: LiveState, session: AsyncSession
+        ) -> tuple[LiveState, list[Emitted], dict[str, JsonValue] | None]:
+            nonlocal vote_changed
+            new_state, emitted = decide(state, command, actor=actor, now=self._clock())
+            if isinstance(command, QuestionVoteCommand):
+                vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)
+                return new_state, emitted, {"question_id": command.question_id, "up": command.up}
+            return new_state, emitted, result_data(emitted)
+
+        try:
+            data = await self._change(event_id, change, actor_key=actor_key, cid=command.cid)
+        except CommandRejected as exc:
+            return ErrorFrame(cid=command.cid, code=exc.code, message=exc.message)
+        if vote_changed:
+            self._dirty_votes[event_id].add(command.question_id)  # type: ignore[union-attr]
+        return ResultFrame(cid=command.cid, data=data)
+
+    async def _set_vote(self, session: AsyncSession, event_id: int, question_id: int, voter: str, up: bool) -> bool:
+        existing = await session.get(QuestionVote, (event_id, question_id, voter))
+        if up and existing is None:
+            session.add(QuestionVote(event_id=event_id, question_id=question_id, voter=voter, at=self._clock()))
+            return True
+        if not up and existing is not None:
+            await session.delete(existing)
+            return True
+        return False
+
+    async def flush_votes(self) -> None:
+        """Publish the new totals of the questions voted on since the last flush (coalesced)."""
+        pending, self._dirty_votes = self._dirty_votes, defaultdict(set)
+        for event_id, question_ids in pending.items():
+
+            async def change(
+                state: LiveState, session: AsyncSession, ids: set[int] = question_ids, ev: int = event_id
+            ) -> tuple[LiveState, list[Emitted], None]:
+                rows = await session.execute(
+                    select(QuestionVote.question_id, func.count())
+                    .where(QuestionVote.event_id == ev, QuestionVote.question_id.in_(ids))
+                    .group_by(QuestionVote.question_id)
+                )
+                counts = {qid: 0 for qid in ids} | {qid: n for qid, n in rows.tuples()}
+                new_state, emitted = record_vote_counts(state, counts, now=self._clock())
+                return new_state, emitted, None
+
+            await self._change(event_id, change)
+
+    async def record_presence(
+        self, event_id: int, *, online: int, peak_today: int, by_category: dict[str, int]
+    ) -> None:
+        async def change(state: LiveState, session: AsyncSession) -> tuple[LiveState, list[Emitted], None]:
+            new_state, emitted = record_presence_counts(
+                state, online=online, peak_today=peak_today, by_category=by_category, now=self._clock()
+            )
+            return new_state, emitted, None
+
+        await self._change(event_id, change)
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    async def ensure_state(self, event_id: int) -> None:
+        async def nothing(state: LiveState, session: AsyncSession) -> tuple[LiveState, list[Emitted], None]:
+            return state, [], None
+
+        await self._change(event_id, nothing)
+
+    async def state(self, event_id: int) -> tuple[LiveState, Position]:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(select(LiveStateRow).where(LiveStateRow.event_id == event_id))
+            ).scalar_one_or_none()
+        if row is None:
+            await self.ensure_state(event_id)
+            return await self.state(event_id)
+        return LiveState.model_validate(row.state), Position(row.epoch, row.public_seq, row.staff_seq)
+
+    async def position(self, event_id: int) -> Position | None:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(LiveStateRow.epoch, LiveStateRow.public_seq, LiveStateRow.staff_seq).where(
+                        LiveStateRow.event_id == event_id
+                    )
+                )
+            ).one_or_none()
+        return Position(*row) if row else None
+
+    async def snapshot(self, event_id: int, *, actor: Actor, actor_key: str) -> SnapshotFrame:
+        state, pos = await self.state(event_id)
+        async with self._sessions() as session:
+            voted = (
+                await session.execute(
+                    select(QuestionVote.question_id).where(
+                        QuestionVote.event_id == event_id, QuestionVote.voter == actor_key
+                    )
+                )
+            ).scalars()
+            voted_ids = list(voted)
+        public, staff = views_for(state, actor.role)
+        channels = ChannelPositions(
+            public=ChannelPosition(epoch=pos.epoch, seq=pos.public_seq),
+            staff=ChannelPosition(epoch=pos.epoch, seq=pos.staff_seq) if staff is not None else None,
+        )
+        return SnapshotFrame(channels=channels, public=public, staff=staff, me=personal_view(state, actor, voted_ids))
+
+    async def replay(self, event_id: int, channel: Channel, epoch: str, after_seq: int) -> list[str] | None:
+        """The frames after ``after_seq``, in order; None when the client must resync instead."""
+        pos = await self.position(event_id)
+        if pos is None or pos.epoch != epoch or after_seq > pos.seq(channel):
+            return None
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(EventLogEntry.seq, EventLogEntry.payload)
+                    .where(
+                        EventLogEntry.event_id == event_id,
+                        EventLogEntry.channel == channel,
+                        EventLogEntry.seq > after_seq,
+                    )
+                    .order_by(EventLogEntry.seq)
+                    .limit(REPLAY_LIMIT + 1)
+                )
+            ).all()
+        if len(rows) > REPLAY_LIMIT:
+            return None
+        return [
+            encode_frame(
+                EventFrame(channel=channel, epoch=epoch, seq=seq, event=EVENT_ADAPTER.validate_python(payload))
+            )
+            for seq, payload in rows
+        ]
+
+
+def channels_for(role: str) -> tuple[Channel, ...]:
+    return tuple(CHANNELS_BY_ROLE[role])  # type: ignore[index]

@@ -1,0 +1,135 @@
+"""For every state command, states where it is legal: the catalogue the fold and matrix tests share.
+
+A case builds its state for a given actor (``floor.withdraw`` needs the actor's own entry), then
+names the command's fields. ``busy`` is the morning in full swing: the panel live, a programme
+speaker on the floor, two people waiting, a notice, questions in every state, one highlighted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.core import Actor, LiveState
+from server.protocol import STATE_COMMAND_CLASSES, type_tag
+from tests.core.helpers import (
+    ATTENDEE,
+    ATTENDEE_2,
+    CLOSING_ID,
+    MODERATOR,
+    PANEL_ID,
+    SPEAKER_ID,
+    act,
+    at,
+    live_panel,
+)
+
+# question ids in ``busy``
+PENDING, APPROVED, ANSWERED, ARCHIVED, DISMISSED, HIGHLIGHTED = 1, 2, 3, 4, 5, 6
+
+
+def _then(state: LiveState, kind: str, actor: Actor = MODERATOR, minute: float = 40, **fields: Any) -> LiveState:
+    return act(state, kind, actor, at(minute), **fields)[0]
+
+
+BYSTANDER = Actor(user_id=150, role="attendee", display_name="Cy Bystander")
+
+
+def busy(actor: Actor = ATTENDEE) -> LiveState:
+    """``actor`` has the second place in the queue (a point of order, entry 2)."""
+    s = live_panel()
+    s = _then(s, "floor.grant", minute=31, person_id=SPEAKER_ID)
+    s = _then(s, "notice.set", minute=31, text="The next panel starts at 10:52")
+    s = _then(s, "floor.request", ATTENDEE_2, 32, topic="Funding", on_behalf_of="Ruritania")
+    s = _then(s, "floor.request", actor, 33, point_of_order=True)
+    for n in range(6):
+        s = _then(s, "question.ask", ATTENDEE, 34 + n, text=f"Question {n + 1}?", anonymous=n % 2 == 0)
+    for qid in (APPROVED, ANSWERED, ARCHIVED, HIGHLIGHTED):
+        s = _then(s, "question.approve", minute=41, question_id=qid)
+    s = _then(s, "question.answer", minute=42, question_id=ANSWERED)
+    s = _then(s, "question.archive", minute=42, question_id=ARCHIVED)
+    s = _then(s, "question.dismiss", minute=42, question_id=DISMISSED)
+    s = _then(s, "question.highlight", minute=43, question_id=HIGHLIGHTED)
+    return s
+
+
+def between_segments(actor: Actor = ATTENDEE) -> LiveState:
+    return _then(busy(actor), "segment.end", minute=110, segment_id=PANEL_ID)
+
+
+def panel_paused(actor: Actor = ATTENDEE) -> LiveState:
+    return _then(busy(actor), "segment.pause", minute=50, segment_id=PANEL_ID)
+
+
+def speech_paused(actor: Actor = ATTENDEE) -> LiveState:
+    return _then(busy(actor), "speech.pause", minute=45)
+
+
+def queue_closed(actor: Actor = ATTENDEE) -> LiveState:
+    return _then(busy(actor), "queue.close", minute=45)
+
+
+def not_waiting(actor: Actor = ATTENDEE) -> LiveState:
+    return busy(BYSTANDER)
+
+
+def moderation_off(actor: Actor = ATTENDEE) -> LiveState:
+    return _then(busy(actor), "qa.set_moderation", minute=45, enabled=False)
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str
+    state: Callable[[Actor], LiveState]
+    fields: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}{'-' + self.label if self.label else ''}"
+
+
+CASES: list[Case] = [
+    Case("segment.open", between_segments, {"segment_id": CLOSING_ID}),
+    Case("segment.pause", busy, {"segment_id": PANEL_ID}),
+    Case("segment.resume", panel_paused, {"segment_id": PANEL_ID}),
+    Case("segment.end", busy, {"segment_id": PANEL_ID}),
+    Case("segment.end", panel_paused, {"segment_id": PANEL_ID}, "paused"),
+    Case("floor.grant", busy, {"entry_id": 1}, "entry"),
+    Case("floor.grant", busy, {"person_id": SPEAKER_ID, "limit_s": 600}, "person"),
+    Case("speech.pause", busy),
+    Case("speech.resume", speech_paused),
+    Case("speech.end", busy),
+    Case("speech.end", speech_paused, label="paused"),
+    Case("speech.set_limit", busy, {"seconds": 60}),
+    Case("notice.set", busy, {"text": "Coffee at 11"}),
+    Case("notice.clear", busy),
+    Case("floor.request", not_waiting, {"topic": "Data", "on_behalf_of": "Group of 77"}),
+    Case("floor.request", not_waiting, {"point_of_order": True}, "point_of_order"),
+    Case("floor.withdraw", busy),
+    Case("queue.remove", busy, {"entry_id": 1}),
+    Case("queue.reorder", busy, {"entry_ids": [1, 2]}),
+    Case("queue.close", busy),
+    Case("queue.open", queue_closed),
+    Case("question.ask", busy, {"text": "What next?", "addressed_to": SPEAKER_ID}),
+    Case("question.ask", moderation_off, {"text": "Unmoderated?", "anonymous": True}, "unmoderated"),
+    Case("question.vote", busy, {"question_id": APPROVED, "up": True}),
+    Case("question.approve", busy, {"question_id": PENDING}),
+    Case("question.approve", busy, {"question_id": PENDING, "text": "Edited?"}, "edited"),
+    Case("question.edit", busy, {"question_id": PENDING, "text": "Better worded?"}),
+    Case("question.dismiss", busy, {"question_id": PENDING}, "pending"),
+    Case("question.dismiss", busy, {"question_id": HIGHLIGHTED}, "published"),
+    Case("question.highlight", busy, {"question_id": APPROVED}),
+    Case("question.highlight", busy, {"question_id": None}, "clear"),
+    Case("question.answer", busy, {"question_id": HIGHLIGHTED}),
+    Case("question.archive", busy, {"question_id": ANSWERED}),
+    Case("question.restore", busy, {"question_id": DISMISSED}, "dismissed"),
+    Case("question.restore", busy, {"question_id": ARCHIVED}, "archived"),
+    Case("qa.set_moderation", busy, {"enabled": False}),
+]
+
+# commands that, legal, change nothing in the views (the service acts on them)
+SILENT = {"question.vote"}
+
+assert {case.kind for case in CASES} == {type_tag(cls) for cls in STATE_COMMAND_CLASSES}
