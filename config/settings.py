@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         "", description="SQLAlchemy URL; empty = SQLite file `DATA_DIR/parley.db`. Production: postgresql+asyncpg://…"
     )
     redis_url: str = Field("", description="Redis URL for the bus and the Celery broker; empty = embedded mode.")
+    bus_prefix: str = Field(
+        "", max_length=64, description="Prefix of the Redis pub/sub channels, to share one Redis between deployments."
+    )
     secret_key: SecretStr = Field(
         SecretStr(""),
         description="Signs sessions and join links; empty = generated once into DATA_DIR (development only).",

@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             from redis.asyncio import Redis
 
             redis = Redis.from_url(settings.redis_url)
-        bus = make_bus(settings.redis_url)
+        bus = make_bus(settings.redis_url, channel_prefix=settings.bus_prefix)
         await bus.start()
         live = LiveRuntime(
             sessions, bus, timing=Timing(heartbeat_s=settings.heartbeat_s, idle_timeout_s=settings.idle_timeout_s)

@@ -1,2 +1,10 @@
 from tests.fixtures.parley import parley, server, sqlite_parley  # noqa: F401
 from tests.fixtures.services import postgres_available, postgres_databases, redis_available, redis_url  # noqa: F401
+from tests.fixtures.parley import live_servers  # noqa: F401,E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture()
+def anyio_backend() -> str:
+    return "asyncio"

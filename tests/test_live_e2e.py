@@ -1,0 +1,177 @@
+"""A whole panel through real servers and real websocket clients.
+
+Embedded: one server on SQLite with the in-process bus. Production: two server processes on one
+PostgreSQL and one Redis; the moderator is on one, the attendees on the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.fixtures.live import LiveClient, register, staff_token
+from tests.fixtures.parley import ServerProcess
+
+pytestmark = pytest.mark.anyio
+
+BOTH_MODES = pytest.mark.parametrize("live_servers", ["embedded", "production"], indirect=True)
+
+
+def events(client: LiveClient, type_: str) -> list[dict]:
+    return [f for f in client.frames if f["type"] == "event" and f["event"]["type"] == type_]
+
+
+def presence_rows(server: ServerProcess, name: str) -> list[tuple]:
+    engine = create_engine(server.parley.settings().sync_database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.started_at, p.ended_at FROM presences p JOIN registrations r ON r.id = p.registration_id "
+                "WHERE r.name = :name ORDER BY p.id"
+            ),
+            {"name": name},
+        ).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+@BOTH_MODES
+async def test_a_whole_panel(live_servers: list[ServerProcess]) -> None:
+    first, last = live_servers[0], live_servers[-1]
+    moderator = LiveClient(first, staff_token(first, "moderator"))
+    ana = LiveClient(last, register(last, "Ana Silva", organisation="Brazil"))
+    ben = LiveClient(last, register(last, "Ben Okafor", category="civil_society"))
+    snapshot = await moderator.connect()
+    assert snapshot["staff"] is not None and snapshot["me"]["role"] == "moderator"
+    panel = next(s for s in snapshot["public"]["segments"] if s["key"] == "d1-panel-1")
+    speakers = [p for p in panel["people"] if p["role"] == "speaker"]
+    ana_snapshot = await ana.connect()
+    assert ana_snapshot["staff"] is None, "the staff view never reaches an attendee"
+    await ben.connect()
+
+    # the moderator opens the panel; everyone sees it live
+    await moderator.ok("segment.open", segment_id=panel["id"])
+    for client in (ana, ben):
+        opened = await client.expect("event", event="segment.opened")
+        assert opened["event"]["segment_id"] == panel["id"]
+
+    # a panellist from the programme gets the floor first
+    granted = await moderator.ok("floor.grant", person_id=speakers[0]["id"])
+    started = await ben.expect("event", event="speech.started")
+    assert started["event"]["speech"]["speaker_name"] == speakers[0]["name"]
+    assert granted["data"]["speech_id"] == started["event"]["speech"]["id"]
+
+    # two delegations ask for the floor; a point of order goes first
+    ana_entry = (await ana.ok("floor.request", topic="Search and rescue", on_behalf_of="Brazil"))["data"]
+    assert ana_entry["position"] == 0
+    ben_entry = (await ben.ok("floor.request", point_of_order=True))["data"]
+    assert ben_entry["position"] == 0
+    again = await ana.command("floor.request")
+    assert again["type"] == "error" and again["code"] == "already_waiting"
+    queued = await moderator.expect("event", event="floor.requested")
+    assert queued["event"]["entry"]["name"] == "Ana Silva"
+
+    # the moderator grants the head of the queue (the point of order); the panellist's speech ends
+    await moderator.ok("floor.grant", entry_id=ben_entry["entry_id"])
+    ended = await ana.expect("event", event="speech.ended")
+    assert ended["event"]["speech"]["person_id"] == speakers[0]["id"]
+    speech = (await ana.expect("event", event="speech.started"))["event"]["speech"]
+    assert speech["speaker_name"] == "Ben Okafor" and speech["limit_s"] == 180
+    await moderator.ok("speech.pause")
+    await moderator.ok("speech.resume")
+    await moderator.ok("speech.end")
+    done = await ana.expect("event", event="speech.ended")
+    assert done["event"]["duration_s"] >= 0
+
+    # Ana asks a question: pending, seen by moderators only
+    asked = await ana.ok("question.ask", text="How do we count the missing?", addressed_to=speakers[1]["id"])
+    question_id = asked["data"]["question_id"]
+    pending = await moderator.expect("event", event="question.asked")
+    assert pending["channel"] == "staff" and pending["event"]["question"]["asker"]["name"] == "Ana Silva"
+    await moderator.ok("question.approve", question_id=question_id, text="How do we count missing migrants?")
+    published = await ben.expect("event", event="question.published")
+    assert published["event"]["question"]["text"] == "How do we count missing migrants?"
+    assert published["event"]["question"]["addressed_to"] == speakers[1]["id"]
+    assert not [f for f in ben.frames if f.get("channel") == "staff"], "nothing of the staff channel reached Ben"
+
+    # Ben votes; the coalesced total reaches everyone
+    await ben.ok("question.vote", question_id=question_id, up=True)
+    await ben.ok("question.vote", question_id=question_id, up=True)  # the same wish again changes nothing
+    votes = await ana.expect("event", event="question.votes_updated")
+    assert votes["event"]["counts"] == {str(question_id): 1}
+    await moderator.ok("question.highlight", question_id=question_id)
+    await ana.expect("event", event="question.highlighted")
+    await moderator.ok("question.answer", question_id=question_id)
+    await ana.expect("event", event="question.answered")
+
+    # Ana leaves; while she is away a notice is posted; she comes back with her last positions
+    last_seq = max(f["seq"] for f in ana.frames if f["type"] == "event")
+    epoch = ana_snapshot["channels"]["public"]["epoch"]
+    await ana.close()
+    await moderator.ok("notice.set", text="The next panel starts at 10:47")
+    await moderator.ok("queue.close")
+    returning = LiveClient(last, ana.token)
+    await returning.connect(epoch=epoch, public=last_seq)
+    missed = [await returning.expect("event", event="notice.posted"), await returning.expect("event")]
+    assert [m["seq"] for m in missed] == [last_seq + 1, last_seq + 2]
+    assert missed[1]["event"]["type"] == "queue.closed"
+    assert not [f for f in returning.frames if f["type"] == "snapshot"], "replayed, not resynced"
+    await returning.ok("floor.withdraw")
+    refused = await returning.command("floor.request")
+    assert refused["type"] == "error" and refused["code"] == "list_closed"
+
+    # the moderator ends the segment: everyone sees it, the same seq on every server
+    await moderator.ok("segment.end", segment_id=panel["id"])
+    mod_end = await moderator.expect("event", event="segment.ended")
+    ben_end = await ben.expect("event", event="segment.ended")
+    assert (mod_end["epoch"], mod_end["seq"]) == (ben_end["epoch"], ben_end["seq"])
+
+    # a late joiner's snapshot is what the others built from events
+    late = LiveClient(last, register(last, "Chen Wei"))
+    late_snapshot = await late.connect()
+    ended_segment = next(s for s in late_snapshot["public"]["segments"] if s["id"] == panel["id"])
+    assert ended_segment["status"] == "ended"
+    assert late_snapshot["public"]["stage"]["notice"]["text"] == "The next panel starts at 10:47"
+    [question] = late_snapshot["public"]["questions"]
+    assert question["status"] == "answered" and question["votes"] == 1
+    assert late_snapshot["channels"]["public"]["seq"] == ben_end["seq"]
+    for client in (moderator, ben, returning, late):
+        await client.close()
+
+    # Ana was present twice: one closed interval per connection
+    for _ in range(50):
+        intervals = presence_rows(last, "Ana Silva")
+        if len(intervals) == 2 and all(end is not None for _, end in intervals):
+            break
+        await asyncio.sleep(0.1)
+    assert len(intervals) == 2 and all(end is not None and end >= start for start, end in intervals), intervals
+
+
+@BOTH_MODES
+async def test_reconnecting_with_a_lost_epoch_resyncs(live_servers: list[ServerProcess]) -> None:
+    server = live_servers[-1]
+    client = LiveClient(server, register(server, "Dana Roy"))
+    await client.connect(epoch="not-the-epoch", public=3)
+    resync = await client.expect("resync")
+    assert resync["reason"] == "epoch_changed"
+    snapshot = await client.expect("snapshot")
+    assert snapshot["me"]["display_name"] == "Dana Roy"
+    await client.close()
+
+
+@BOTH_MODES
+async def test_heartbeats_carry_the_current_seq(live_servers: list[ServerProcess]) -> None:
+    moderator = LiveClient(live_servers[0], staff_token(live_servers[0], "moderator"))
+    attendee = LiveClient(live_servers[-1], register(live_servers[-1], "Eve Martin"))
+    snap = await moderator.connect()
+    await attendee.connect()
+    await moderator.ok("notice.set", text="Welcome")
+    posted = await attendee.expect("event", event="notice.posted")
+    beat = await attendee.expect("heartbeat", timeout=5)
+    assert beat["seqs"]["public"] == posted["seq"] and beat["seqs"]["staff"] is None
+    staff_beat = await moderator.expect("heartbeat", timeout=5)
+    assert staff_beat["seqs"]["staff"] == snap["channels"]["staff"]["seq"] or staff_beat["seqs"]["staff"] >= 0
+    for c in (moderator, attendee):
+        await c.close()
