@@ -1,8 +1,7 @@
-from tests.fixtures.parley import parley, server, sqlite_parley  # noqa: F401
-from tests.fixtures.services import postgres_available, postgres_databases, redis_available, redis_url  # noqa: F401
-from tests.fixtures.parley import live_servers  # noqa: F401,E402
+import pytest
 
-import pytest  # noqa: E402
+from tests.fixtures.parley import live_servers, parley, server, sqlite_parley  # noqa: F401
+from tests.fixtures.services import postgres_available, postgres_databases, redis_available, redis_url  # noqa: F401
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -108,4 +109,5 @@ def test_openapi_describes_every_http_route(server: ServerProcess) -> None:
             for method in route.methods or ():
                 if method == "HEAD":
                     continue
-                assert method.lower() in schema["paths"][route.path], (method, route.path)
+                path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+                assert method.lower() in schema["paths"][path], (method, path)

@@ -121,8 +121,16 @@ def test_staff_sign_in_links_are_one_time_and_roles_are_per_event(server: Server
 
 def test_password_sign_in(server: ServerProcess, parley) -> None:  # type: ignore[no-untyped-def]
     added = parley.cli(
-        "users", "add", "--role", "moderator", "--event", "idm-2022-1", "--email", "chair@example.org",
-        "--password-stdin", input="a long enough password\n",
+        "users",
+        "add",
+        "--role",
+        "moderator",
+        "--event",
+        "idm-2022-1",
+        "--email",
+        "chair@example.org",
+        "--password-stdin",
+        input="a long enough password\n",
     )
     assert added.returncode == 0, added.stderr
     wrong = httpx.post(f"{server.url}/api/auth/login", json={"email": "chair@example.org", "password": "nope"})
