@@ -119,6 +119,19 @@ class Settings(BaseSettings):
         return url.set(drivername=SYNC_DRIVERS[url.get_backend_name()]).render_as_string(hide_password=False)
 
     @property
+    def celery_broker_url(self) -> str:
+        """Redis in production; a SQLite-backed Kombu transport in DATA_DIR when embedded."""
+        if self.redis_url:
+            return self.redis_url
+        return f"sqla+sqlite:///{(self.data_dir / 'broker.db').resolve()}"
+
+    @property
+    def celery_result_url(self) -> str:
+        if self.redis_url:
+            return self.redis_url
+        return f"db+sqlite:///{(self.data_dir / 'results.db').resolve()}"
+
+    @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 

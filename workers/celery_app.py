@@ -7,18 +7,12 @@ from celery import Celery
 from config.settings import Settings
 
 
-def broker_urls(settings: Settings) -> tuple[str, str]:
-    if settings.redis_url:
-        return settings.redis_url, settings.redis_url
-    data = settings.data_dir.resolve()
-    data.mkdir(parents=True, exist_ok=True)
-    return f"sqla+sqlite:///{data / 'broker.db'}", f"db+sqlite:///{data / 'results.db'}"
-
-
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or Settings()
-    broker, backend = broker_urls(settings)
-    app = Celery("parley", broker=broker, backend=backend, include=["workers.tasks"])
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Celery(
+        "parley", broker=settings.celery_broker_url, backend=settings.celery_result_url, include=["workers.tasks"]
+    )
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
