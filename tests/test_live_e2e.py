@@ -175,3 +175,134 @@ async def test_heartbeats_carry_the_current_seq(live_servers: list[ServerProcess
     assert staff_beat["seqs"]["staff"] == snap["channels"]["staff"]["seq"] or staff_beat["seqs"]["staff"] >= 0
     for c in (moderator, attendee):
         await c.close()
+
+
+async def fold_until(client: LiveClient, snapshot: dict, until: dict[str, int]) -> tuple[dict, dict | None]:
+    """Apply, with the core's own rules, every event ``client`` received after ``snapshot`` (reading
+    more until each channel reaches ``until``): what a browser's store does."""
+    from server.core.apply import apply_public, apply_staff
+    from server.protocol import PublicState, StaffState
+    from server.protocol.frames import EventFrame
+
+    public = PublicState.model_validate(snapshot["public"])
+    staff = StaffState.model_validate(snapshot["staff"]) if snapshot["staff"] is not None else None
+    cursor = {name: pos["seq"] for name, pos in snapshot["channels"].items() if pos is not None}
+    start = client.frames.index(snapshot) + 1 if snapshot in client.frames else 0
+    pending = list(client.frames[start:])
+    while True:
+        for frame in pending:
+            if frame["type"] != "event" or frame["seq"] <= cursor[frame["channel"]]:
+                continue
+            assert frame["seq"] == cursor[frame["channel"]] + 1, "events arrive in order, without gaps"
+            event = EventFrame.model_validate(frame).event
+            if frame["channel"] == "public":
+                public = apply_public(public, event)
+            else:
+                assert staff is not None
+                staff = apply_staff(staff, event)
+            cursor[frame["channel"]] = frame["seq"]
+        if all(cursor.get(ch, 0) >= seq for ch, seq in until.items()):
+            break
+        pending = [await client.recv()]
+    return public.model_dump(mode="json"), staff.model_dump(mode="json") if staff is not None else None
+
+
+@BOTH_MODES
+async def test_folding_the_live_events_gives_a_fresh_snapshot(live_servers: list[ServerProcess]) -> None:
+    """Zulip's test, end to end: what every client built from events equals a fresh snapshot."""
+    first, last = live_servers[0], live_servers[-1]
+    moderator = LiveClient(first, staff_token(first, "moderator"))
+    mod_snapshot = await moderator.connect()
+    zoe = LiveClient(last, register(last, "Zoe Adams", category="un_system"))
+    zoe_snapshot = await zoe.connect()
+    yan = LiveClient(last, register(last, "Yan Li", category="academia"))
+    await yan.connect()
+    segment = mod_snapshot["public"]["segments"][0]
+    await moderator.ok("segment.open", segment_id=segment["id"])
+    await moderator.expect("event", event="segment.opened")
+    q = (await zoe.ok("question.ask", text="First question", anonymous=True))["data"]["question_id"]
+    entry = (await yan.ok("floor.request", topic="Data"))["data"]["entry_id"]
+    await moderator.ok("question.approve", question_id=q)
+    await yan.ok("question.vote", question_id=q, up=True)
+    await moderator.ok("floor.grant", entry_id=entry)
+    await moderator.ok("speech.set_limit", seconds=240)
+    await moderator.ok("qa.set_moderation", enabled=False)
+    await zoe.ok("question.ask", text="Published at once")
+    await moderator.ok("question.highlight", question_id=q)
+    await moderator.ok("notice.set", text="Five minutes left")
+    await moderator.expect("event", event="question.votes_updated")
+    counts = await moderator.expect("event", event="presence.counts_updated")
+    assert counts["event"]["online"] >= 1
+
+    fresh_staff = await LiveClient(first, moderator.token).connect()
+    fresh_attendee = await LiveClient(last, zoe.token).connect()
+    until = {"public": fresh_staff["channels"]["public"]["seq"], "staff": fresh_staff["channels"]["staff"]["seq"]}
+    public, staff = await fold_until(moderator, mod_snapshot, until)
+    assert public == fresh_staff["public"]
+    assert staff == fresh_staff["staff"]
+    attendee_public, _ = await fold_until(zoe, zoe_snapshot, {"public": fresh_attendee["channels"]["public"]["seq"]})
+    assert attendee_public == fresh_attendee["public"]
+    anonymous = next(x for x in attendee_public["questions"] if x["id"] == q)
+    assert anonymous["asker_name"] is None, "an anonymous asker is not named to attendees"
+    for c in (moderator, zoe, yan):
+        await c.close()
+
+
+async def test_moderators_see_who_is_online_by_category(live_servers: list[ServerProcess]) -> None:
+    server = live_servers[0]
+    moderator = LiveClient(server, staff_token(server, "moderator"))
+    await moderator.connect()
+    a = LiveClient(server, register(server, "Ada Byron", category="member_state"))
+    b = LiveClient(server, register(server, "Bo Jensen", category="media"))
+    await a.connect()
+    await b.connect()
+    second_tab = LiveClient(server, a.token)
+    await second_tab.connect()
+    while True:
+        counts = (await moderator.expect("event", event="presence.counts_updated"))["event"]
+        if counts["online"] == 2:
+            break
+    assert counts["by_category"] == {"member_state": 1, "media": 1}, "two tabs are one person"
+    assert counts["peak_today"] >= 2
+    await b.close()
+    while True:
+        counts = (await moderator.expect("event", event="presence.counts_updated"))["event"]
+        if counts["online"] == 1:
+            break
+    assert counts["peak_today"] >= 2
+    for c in (moderator, a, second_tab):
+        await c.close()
+
+
+async def test_a_crashed_server_leaves_no_interval_open(live_servers: list[ServerProcess]) -> None:
+    import os
+    import signal
+    import time
+
+    from sqlalchemy.orm import Session
+
+    from server.adapters.db.models import Presence
+
+    server = live_servers[0]
+    attendee = LiveClient(server, register(server, "Raj Patel"))
+    await attendee.connect()
+    await asyncio.sleep(1.2)  # a couple of heartbeats are answered and written
+    os.kill(server.proc.pid, signal.SIGKILL)
+    killed_at = time.time()
+    server.proc.wait()
+    restarted = ServerProcess(server.parley)
+    try:
+        engine = create_engine(server.parley.settings().sync_database_url)
+        for _ in range(150):
+            with Session(engine) as session:
+                row = session.query(Presence).one()
+                if row.ended_at is not None:
+                    break
+            await asyncio.sleep(0.1)
+        engine.dispose()
+    finally:
+        restarted.stop()
+    assert row.ended_at is not None, "the sweep closes what the crashed server left open"
+    assert row.ended_at == row.last_seen_at, "at its last heartbeat"
+    assert row.ended_at.timestamp() <= killed_at
+    assert row.ended_at > row.started_at

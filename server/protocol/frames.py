@@ -24,7 +24,7 @@ from server.protocol.base import (
 )
 from server.protocol.commands import ChannelPositions
 from server.protocol.events import Event
-from server.protocol.state import Personal, PublicState, StaffState
+from server.protocol.state import Forecast, Personal, PublicState, StaffState
 
 
 class EventFrame(WireModel):
@@ -63,6 +63,8 @@ class SnapshotFrame(WireModel):
     public: PublicState
     staff: StaffState | None = None
     me: Personal
+    forecast: Forecast | None = None
+    """Drift, forecast end of the morning and the speaker's time, as of the snapshot."""
 
 
 class ChannelSeqs(WireModel):
@@ -76,6 +78,8 @@ class HeartbeatFrame(WireModel):
     type: Literal["heartbeat"] = "heartbeat"
     server_time: Instant
     seqs: ChannelSeqs
+    forecast: Forecast | None = None
+    """Recomputed at each heartbeat, so drift and over-time stay current between events."""
 
 
 ResyncReason = Literal["epoch_changed", "history_exhausted", "gap", "slow_consumer"]

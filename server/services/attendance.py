@@ -17,13 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.adapters.db.models import Event, Presence, Registration
 from server.core.attendance import Interval, peak_concurrent
 
-STALE_AFTER = timedelta(seconds=60)
+STALE_AFTER = timedelta(seconds=75)
+"""Default: the idle timeout (45 s) plus two heartbeats (15 s): a live connection is never older."""
 
 
 class AttendanceService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], server_id: str) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], server_id: str, *, stale_after: timedelta = STALE_AFTER
+    ) -> None:
         self._sessions = sessions
         self.server_id = server_id
+        self.stale_after = stale_after
 
     async def open(self, *, event_id: int, registration_id: int, connection_id: str, at: datetime) -> None:
         async with self._sessions() as session, session.begin():
@@ -63,8 +67,9 @@ class AttendanceService:
                 )
 
     async def sweep(self, *, now: datetime, server_id: str | None = None) -> int:
-        """Close intervals nobody has seen for ``STALE_AFTER`` (or all of a restarted server's)."""
-        condition = Presence.last_seen_at < now - STALE_AFTER
+        """Close intervals nobody has seen for ``stale_after`` (or all of one server's), at their last
+        heartbeat: what a crashed process left open does not stay open."""
+        condition = Presence.last_seen_at < now - self.stale_after
         if server_id is not None:
             condition = condition | (Presence.server_id == server_id)
         async with self._sessions() as session, session.begin():

@@ -26,6 +26,7 @@ from server.adapters.bus.base import Bus, BusUnavailable
 from server.adapters.db.base import utcnow
 from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow, QuestionVote, Segment
 from server.core.decide import decide, record_presence_counts, record_vote_counts
+from server.core.forecast import forecast
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
 from server.core.views import personal_view, views_for
 from server.protocol import (
@@ -304,7 +305,13 @@ class LiveService:
             public=ChannelPosition(epoch=pos.epoch, seq=pos.public_seq),
             staff=ChannelPosition(epoch=pos.epoch, seq=pos.staff_seq) if staff is not None else None,
         )
-        return SnapshotFrame(channels=channels, public=public, staff=staff, me=personal_view(state, actor, voted_ids))
+        return SnapshotFrame(
+            channels=channels,
+            public=public,
+            staff=staff,
+            me=personal_view(state, actor, voted_ids),
+            forecast=forecast(state, self._clock()),
+        )
 
     async def replay(self, event_id: int, channel: Channel, epoch: str, after_seq: int) -> list[str] | None:
         """The frames after ``after_seq``, in order; None when the client must resync instead."""

@@ -25,6 +25,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection, Connection, parse_url
@@ -125,8 +126,9 @@ class RedisBus:
         publish_pool.connection_kwargs["retry"] = Retry(NoBackoff(), 0)
         self._publisher = Redis.from_pool(publish_pool)
         # The listener is one plain connection, RESP2 whatever the URL says: pub/sub replies are plain arrays.
-        listener_options = {**parse_url(self.url), **options, "protocol": 2, "client_name": "parley-bus"}
-        connection_class = listener_options.pop("connection_class", Connection)
+        listener_options: dict[str, Any] = {**parse_url(self.url), **options}
+        listener_options.update(protocol=2, client_name="parley-bus")
+        connection_class: type[AbstractConnection] = listener_options.pop("connection_class", Connection)
         self._new_listener = functools.partial(connection_class, **listener_options)
         self._supervisor = asyncio.create_task(self._supervise(), name="parley-bus-listener")
         try:
@@ -260,7 +262,7 @@ class RedisBus:
             conn: AbstractConnection | None = None
             try:
                 conn = self._new_listener()
-                await conn.connect()
+                await conn.connect()  # type: ignore[no-untyped-call]
                 await self._serve(conn)
             except (_ConnectionLost, RedisError, OSError) as exc:
                 if self._served:

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from server.adapters.bus.base import Bus, BusReset
 from server.adapters.ws.connection import Connection, ConnectionState
+from server.core.forecast import forecast
 from server.protocol import Channel, encode_frame
 from server.protocol.frames import ChannelSeqs, HeartbeatFrame, ResyncFrame
 from server.services.live import LiveService, topic
@@ -151,25 +152,31 @@ class Hub:
         conn.needs_snapshot = True
         conn.wake.set()
 
-    def heartbeat_frames(self, now: datetime) -> dict[tuple[int, bool], str]:
+    async def heartbeat_frames(self, now: datetime) -> dict[tuple[int, bool], str]:
         """One encoded heartbeat per (event, staff?), shared by every socket of that kind."""
         frames: dict[tuple[int, bool], str] = {}
-        for event_id, _channel in list(self.feeds):
+        for event_id in {event_id for event_id, _ in self.feeds}:
             public = self.feeds.get((event_id, "public"))
             staff = self.feeds.get((event_id, "staff"))
             if public is None:
                 continue
+            state, _ = await self.live.state(event_id)
+            projected = forecast(state, now)
             frames[(event_id, False)] = encode_frame(
-                HeartbeatFrame(server_time=now, seqs=ChannelSeqs(public=public.last_seq))
+                HeartbeatFrame(server_time=now, seqs=ChannelSeqs(public=public.last_seq), forecast=projected)
             )
             if staff is not None:
                 frames[(event_id, True)] = encode_frame(
-                    HeartbeatFrame(server_time=now, seqs=ChannelSeqs(public=public.last_seq, staff=staff.last_seq))
+                    HeartbeatFrame(
+                        server_time=now,
+                        seqs=ChannelSeqs(public=public.last_seq, staff=staff.last_seq),
+                        forecast=projected,
+                    )
                 )
         return frames
 
-    def beat(self, now: datetime) -> None:
-        frames = self.heartbeat_frames(now)
+    async def beat(self, now: datetime) -> None:
+        frames = await self.heartbeat_frames(now)
         for conn in self.connections:
             if conn.state is ConnectionState.LIVE:
                 text = frames.get((conn.event_id, "staff" in conn.channels))

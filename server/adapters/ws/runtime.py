@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,7 +41,15 @@ class Timing:
     revalidate_s: float = 3.0
     votes_s: float = 0.2
     counts_s: float = 2.0
-    sweep_s: float = 60.0
+
+    @property
+    def stale_after(self) -> timedelta:
+        """No live connection goes this long without its last heartbeat being written."""
+        return timedelta(seconds=self.idle_timeout_s + 2 * self.heartbeat_s)
+
+    @property
+    def sweep_s(self) -> float:
+        return max(1.0, min(60.0, self.stale_after.total_seconds() / 2))
 
 
 class LiveRuntime:
@@ -59,7 +67,7 @@ class LiveRuntime:
         self.timing = timing
         self.server_id = f"srv-{uuid.uuid4().hex[:12]}"
         self.live = LiveService(sessions, bus, clock=clock)
-        self.attendance = AttendanceService(sessions, self.server_id)
+        self.attendance = AttendanceService(sessions, self.server_id, stale_after=timing.stale_after)
         self.hub = Hub(bus, self.live)
         self.timed_out: set[str] = set()
         self.counted_events: set[int] = set()
@@ -105,7 +113,7 @@ class LiveRuntime:
 
     async def _heartbeat(self) -> None:
         now = self.clock()
-        self.hub.beat(now)
+        await self.hub.beat(now)
         stale = [
             c
             for c in self.hub.connections
