@@ -41,6 +41,7 @@ END: Final = "<!-- END GENERATED -->"
 CHANNEL_KEY: Final = "live"
 _COMMON: Final = ("type", "cid")
 _BACKTICKED = re.compile(r"``([^`]+)``")
+_EVENT_NAMES: Final = {cls.__name__ for cls in EVENT_CLASSES}
 
 
 def schema_text() -> str:
@@ -157,6 +158,8 @@ def _type(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
         name = _display(schema["$ref"].rsplit("/", 1)[-1])
         return "any JSON value" if name == "JsonValue" else f"[{name}](#{_slug(name)})"
+    if {s.get("$ref", "").rsplit("/", 1)[-1] for s in schema.get("oneOf", [{}])} == _EVENT_NAMES:
+        return "one of the [events](#events)"
     if "const" in schema:
         return f"`{json.dumps(schema['const'])}`"
     if "enum" in schema:
@@ -189,17 +192,17 @@ def _fields(definition: dict[str, Any], notes: dict[str, str], *, client: bool) 
     if not props:
         return ["No fields besides `type` and `cid`." if client else "No fields besides `type`."]
     required = set(definition.get("required", []))
-    head = ["| field | type | required | notes |", "| --- | --- | --- | --- |"] if client else []
-    head = head or ["| field | type | notes |", "| --- | --- | --- |"]
     rows = []
     for name, prop in props.items():
-        note = _markdown(notes.get(name, ""), cell=True)
+        cells = [f"`{name}`", _type(prop)]
         if client:
-            need = "yes" if name in required else f"no (default `{json.dumps(prop.get('default'))}`)"
-            rows.append(f"| `{name}` | {_type(prop)} | {need} | {note} |")
-        else:
-            rows.append(f"| `{name}` | {_type(prop)} | {note} |")
-    return head + rows
+            default = prop.get("default")
+            cells.append("yes" if name in required else "no" if default is None else f"no (`{json.dumps(default)}`)")
+        rows.append(cells + [_markdown(notes.get(name, ""), cell=True)])
+    head = ["field", "type", *(["required"] * client), "notes"]
+    if not any(row[-1] for row in rows):
+        head, rows = head[:-1], [row[:-1] for row in rows]
+    return ["| " + " | ".join(cells) + " |" for cells in [head, ["---"] * len(head), *rows]]
 
 
 def _payload(definition: dict[str, Any]) -> str:
@@ -234,7 +237,9 @@ def reference_markdown() -> str:
         tag = type_tag(cls)
         roles = " | ".join("✓" if r in ALLOWED_ROLES[tag] else "" for r in ROLES)
         link = f"[`{tag}`](#{_slug(tag)})"
-        out.append(f"| {link} | {roles} | {_payload(defs[cls.__name__])} | {_codes(events[tag])} | {_codes(errors[tag])} |")
+        out.append(
+            f"| {link} | {roles} | {_payload(defs[cls.__name__])} | {_codes(events[tag])} | {_codes(errors[tag])} |"
+        )
     for cls in COMMAND_CLASSES:
         tag = type_tag(cls)
         out += ["", f"#### `{tag}`", "", _markdown(_doc(cls)), ""]
@@ -243,7 +248,7 @@ def reference_markdown() -> str:
         "",
         "### Events",
         "",
-        "Every event reaches the client inside an `event` frame of its channel. \"After\" lists the "
+        'Every event reaches the client inside an `event` frame of its channel. "After" lists the '
         "commands that can cause it; the others come from the server itself.",
         "",
         "| event | channel | fields | after |",
@@ -261,7 +266,7 @@ def reference_markdown() -> str:
         out += [""] + _fields(defs[ecls.__name__], _field_docs(ecls), client=False)
     out += ["", "### Server frames", "", "Every field is always present; `null` where the type allows it."]
     for fcls in SERVER_FRAME_CLASSES:
-        out += ["", f"#### {fcls.__name__}", "", f"`\"type\": \"{type_tag(fcls)}\"`. {_markdown(_doc(fcls))}", ""]
+        out += ["", f"#### {fcls.__name__}", "", f'`"type": "{type_tag(fcls)}"`. {_markdown(_doc(fcls))}', ""]
         out += _fields(defs[fcls.__name__], _field_docs(fcls), client=False)
     out += ["", "### State shapes", "", "What snapshots, heartbeats and events carry, in the server's words."]
     for name in shapes(defs):
@@ -444,7 +449,9 @@ def expected(docs: Path) -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m server.protocol.export", description="Write the protocol documents from the code.")
+    parser = argparse.ArgumentParser(
+        prog="python -m server.protocol.export", description="Write the protocol documents from the code."
+    )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is out of date")
     parser.add_argument("--docs", type=Path, default=DOCS, help="the docs folder (default: %(default)s)")
     args = parser.parse_args(argv)
