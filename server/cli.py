@@ -368,6 +368,30 @@ def users_add(role: str, slug: str, email: str, name: str, password_stdin: bool)
     click.echo(f"{email}: {role} of {slug}" + (" (new account)" if created else ""))
 
 
+@users.command("remove")
+@click.option("--role", required=True, type=click.Choice(["moderator", "organiser"]))
+@click.option("--event", "slug", required=True, help="Slug of the event the role applies to.")
+@click.option("--email", required=True)
+def users_remove(role: str, slug: str, email: str) -> None:
+    """Take ROLE on an event away from EMAIL; its open live connections close within seconds."""
+    from server.services import accounts
+
+    email = email.strip().lower()
+    settings = load_settings()
+    ensure_migrated(settings)
+
+    async def remove(session: Any) -> bool:
+        return await accounts.revoke_role(session, email=email, slug=slug, role=role)
+
+    try:
+        removed = run_async(settings, remove)
+    except accounts.UnknownEvent:
+        fail(f"no event with slug {slug!r}")
+    if not removed:
+        fail(f"{email} is not {role} of {slug}")
+    click.echo(f"{email}: no longer {role} of {slug}")
+
+
 # --- workers ---------------------------------------------------------------------------------------
 
 

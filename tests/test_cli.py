@@ -31,6 +31,7 @@ def one_clean_line(stderr: str) -> str:
         ["programme", "check"],
         ["event", "copy"],
         ["users", "add"],
+        ["users", "remove"],
         ["worker"],
         ["beat"],
         ["worker-ping"],
@@ -227,3 +228,15 @@ def test_settings_command_lists_every_variable(sqlite_parley: Parley) -> None:
     result = run_parley("settings", env=sqlite_parley.env())
     assert result.returncode == 0
     assert "PARLEY_DATABASE_URL=" in result.stdout and "PARLEY_REDIS_URL=" in result.stdout
+
+
+def test_production_mode_creates_no_demo_accounts(sqlite_parley: Parley) -> None:
+    from tests.fixtures.parley import ServerProcess
+
+    server = ServerProcess(sqlite_parley, PARLEY_ENV="production")
+    server.stop()
+    log = server.log.read_text()
+    assert "loaded programme idm-2022-1" in log
+    assert "sign in once" not in log
+    users = sqlite_parley.cli("users", "remove", "--role", "moderator", "--event", "idm-2022-1", "--email", "x@y.org")
+    assert "is not moderator" in users.stderr

@@ -237,3 +237,19 @@ async def test_a_moderator_of_another_event_cannot_connect(live_servers: list[Se
     with pytest.raises(InvalidStatus) as refused:
         await other.connect()
     assert refused.value.response.status_code == 403
+
+
+async def test_removing_a_role_closes_that_moderators_sockets(live_servers: list[ServerProcess]) -> None:
+    server = live_servers[0]
+    moderator = LiveClient(server, staff_token(server, "moderator"))
+    await moderator.connect()
+    result = server.parley.cli(
+        "users", "remove", "--role", "moderator", "--event", "idm-2022-1", "--email", "moderator@parley.localhost"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "moderator@parley.localhost: no longer moderator of idm-2022-1"
+    assert await closed_with(moderator, timeout=8) == 4401
+    again = server.parley.cli(
+        "users", "remove", "--role", "moderator", "--event", "idm-2022-1", "--email", "moderator@parley.localhost"
+    )
+    assert again.returncode == 1 and "is not moderator" in again.stderr

@@ -314,7 +314,9 @@ def _message(tag: str, model: type[WireModel], payload: dict[str, Any], **extra:
     if model.__doc__:
         message["summary"] = _summary(model)
         message["description"] = _markdown(_doc(model))
-    return message | {"contentType": "application/json", "payload": payload} | extra
+    # plain JSON Schema, not AsyncAPI's dialect: pydantic's "discriminator" is an object there
+    schema = {"schemaFormat": "application/schema+json;version=draft-07", "schema": payload}
+    return message | {"contentType": "application/json", "payload": schema} | extra
 
 
 def asyncapi_document() -> dict[str, Any]:
@@ -432,8 +434,14 @@ def asyncapi_document() -> dict[str, Any]:
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # written out in full, no YAML anchors: easier to read and to diff
+
+
 def asyncapi_text() -> str:
-    return _ASYNCAPI_HEADER + yaml.safe_dump(asyncapi_document(), sort_keys=False, allow_unicode=True, width=100)
+    document = asyncapi_document()
+    return _ASYNCAPI_HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 # -- the command line --------------------------------------------------------------------------------

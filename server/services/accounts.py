@@ -6,7 +6,7 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -56,3 +56,18 @@ async def grant_role(
         user.roles.append(EventRole(event_id=event_id, role=role))
     await session.flush()
     return created
+
+
+async def revoke_role(session: AsyncSession, *, email: str, slug: str, role: str) -> bool:
+    """Take ``role`` on the event away from the account; True when it had it. Its open sockets on
+    that event close within seconds (the servers re-check roles)."""
+    event_id = (await session.execute(select(Event.id).where(Event.slug == slug))).scalar_one_or_none()
+    if event_id is None:
+        raise UnknownEvent(slug)
+    user_id = (await session.execute(select(User.id).where(User.email == email))).scalar_one_or_none()
+    if user_id is None:
+        return False
+    result = await session.execute(
+        delete(EventRole).where(EventRole.user_id == user_id, EventRole.event_id == event_id, EventRole.role == role)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,188 @@
+// What every page shares: the language switcher, translations of the static markup, the JSON API
+// with problem documents, the screen-reader announcer and the connection indicator.
+
+import { h, replaceChildren, $ } from "./dom.js";
+import { LANGUAGES, getLang, setLang, t, onLangChange, localized } from "./i18n.js";
+
+export { t, getLang, onLangChange, localized };
+
+/** Fill every [data-i18n] element's text and [data-i18n-attr="attr:key;attr:key"] attributes. */
+export function translateStatic(root = document) {
+  document.documentElement.lang = getLang();
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of el.dataset.i18nAttr.split(";")) {
+      const [attr, key] = pair.split(":");
+      if (attr && key) el.setAttribute(attr.trim(), t(key.trim()));
+    }
+  }
+  const title = document.body.dataset.titleKey;
+  if (title) document.title = `${t(title)} – Parley`;
+}
+
+/** The language <select> in the header; changing it re-translates the page and calls listeners. */
+export function mountLanguagePicker() {
+  const select = $("#lang");
+  if (!select) return;
+  replaceChildren(
+    select,
+    ...LANGUAGES.map(([code, name]) => h("option", { value: code, lang: code, selected: code === getLang() }, name)),
+  );
+  select.addEventListener("change", () => setLang(select.value));
+  onLangChange(() => {
+    select.value = getLang();
+    translateStatic();
+  });
+}
+
+export function initPage() {
+  mountLanguagePicker();
+  translateStatic();
+}
+
+/** fetch JSON; resolves {ok, status, data} and never throws on an HTTP error (network errors → status 0). */
+export async function api(path, { method = "GET", body } = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    return { ok: false, status: 0, data: { detail: t("error.network"), code: "network" } };
+  }
+  let data = null;
+  const type = response.headers.get("content-type") || "";
+  if (type.includes("json")) {
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+  }
+  return { ok: response.ok, status: response.status, data };
+}
+
+/** The message for a problem document: by its code when we know it, else the server's detail. */
+export function problemText(result) {
+  const code = result.data?.code;
+  if (code && t(`problem.${code}`) !== `problem.${code}`) return t(`problem.${code}`);
+  if (result.status === 0) return t("error.network");
+  return result.data?.detail || t("error.generic");
+}
+
+export async function whoAmI() {
+  const result = await api("/api/me");
+  return result.ok ? result.data : null;
+}
+
+export function signOutButton() {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "secondary small",
+      onclick: async () => {
+        await api("/api/auth/logout", { method: "POST" });
+        location.reload();
+      },
+    },
+    t("signout"),
+  );
+}
+
+/** Polite (or assertive) announcements for screen readers, through one live region each. */
+export function announce(text, { assertive = false } = {}) {
+  const region = $(assertive ? "#alerts" : "#announcer");
+  if (!region) return;
+  // clear then set, so the same text twice is announced twice
+  region.textContent = "";
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
+}
+
+/** The always-visible connection indicator. */
+export function showConnection(status, detail = {}) {
+  const el = $("#conn");
+  if (!el) return;
+  el.dataset.state = status;
+  let text = t(`conn.${status}`);
+  if (status === "reconnecting" && detail.retryInMs) {
+    text = t("conn.retry", { seconds: Math.max(1, Math.round(detail.retryInMs / 1000)) });
+  }
+  if (status === "closed" && detail.reason) text = t(`conn.closed.${detail.reason}`);
+  replaceChildren(el, h("span", { class: "dot", "aria-hidden": "true" }), text);
+}
+
+/** A safe local path to go back to after signing in (never another origin). */
+export function safeNext(fallback = "/") {
+  const next = new URLSearchParams(location.search).get("next");
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : fallback;
+}
+
+export function slugFromPath() {
+  const parts = location.pathname.split("/").filter(Boolean);
+  return decodeURIComponent(parts[1] || "");
+}
+
+/** A date-time in a given time zone and the page's language. */
+export function formatTime(iso, timeZone, options = { hour: "2-digit", minute: "2-digit" }) {
+  return new Intl.DateTimeFormat(getLang(), { ...options, timeZone }).format(new Date(iso));
+}
+
+export function formatDate(isoOrDate, timeZone, options = { weekday: "long", day: "numeric", month: "long", year: "numeric" }) {
+  const date = typeof isoOrDate === "string" && isoOrDate.length === 10 ? new Date(`${isoOrDate}T12:00:00Z`) : new Date(isoOrDate);
+  return new Intl.DateTimeFormat(getLang(), { ...options, timeZone: timeZone || "UTC" }).format(date);
+}
+
+export function formatNumber(n) {
+  return new Intl.NumberFormat(getLang()).format(n);
+}
+
+/** Minutes east of UTC of ``timeZone`` at ``date``. */
+export function offsetMinutes(timeZone, date) {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+  }).formatToParts(date);
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  const asUtc = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour") % 24, get("minute"));
+  return Math.round((asUtc - Math.floor(date.getTime() / 60000) * 60000) / 60000);
+}
+
+export function browserTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  } catch {
+    return "UTC";
+  }
+}
+
+/** "UTC−5", "UTC+5:30" */
+export function utcLabel(minutes) {
+  const sign = minutes < 0 ? "−" : "+";
+  const abs = Math.abs(minutes);
+  const hours = Math.floor(abs / 60);
+  const rest = abs % 60;
+  return `UTC${sign}${hours}${rest ? `:${String(rest).padStart(2, "0")}` : ""}`;
+}
+
+/** A drift in seconds as words: "12 min late", "3 days 2 h late", "on time". */
+export function driftText(seconds) {
+  const abs = Math.abs(seconds);
+  if (abs < 60) return t("drift.on_time");
+  const minutes = Math.round(abs / 60);
+  let amount;
+  if (minutes < 60) amount = t("unit.min", { n: minutes });
+  else if (minutes < 60 * 48) amount = t("unit.h_min", { h: Math.floor(minutes / 60), m: minutes % 60 });
+  else amount = t("unit.days", { n: formatNumber(Math.floor(minutes / 1440)) });
+  return t(seconds > 0 ? "drift.late" : "drift.early", { amount });
+}
