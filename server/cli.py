@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -147,17 +148,65 @@ def serve(host: str | None, port: int | None) -> None:
     os.environ["PARLEY_HOST"] = settings.host
     os.environ["PARLEY_PORT"] = str(settings.port)
     click.echo(f"Parley serving on http://{settings.host}:{settings.port}", err=True)
-    uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        ws_per_message_deflate=False,  # on, it costs 2.5x CPU and 2.4x memory per connection
-        ws_max_size=MAX_FRAME_BYTES,  # a bigger client frame closes that connection with 1009
-        proxy_headers=True,
+    embedded_worker = start_embedded_worker(settings)
+    try:
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            ws_per_message_deflate=False,  # on, it costs 2.5x CPU and 2.4x memory per connection
+            ws_max_size=MAX_FRAME_BYTES,  # a bigger client frame closes that connection with 1009
+            proxy_headers=True,
+        )
+    finally:
+        stop_embedded_worker(embedded_worker)
+
+
+EMBEDDED_WORKER_ARGS = (
+    "worker",
+    "--beat",
+    "--pool=solo",
+    "--without-mingle",
+    "--without-gossip",
+    "--without-heartbeat",
+)
+
+
+def start_embedded_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """With no Redis (and PARLEY_EMBEDDED_WORKER), run `parley worker --beat --pool=solo` beside the
+    server on the SQLite broker in DATA_DIR, so reminders and reports work with nothing else running."""
+    if not (settings.embedded and settings.embedded_worker):
+        return None
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "server.cli", *EMBEDDED_WORKER_ARGS],
+        start_new_session=True,  # serve stops it (SIGTERM, warm shutdown), not the terminal's Ctrl-C
+        preexec_fn=_die_with_parent,  # no threads yet; a killed serve leaves no orphan worker
     )
+    click.echo(f"embedded worker and beat started (pid {process.pid}, broker {settings.celery_broker_url})", err=True)
+    return process
+
+
+def stop_embedded_worker(process: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when serve dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def print_demo_links(settings: Settings, slug: str) -> None:
@@ -422,6 +471,8 @@ def beat(ctx: click.Context) -> None:
 def worker_ping(timeout: float) -> None:
     """Exit 0 when at least one worker answers (a container healthcheck)."""
     settings = load_settings()
+    if settings.embedded:
+        fail("worker-ping needs Redis (PARLEY_REDIS_URL): the embedded SQLite broker carries no broadcasts")
     from workers.celery_app import create_celery
 
     replies = create_celery(settings).control.ping(timeout=timeout)

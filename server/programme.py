@@ -34,6 +34,10 @@ SEGMENT_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _TIME_RE = re.compile(r"^(\d\d):(\d\d)$")
 _DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d$")
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
+_OFFSET_RE = re.compile(r"^(?:(\d{1,3})h)?(?:(\d{1,4})m)?$")
+MAX_REMINDER_MINUTES = 14 * 24 * 60
+REMINDER_AUDIENCES = ("attendees", "speakers")
 
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
@@ -60,6 +64,7 @@ class PersonSpec:
     title: str | None = None
     affiliation: str | None = None
     video_message: bool = False
+    email: str | None = None  # reminders reach programme people only through this
 
     def published_line(self, video_label: str = "message vidéo") -> str:
         """The line as a programme prints it: ``name, title[, affiliation][ (message vidéo)]``."""
@@ -91,6 +96,31 @@ class DaySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderSpec:
+    """Minutes before each morning starts, per audience (attendees; moderators and speakers)."""
+
+    attendees: tuple[int, ...] = (24 * 60, 15)
+    speakers: tuple[int, ...] = (24 * 60, 45)
+
+
+def parse_offset(text: str) -> int:
+    """``"24h"``, ``"15m"``, ``"1h30m"`` -> minutes; ValueError when it is not one."""
+    match = _OFFSET_RE.match(text.strip())
+    if match is None or not (match[1] or match[2]):
+        raise ValueError(f'"{text}" is not a duration like "24h", "45m" or "1h30m"')
+    minutes = int(match[1] or 0) * 60 + int(match[2] or 0)
+    if not 0 < minutes <= MAX_REMINDER_MINUTES:
+        raise ValueError(f'"{text}" must be between 1 minute and 14 days')
+    return minutes
+
+
+def format_offset(minutes: int) -> str:
+    """The inverse of `parse_offset`, canonical: 1440 -> "24h", 90 -> "1h30m", 15 -> "15m"."""
+    hours, rest = divmod(minutes, 60)
+    return (f"{hours}h" if hours else "") + (f"{rest}m" if rest or not hours else "")
+
+
+@dataclass(frozen=True, slots=True)
 class ProgrammeSpec:
     slug: str
     title: dict[str, str]
@@ -99,6 +129,7 @@ class ProgrammeSpec:
     streams: dict[str, str]
     days: tuple[DaySpec, ...]  # in date order
     source: str
+    reminders: ReminderSpec | None = None  # None: the file says nothing (the default, or an organiser's edit)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -173,9 +204,17 @@ class _Reader:
     # -- generic shapes ------------------------------------------------------------------------
 
     def mapping(
-        self, node: Node, what: str, required: Collection[str], optional: Collection[str] | None = ()
+        self,
+        node: Node,
+        what: str,
+        required: Collection[str],
+        optional: Collection[str] | None = (),
+        unlisted: Collection[str] = (),
     ) -> dict[str, _Field]:
-        """The fields of a mapping; `optional=None` allows any key (checked by the caller)."""
+        """The fields of a mapping; `optional=None` allows any key (checked by the caller).
+
+        `unlisted` keys are accepted but left out of the "allowed" hint, which names the core keys.
+        """
         if not isinstance(node, MappingNode):
             self.fail(_line(node), f"{what} must be a mapping, got {_show(node)}")
         fields: dict[str, _Field] = {}
@@ -188,7 +227,7 @@ class _Reader:
                     _line(key_node),
                     f"key '{key}' is given twice in {what} (first at line {fields[key].line})",
                 )
-            if optional is not None and key not in required and key not in optional:
+            if optional is not None and key not in required and key not in optional and key not in unlisted:
                 allowed = ", ".join([*required, *optional])
                 self.fail(_line(key_node), f"unknown key '{key}' in {what} (allowed: {allowed})")
             fields[key] = _Field(_line(key_node), value_node)
@@ -262,7 +301,7 @@ class _Reader:
         required = ("slug", "title", "timezone", "languages", "days")
         if not isinstance(root, MappingNode):
             self.fail(_line(root), f"a programme must be a mapping with {', '.join(required)}; got {_show(root)}")
-        fields = self.mapping(root, "the programme", required, ("streams",))
+        fields = self.mapping(root, "the programme", required, ("streams",), unlisted=("reminders",))
         self._languages = self.languages(fields["languages"])
         slug = self.text(fields["slug"], "slug")
         if not SLUG_RE.match(slug):
@@ -294,6 +333,7 @@ class _Reader:
             streams=streams,
             days=tuple(sorted(days, key=lambda d: d.date)),
             source=self.source,
+            reminders=self.reminders(_given(fields.get("reminders"))),
         )
 
     def languages(self, field: _Field) -> tuple[str, ...]:
@@ -309,6 +349,27 @@ class _Reader:
         if not languages:
             self.fail(field.line, "languages is empty: list at least the original language")
         return tuple(languages)
+
+    def reminders(self, field: _Field | None) -> ReminderSpec | None:
+        """`reminders: {attendees: ["24h", "15m"], speakers: ["24h", "45m"]}`; a missing audience keeps its default."""
+        if field is None:
+            return None
+        default = ReminderSpec()
+        values = {"attendees": default.attendees, "speakers": default.speakers}
+        for audience, item in self.mapping(field.node, "reminders", (), REMINDER_AUDIENCES).items():
+            offsets: list[int] = []
+            for node in self.sequence(item, f"reminders.{audience}"):
+                entry = _Field(_line(node), node)
+                text = self.text(entry, f"a reminder of {audience}")
+                try:
+                    minutes = parse_offset(text)
+                except ValueError as exc:
+                    self.fail(entry.line, f"reminders.{audience}: {exc}")
+                if minutes in offsets:
+                    self.fail(entry.line, f"reminders.{audience}: {format_offset(minutes)} is given twice")
+                offsets.append(minutes)
+            values[audience] = tuple(sorted(offsets, reverse=True))
+        return ReminderSpec(attendees=values["attendees"], speakers=values["speakers"])
 
     def streams(self, field: _Field | None) -> dict[str, str]:
         if field is None:
@@ -379,15 +440,21 @@ class _Reader:
         )
 
     def person(self, node: Node) -> PersonSpec:
-        fields = self.mapping(node, "a person", ("name",), ("title", "affiliation", "video_message"))
+        fields = self.mapping(
+            node, "a person", ("name",), ("title", "affiliation", "video_message"), unlisted=("email",)
+        )
         video = fields.get("video_message")
         if video is not None and video.node.tag != _BOOL:
             self.fail(video.line, f"video_message must be true or false, got {_show(video.node)}")
+        email = self.optional_text(fields.get("email"), "a person's email")
+        if email is not None and not _EMAIL_RE.match(email.strip()):
+            self.fail(fields["email"].line, f"a person's email '{email}' is not an email address")
         return PersonSpec(
             name=self.text(fields["name"], "a person's name"),
             title=self.optional_text(fields.get("title"), "a person's title"),
             affiliation=self.optional_text(fields.get("affiliation"), "a person's affiliation"),
             video_message=video is not None and bool(self._constructor.construct_object(video.node)),
+            email=None if email is None else email.strip(),
         )
 
     def hours(self, fields: dict[str, _Field], date: dt.date, zone: ZoneInfo, what: str) -> tuple[dt.time, dt.time]:

@@ -77,6 +77,7 @@ async def test_a_whole_panel(live_servers: list[ServerProcess]) -> None:
     await moderator.ok("floor.grant", entry_id=ben_entry["entry_id"])
     ended = await ana.expect("event", event="speech.ended")
     assert ended["event"]["speech"]["person_id"] == speakers[0]["id"]
+    assert (await ana.expect("event", event="speech.started"))["event"]["speech"]["person_id"] == speakers[0]["id"]
     speech = (await ana.expect("event", event="speech.started"))["event"]["speech"]
     assert speech["speaker_name"] == "Ben Okafor" and speech["limit_s"] == 180
     await moderator.ok("speech.pause")

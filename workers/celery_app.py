@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from typing import Any
+
 from celery import Celery
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from workers.schedule import BEAT_SCHEDULE
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -23,5 +29,36 @@ def create_celery(settings: Settings | None = None) -> Celery:
         timezone="UTC",
         enable_utc=True,
         broker_connection_retry_on_startup=True,
+        result_expires=24 * 3600,
+        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule_filename=str((settings.data_dir / "celerybeat-schedule").resolve()),
     )
+    if settings.embedded:
+        # Kombu's SQLAlchemy transport has no fanout exchange: no remote control (ping) embedded.
+        app.conf.worker_enable_remote_control = False
+    app.parley_settings = settings  # type: ignore[attr-defined]
     return app
+
+
+@dataclass
+class WorkerResources:
+    """What tasks share in one worker process: the settings and a sync database session factory."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+
+
+_resources: dict[int, WorkerResources] = {}
+
+
+def worker_resources(app: Any) -> WorkerResources:
+    """Per process (a prefork child must not reuse its parent's connections), created on first use."""
+    pid = os.getpid()
+    if pid not in _resources:
+        from server.adapters.db.engine import make_sync_engine
+
+        settings = getattr(app, "parley_settings", None) or Settings()
+        engine = make_sync_engine(settings)
+        _resources.clear()
+        _resources[pid] = WorkerResources(settings, sessionmaker(engine, expire_on_commit=False))
+    return _resources[pid]

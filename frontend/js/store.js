@@ -3,7 +3,12 @@
 // gives new ones, so a failed apply leaves the old state intact. tests/browser/test_store_mirror.py
 // folds the core's own test cases through these functions and compares with the Python result.
 
-export class InconsistentEvent extends Error {}
+export class InconsistentEvent extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "InconsistentEvent";
+  }
+}
 
 const fail = (message) => {
   throw new InconsistentEvent(message);

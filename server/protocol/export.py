@@ -305,8 +305,9 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _summary(model: type[WireModel]) -> str:
+    """The first sentence of ``model``'s docstring."""
     first = _markdown(_doc(model)).split("\n\n")[0]
-    return first.split(". ")[0].rstrip(".") + "." if first else ""
+    return re.split(r"(?<!e\.g)(?<!i\.e)\.\s", first, maxsplit=1)[0].rstrip(".") + "." if first else ""
 
 
 def _message(tag: str, model: type[WireModel], payload: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.adapters.db.models import Event, Presence, Registration
@@ -55,16 +55,17 @@ class AttendanceService:
         items = list(last_seen)
         if not items:
             return
+        statement = (
+            update(Presence.__table__)
+            .where(
+                Presence.__table__.c.connection_id == bindparam("cid"),
+                Presence.__table__.c.ended_at.is_(None),
+                Presence.__table__.c.last_seen_at < bindparam("at"),
+            )
+            .values(last_seen_at=bindparam("at"))
+        )
         async with self._sessions() as session, session.begin():
-            by_instant: dict[datetime, list[str]] = {}
-            for connection_id, at in items:
-                by_instant.setdefault(at.replace(microsecond=0), []).append(connection_id)
-            for at, ids in by_instant.items():
-                await session.execute(
-                    update(Presence)
-                    .where(Presence.connection_id.in_(ids), Presence.ended_at.is_(None), Presence.last_seen_at < at)
-                    .values(last_seen_at=at)
-                )
+            await session.execute(statement, [{"cid": cid, "at": at} for cid, at in items])  # one executemany
 
     async def sweep(self, *, now: datetime, server_id: str | None = None) -> int:
         """Close intervals nobody has seen for ``stale_after`` (or all of one server's), at their last

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from server.adapters.db.models import Day, Event, Segment, SegmentPerson
+from server.adapters.db.models import Day, Event, ReminderSchedule, Segment, SegmentPerson
 from server.programme import PersonSpec, ProgrammeSpec
 
 
@@ -36,6 +36,7 @@ def _people(spec_moderator: PersonSpec | None, speakers: tuple[PersonSpec, ...])
             title=p.title,
             affiliation=p.affiliation,
             video_message=p.video_message,
+            email=p.email,
         )
         for i, (role, p) in enumerate(listed)
     ]
@@ -43,7 +44,7 @@ def _people(spec_moderator: PersonSpec | None, speakers: tuple[PersonSpec, ...])
 
 def _same_people(current: list[SegmentPerson], wanted: list[SegmentPerson]) -> bool:
     def key(p: SegmentPerson) -> tuple[Any, ...]:
-        return (p.position, p.role, p.name, p.title, p.affiliation, p.video_message)
+        return (p.position, p.role, p.name, p.title, p.affiliation, p.video_message, p.email)
 
     return [key(p) for p in current] == [key(p) for p in wanted]
 
@@ -142,6 +143,15 @@ async def upsert_programme(session: AsyncSession, spec: ProgrammeSpec) -> tuple[
                 await session.flush()  # free (segment_id, position) before the new rows go in
                 segment.people.extend(people)
                 changed = True
+    if spec.reminders is not None:  # a file without `reminders` keeps the default or an organiser's edit
+        offsets = {"attendees": list(spec.reminders.attendees), "speakers": list(spec.reminders.speakers)}
+        schedule = await session.get(ReminderSchedule, event.id)
+        if schedule is None:
+            session.add(ReminderSchedule(event_id=event.id, offsets=offsets, source="programme"))
+            changed = True
+        elif schedule.offsets != offsets:
+            schedule.offsets, schedule.source = offsets, "programme"
+            changed = True
     await session.flush()
     return event, changed
 
@@ -198,11 +208,15 @@ async def copy_event(session: AsyncSession, slug: str, new_slug: str, first_day:
                             title=p.title,
                             affiliation=p.affiliation,
                             video_message=p.video_message,
+                            email=p.email,
                         )
                         for p in segment.people
                     ],
                 )
             )
+    schedule = await session.get(ReminderSchedule, source.id)
+    if schedule is not None:
+        session.add(ReminderSchedule(event_id=copy.id, offsets=dict(schedule.offsets), source=schedule.source))
     await session.flush()
     return copy
 

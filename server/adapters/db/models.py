@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.adapters.db.base import Base, Timestamped, utcnow
@@ -91,6 +91,7 @@ class SegmentPerson(Base):
     title: Mapped[str | None] = mapped_column(Text)
     affiliation: Mapped[str | None] = mapped_column(Text)
     video_message: Mapped[bool] = mapped_column(default=False)
+    email: Mapped[str | None] = mapped_column(String(254))  # private: reminders only, never published
 
     segment: Mapped[Segment] = relationship(back_populates="people")
 
@@ -264,3 +265,84 @@ class Presence(Base):
     started_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     ended_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+# --- reminders ----------------------------------------------------------------------------------------
+
+REMINDER_STATUSES = ("pending", "sending", "sent", "failed", "expired", "cancelled")
+
+
+class ReminderSchedule(Base):
+    """An event's reminder schedule when it is not the default: minutes before each morning, per audience."""
+
+    __tablename__ = "reminder_schedules"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    offsets: Mapped[dict[str, Any]]  # {"attendees": [1440, 15], "speakers": [1440, 45]}
+    source: Mapped[str] = mapped_column(String(16), default="programme")  # programme | organiser
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReminderDelivery(Base):
+    """One reminder to one person: the unique key makes it exist once; the status is claimed before sending.
+
+    pending -> sending (claimed, with a token and a lease) -> sent | pending (temporary failure, later)
+    | failed (permanent) | expired (its morning started first) | cancelled (registration revoked).
+    """
+
+    __tablename__ = "reminder_deliveries"
+    __table_args__ = (
+        UniqueConstraint("recipient", "event_id", "day_id", "kind"),
+        CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled')", name="status"
+        ),
+        Index("ix_reminder_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(300))  # "reg:<registration id>" or "mail:<lower-case email>"
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    day_id: Mapped[int] = mapped_column(ForeignKey("days.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "attendees-24h", "speakers-45m", ...
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    enqueued_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    first_attempt_at: Mapped[datetime | None]  # the mail's Date: the same on every resend of one copy
+    sent_at: Mapped[datetime | None]
+    resends: Mapped[int] = mapped_column(default=0)  # organiser resends; each one is a new Message-ID
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReminderBatch(Base):
+    """When one reminder of one morning first came due and its recipients were chosen.
+
+    Recipients are added only for a short while after `opened_at`: after that, the reminder is past and
+    someone who registers (or is added to the programme) later gets only the reminders still ahead.
+    """
+
+    __tablename__ = "reminder_batches"
+
+    day_id: Mapped[int] = mapped_column(ForeignKey("days.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime]
+
+
+class ReminderCalendarVersion(Base):
+    """The .ics SEQUENCE of a morning: it goes up by one whenever the morning's times change."""
+
+    __tablename__ = "reminder_calendar_versions"
+
+    day_id: Mapped[int] = mapped_column(ForeignKey("days.id", ondelete="CASCADE"), primary_key=True)
+    sequence: Mapped[int] = mapped_column(default=0)
+    fingerprint: Mapped[str] = mapped_column(String(64))

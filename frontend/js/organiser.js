@@ -1,0 +1,328 @@
+// The organiser dashboard (/organise/{slug}): attendance now (live, staff channel) and over time,
+// registrations with search and CSV export, reminders, reports per morning.
+// Routes that are not there yet (404) show "not available yet" instead of failing.
+
+import { h, replaceChildren, $ } from "./dom.js";
+import {
+  initPage, api, t, getLang, onLangChange, localized, whoAmI, signOutButton, slugFromPath, problemText,
+  formatTime, formatDate, formatNumber, announce,
+} from "./page.js";
+import { startLive } from "./live.js";
+import { attendanceChart, attendanceTable } from "./chart.js";
+import { CATEGORIES } from "./register.js";
+
+initPage();
+const slug = slugFromPath();
+const base = `/api/events/${encodeURIComponent(slug)}`;
+const state = { event: null, live: null, registrations: null, q: "", timeline: null, reminders: null, reports: null, compiling: new Set() };
+
+async function main() {
+  const result = await api(base);
+  if (!result.ok) {
+    gate(t("event.not_found"));
+    return;
+  }
+  state.event = result.data;
+  $("#event-name").textContent = ` · ${localized(state.event.title)[0]}`;
+  const me = await whoAmI();
+  if (!me || me.kind !== "staff") {
+    gate(t(me ? "gate.organiser_only" : "gate.sign_in"), !me);
+    return;
+  }
+  replaceChildren($("#whoami"), h("span", {}, t("signed_in_as", { name: me.name })),
+    h("a", { href: `/events/${encodeURIComponent(slug)}` }, t("nav.attendee")),
+    h("a", { href: `/moderate/${encodeURIComponent(slug)}` }, t("nav.moderate")), signOutButton());
+  $("#dashboard").hidden = false;
+  setUpControls();
+  state.live = startLive(slug, { onChange: renderPresence });
+  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports()]);
+}
+
+function gate(text, withSignIn = false) {
+  const el = $("#gate");
+  el.hidden = false;
+  $("#dashboard").hidden = true;
+  replaceChildren(el, text, withSignIn ? [" ", h("a", { href: `/login?next=${encodeURIComponent(location.pathname)}` }, t("login.heading"))] : null);
+}
+
+function unavailable(result) {
+  return result.status === 404 && result.data?.code !== "event_not_found"
+    ? h("p", { class: "muted" }, t("org.not_available"))
+    : h("p", { class: "error" }, result.status === 403 ? t("gate.organiser_only") : problemText(result));
+}
+
+// -- attendance now ----------------------------------------------------------------------------------
+
+function renderPresence() {
+  const staff = state.live.store.staff;
+  if (!staff) {
+    replaceChildren($("#presence"), h("p", { class: "muted" }, t("gate.organiser_only")));
+    return;
+  }
+  const p = staff.presence;
+  const rows = CATEGORIES.map((c) => [c, p.by_category?.[c] ?? 0]);
+  replaceChildren(
+    $("#presence"),
+    h("p", { class: "kpis" },
+      h("span", { class: "kpi" }, h("strong", { class: "big", id: "online-now" }, formatNumber(p.online)), h("span", {}, t("mod.online"))),
+      h("span", { class: "kpi" }, h("strong", { class: "big" }, formatNumber(p.peak_today)), h("span", {}, t("org.peak_today"))),
+    ),
+    h("table", { class: "compact" },
+      h("caption", { class: "sr-only" }, t("org.by_category")),
+      h("tbody", {}, rows.map(([c, n]) => h("tr", {}, h("th", { scope: "row" }, t(`category.${c}`)), h("td", {}, formatNumber(n))))),
+    ),
+    p.at ? h("p", { class: "muted" }, t("org.updated", { time: formatTime(p.at, state.event.timezone, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) })) : null,
+  );
+}
+
+// -- attendance over time ----------------------------------------------------------------------------
+
+async function loadTimeline() {
+  const picker = $("#timeline-day");
+  const day = picker.value || state.event.days[0]?.date;
+  if (!day) return;
+  const result = await api(`${base}/attendance/timeline?day=${encodeURIComponent(day)}`);
+  state.timeline = result;
+  renderTimeline();
+}
+
+function renderTimeline() {
+  const box = $("#timeline");
+  const result = state.timeline;
+  if (!result) return;
+  if (!result.ok) {
+    replaceChildren(box, unavailable(result));
+    return;
+  }
+  const data = result.data;
+  const minutes = data.minutes || [];
+  const segments = data.segments || [];
+  const tz = state.event.timezone;
+  replaceChildren(
+    box,
+    minutes.length ? attendanceChart(minutes, { timeZone: tz, idBase: `chart-${data.day}` }) : h("p", { class: "muted" }, t("org.no_attendance")),
+    minutes.length ? attendanceTable(minutes, tz) : null,
+    segments.length
+      ? h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("org.by_segment") },
+          h("table", {},
+            h("caption", {}, t("org.by_segment")),
+            h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("org.segment")), h("th", { scope: "col" }, t("org.unique")), h("th", { scope: "col" }, t("org.peak")))),
+            h("tbody", {}, segments.map((s) => {
+              const [title, lang] = typeof s.title === "string" ? [s.title, ""] : localized(s.title || {});
+              return h("tr", {}, h("th", { scope: "row", lang: lang || null }, title), h("td", {}, formatNumber(s.unique_attendees)), h("td", {}, formatNumber(s.peak)));
+            })),
+          ))
+      : null,
+  );
+}
+
+// -- registrations -----------------------------------------------------------------------------------
+
+async function loadRegistrations() {
+  const query = state.q ? `?q=${encodeURIComponent(state.q)}` : "";
+  const result = await api(`${base}/registrations${query}`);
+  state.registrations = result;
+  renderRegistrations();
+}
+
+function renderRegistrations() {
+  const result = state.registrations;
+  const body = $("#reg-table tbody");
+  $("#csv-link").href = `${base}/registrations.csv${state.q ? `?q=${encodeURIComponent(state.q)}` : ""}`;
+  if (!result) return;
+  if (!result.ok) {
+    replaceChildren(body);
+    replaceChildren($("#reg-count"), unavailable(result));
+    return;
+  }
+  const rows = result.data.registrations;
+  $("#reg-count").textContent = state.q ? t("org.found", { n: rows.length, q: state.q }) : t("org.count", { n: rows.length });
+  replaceChildren(
+    body,
+    ...rows.map((r) =>
+      h("tr", { dataset: { id: r.id } },
+        h("th", { scope: "row" }, r.name, r.listed ? null : h("span", { class: "tag", title: t("org.unlisted_hint") }, t("org.unlisted"))),
+        h("td", {}, r.email),
+        h("td", {}, r.organisation),
+        h("td", {}, t(`category.${r.category}`)),
+        h("td", {}, r.country),
+        h("td", {}, r.language),
+        h("td", {}, r.revoked ? h("span", { class: "tag warn" }, t("org.revoked")) : t("org.active")),
+        h("td", { class: "nowrap" },
+          h("button", { type: "button", class: "small secondary", "aria-label": t("org.new_link_for", { name: r.name }), onclick: () => newLink(r) }, t("org.new_link")),
+          r.revoked ? null : h("button", { type: "button", class: "small danger", "aria-label": t("org.revoke_for", { name: r.name }), onclick: () => revoke(r) }, t("org.revoke")),
+        ),
+      ),
+    ),
+  );
+  if (!rows.length) replaceChildren(body, h("tr", {}, h("td", { colspan: "8", class: "muted" }, t("org.no_registrations"))));
+}
+
+async function newLink(r) {
+  const result = await api(`${base}/registrations/${r.id}/link`, { method: "POST" });
+  const box = $("#reg-message");
+  if (!result.ok) {
+    replaceChildren(box, h("span", { class: "error" }, problemText(result)));
+    return;
+  }
+  replaceChildren(box, t("org.link_for", { name: r.name }), " ", h("code", { class: "link" }, result.data.join_url));
+  await loadRegistrations();
+}
+
+async function revoke(r) {
+  if (!confirm(t("org.revoke_confirm", { name: r.name }))) return;
+  const result = await api(`${base}/registrations/${r.id}/revoke`, { method: "POST" });
+  replaceChildren($("#reg-message"), result.ok ? t("org.revoked_done", { name: r.name }) : problemText(result));
+  await loadRegistrations();
+}
+
+// -- reminders -----------------------------------------------------------------------------------------
+
+async function loadReminders() {
+  state.reminders = await api(`${base}/reminders`);
+  renderReminders();
+}
+
+function renderReminders() {
+  const box = $("#reminders-body");
+  const result = state.reminders;
+  if (!result) return;
+  if (!result.ok) {
+    replaceChildren(box, unavailable(result));
+    return;
+  }
+  const rows = result.data.reminders || [];
+  if (!rows.length) {
+    replaceChildren(box, h("p", { class: "muted" }, t("org.no_reminders")));
+    return;
+  }
+  replaceChildren(box, h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "rem-h" },
+    h("table", {},
+      h("thead", {}, h("tr", {}, ...["org.day", "org.kind", "org.due", "org.sent", "org.failed"].map((k) => h("th", { scope: "col" }, t(k))))),
+      h("tbody", {}, rows.map((r) =>
+        h("tr", { class: r.failed ? "has-failures" : "" },
+          h("td", {}, formatDate(r.day, "UTC", { day: "numeric", month: "short" })),
+          h("td", {}, t(`reminder.${r.kind}`) === `reminder.${r.kind}` ? r.kind : t(`reminder.${r.kind}`)),
+          h("td", {}, r.due ? formatTime(r.due, state.event.timezone, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) : "–"),
+          h("td", {}, formatNumber(r.sent ?? 0)),
+          h("td", {}, r.failed ? h("strong", { class: "error-text" }, formatNumber(r.failed)) : "0"),
+        ))),
+    )));
+}
+
+// -- reports -------------------------------------------------------------------------------------------
+
+async function loadReports() {
+  state.reports = await api(`${base}/reports`);
+  renderReports();
+}
+
+function scopeLabel(scope) {
+  if (scope === "event") return t("org.whole_event");
+  const day = state.event.days.find((d) => d.date === scope);
+  return day ? `${localized(day.title)[0]} · ${formatDate(scope, "UTC", { day: "numeric", month: "short" })}` : scope;
+}
+
+function sizeText(bytes) {
+  if (bytes === undefined || bytes === null) return "";
+  if (bytes < 1024) return t("unit.bytes", { n: bytes });
+  if (bytes < 1024 * 1024) return t("unit.kb", { n: formatNumber(Math.round(bytes / 102.4) / 10) });
+  return t("unit.mb", { n: formatNumber(Math.round(bytes / 104857.6) / 10) });
+}
+
+function renderReports() {
+  const box = $("#reports-body");
+  const result = state.reports;
+  if (!result) return;
+  if (!result.ok) {
+    replaceChildren(box, unavailable(result));
+    return;
+  }
+  const reports = result.data.reports || [];
+  const scopes = [...state.event.days.map((d) => d.date), "event"];
+  replaceChildren(
+    box,
+    h("ul", { class: "reports" },
+      scopes.map((scope) => {
+        const files = ["csv", "xlsx", "pdf"].map((format) => reports.find((r) => r.scope === scope && r.format === format));
+        const compiled = files.filter(Boolean);
+        const busy = state.compiling.has(scope);
+        return h("li", { class: "report" },
+          h("p", { class: "report-scope" }, h("strong", {}, scopeLabel(scope))),
+          compiled.length
+            ? h("p", { class: "muted" }, t("org.compiled_at", { time: formatTime(compiled[0].compiled_at, state.event.timezone, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) }))
+            : h("p", { class: "muted" }, t("org.not_compiled")),
+          h("p", { class: "downloads" },
+            files.map((file, i) => {
+              const format = ["csv", "xlsx", "pdf"][i];
+              return file
+                ? h("a", { href: file.url, class: "button small secondary", download: "", "aria-label": t("org.download_label", { format: format.toUpperCase(), scope: scopeLabel(scope) }) },
+                    format.toUpperCase(), h("span", { class: "size" }, ` ${sizeText(file.bytes)}`))
+                : h("span", { class: "button small disabled", "aria-disabled": "true" }, format.toUpperCase());
+            }),
+            h("button", { type: "button", class: "small", disabled: busy, "aria-label": t("org.compile_label", { scope: scopeLabel(scope) }), onclick: () => compile(scope) },
+              busy ? t("org.compiling") : compiled.length ? t("org.recompile") : t("org.compile")),
+          ),
+        );
+      }),
+    ),
+  );
+}
+
+async function compile(scope) {
+  const before = (state.reports?.data?.reports || []).filter((r) => r.scope === scope).map((r) => r.compiled_at).join();
+  state.compiling.add(scope);
+  renderReports();
+  const result = await api(`${base}/reports`, { method: "POST", body: { scope } });
+  if (!result.ok) {
+    state.compiling.delete(scope);
+    renderReports();
+    announce(problemText(result), { assertive: true });
+    return;
+  }
+  announce(t("org.compile_started", { scope: scopeLabel(scope) }));
+  for (let i = 0; i < 60; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    state.reports = await api(`${base}/reports`);
+    const now = (state.reports?.data?.reports || []).filter((r) => r.scope === scope).map((r) => r.compiled_at).join();
+    if (now && now !== before) break;
+  }
+  state.compiling.delete(scope);
+  renderReports();
+  announce(t("org.compile_done", { scope: scopeLabel(scope) }));
+}
+
+// -- controls ------------------------------------------------------------------------------------------
+
+function fillDays() {
+  const picker = $("#timeline-day");
+  const current = picker.value;
+  replaceChildren(picker, ...state.event.days.map((d) => h("option", { value: d.date }, `${localized(d.title)[0]} · ${formatDate(d.date, "UTC", { day: "numeric", month: "short" })}`)));
+  if (current) picker.value = current;
+}
+
+function setUpControls() {
+  fillDays();
+  $("#timeline-day").addEventListener("change", loadTimeline);
+  $("#reg-search").addEventListener("submit", (e) => {
+    e.preventDefault();
+    state.q = $("#reg-q").value.trim();
+    loadRegistrations();
+  });
+  setInterval(() => {
+    if (document.visibilityState === "visible") loadTimeline();
+  }, 60000);
+}
+
+onLangChange(() => {
+  if (!state.event || $("#dashboard").hidden) return;
+  fillDays();
+  renderRegistrations();
+  renderTimeline();
+  renderReminders();
+  renderReports();
+  if (state.live?.store.ready) renderPresence();
+});
+
+void getLang;
+main();

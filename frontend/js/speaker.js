@@ -1,0 +1,62 @@
+// Who has the floor, with the running timer and the over-time warning (attendee and moderator).
+
+import { h, $ } from "./dom.js";
+import { t, announce } from "./page.js";
+import { forecast, clockText } from "./forecast.js";
+
+export function speakerBlock(speech) {
+  return [
+    h("p", { class: "label" }, t("now.floor")),
+    h(
+      "p",
+      { class: "speaker-name" },
+      speech.speaker_name,
+      speech.point_of_order ? h("span", { class: "tag warn" }, t("floor.point_of_order")) : null,
+    ),
+    speech.organisation ? h("p", { class: "muted" }, speech.organisation) : null,
+    speech.on_behalf_of ? h("p", {}, t("now.on_behalf", { who: speech.on_behalf_of })) : null,
+    speech.topic ? h("p", {}, t("now.topic", { topic: speech.topic })) : null,
+    timerBlock(speech),
+  ];
+}
+
+export function timerBlock(speech) {
+  return h(
+    "div",
+    { class: "timer", id: "timer" },
+    h("p", { class: "timer-text" }, h("span", { id: "timer-elapsed", class: "big" }, "0:00"), " / ", clockText(speech.limit_s),
+      speech.paused_at ? h("span", { class: "tag" }, t("now.paused")) : null),
+    h("div", { class: "bar", "aria-hidden": "true" }, h("div", { class: "bar-fill", id: "timer-bar" })),
+    h("p", { id: "overtime", class: "overtime", hidden: true }),
+  );
+}
+
+/** Update the running timer and the drift line (every quarter second). */
+export function tickTimer(pub, nowMs, said) {
+  const speech = pub.stage.speech;
+  const elapsedEl = $("#timer-elapsed");
+  if (!speech || !elapsedEl) return forecast(pub, nowMs);
+  const f = forecast(pub, nowMs);
+  elapsedEl.textContent = clockText(f.speech_elapsed_s);
+  const bar = $("#timer-bar");
+  bar.style.width = `${Math.min(100, (100 * f.speech_elapsed_s) / speech.limit_s)}%`;
+  const over = f.over_time_s > 0;
+  $("#timer").classList.toggle("is-over", over);
+  const overtime = $("#overtime");
+  overtime.hidden = !over;
+  if (over) {
+    overtime.textContent = t("now.over_time", { time: clockText(f.over_time_s) });
+    if (!said.has(speech.id)) {
+      said.add(speech.id);
+      announce(t("say.over_time", { name: speech.speaker_name }));
+    }
+  }
+  return f;
+}
+
+export function commandErrorText(error) {
+  const key = `err.${error.code}`;
+  const text = t(key);
+  return text === key ? error.message || t("error.generic") : text;
+}
+

@@ -1,0 +1,224 @@
+"""The browser's own copy of the rules, run in Node.js against the Python core.
+
+- ``frontend/js/store.js`` folds every command's events (the core's own catalogue of cases,
+  ``tests/core/cases.py``) into exactly the views the core computes: the client state a browser
+  builds from events is the state the server has.
+- ``frontend/js/forecast.js`` gives the same drift, end of day and speaker time as
+  ``server/core/forecast.py``.
+- ``frontend/js/i18n.js`` has the same keys in English, French and Spanish, and every key the
+  pages use exists.
+
+Node.js is on every machine of this project's kind; without it these skip (or fail under
+``PARLEY_REQUIRE_SERVICES=1``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.core import decide
+from server.core.decide import record_presence_counts, record_vote_counts
+from server.core.forecast import forecast
+from tests.core.cases import CASES, busy, panel_paused, speech_paused
+from tests.core.helpers import MODERATOR, at, command, fresh
+from tests.fixtures.services import need
+
+ROOT = Path(__file__).resolve().parents[2]
+JS = ROOT / "frontend" / "js"
+
+
+def node(script: str, payload: Any) -> Any:
+    executable = shutil.which("node")
+    need("Node.js", executable is not None)
+    result = subprocess.run(
+        [executable, "--input-type=module", "-e", script],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+FOLD = f"""
+import {{ applyPublic, applyStaff }} from {json.dumps((JS / "store.js").as_uri())};
+let input = "";
+for await (const chunk of process.stdin) input += chunk;
+const out = JSON.parse(input).map((c) => {{
+  let pub = c.public, staff = c.staff;
+  try {{
+    for (const [channel, event] of c.events) {{
+      if (channel === "public") pub = applyPublic(pub, event); else staff = applyStaff(staff, event);
+    }}
+    return {{ public: pub, staff }};
+  }} catch (error) {{
+    return {{ error: `${{error.name}}: ${{error.message}}` }};
+  }}
+}});
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def fold_case(old: Any, new: Any, emitted: list) -> dict[str, Any]:
+    return {
+        "public": old.public.model_dump(mode="json"),
+        "staff": old.staff.model_dump(mode="json"),
+        "events": [[channel, event.model_dump(mode="json")] for channel, event in emitted],
+        "expected": {"public": new.public.model_dump(mode="json"), "staff": new.staff.model_dump(mode="json")},
+    }
+
+
+def test_store_js_folds_every_commands_events_into_the_cores_views() -> None:
+    cases, names = [], []
+    for case in CASES:
+        old = case.state(MODERATOR)
+        new, emitted = decide(old, command(case.kind, **case.fields), actor=MODERATOR, now=at(60))
+        cases.append(fold_case(old, new, emitted))
+        names.append(case.id)
+    state = busy()
+    new, emitted = record_vote_counts(state, {2: 5, 3: 1}, now=at(61))
+    cases.append(fold_case(state, new, emitted))
+    names.append("votes")
+    new, emitted = record_presence_counts(state, online=7, peak_today=9, by_category={"media": 2}, now=at(61))
+    cases.append(fold_case(state, new, emitted))
+    names.append("presence")
+    # a whole morning in one go: every event from an empty state
+    events: list = []
+    state = fresh()
+    start = state
+    for kind, fields in [
+        ("segment.open", {"segment_id": 2}),
+        ("notice.set", {"text": "Welcome"}),
+        ("floor.request", {"point_of_order": True}),
+        ("floor.grant", {"entry_id": 1}),
+        ("speech.pause", {}),
+        ("speech.resume", {}),
+        ("question.ask", {"text": "Why?"}),
+        ("question.approve", {"question_id": 1, "text": "Why so?"}),
+        ("question.highlight", {"question_id": 1}),
+        ("question.answer", {"question_id": 1}),
+        ("segment.end", {"segment_id": 2}),
+    ]:
+        state, emitted = decide(state, command(kind, **fields), actor=MODERATOR, now=at(40 + len(events)))
+        events.extend(emitted)
+    cases.append(fold_case(start, state, events))
+    names.append("morning")
+
+    results = node(FOLD, cases)
+    assert len(results) == len(cases)
+    for name, case, result in zip(names, cases, results, strict=True):
+        assert "error" not in result, (name, result)
+        assert result == case["expected"], name
+
+
+def test_store_js_refuses_an_event_that_does_not_fit_like_the_core() -> None:
+    state = busy()
+    bad = [
+        ("public", {"type": "speech.paused", "speech_id": 999, "at": "2022-02-28T15:00:00Z"}),
+        ("public", {"type": "queue.entry_removed", "entry_id": 999, "reason": "removed", "at": "2022-02-28T15:00:00Z"}),
+        ("staff", {"type": "question.edited", "question_id": 999, "text": "x", "by": 1, "at": "2022-02-28T15:00:00Z"}),
+        ("public", {"type": "question.votes_updated", "counts": {"999": 1}}),
+    ]
+    cases = [
+        {
+            "public": state.public.model_dump(mode="json"),
+            "staff": state.staff.model_dump(mode="json"),
+            "events": [event],
+        }
+        for event in bad
+    ]
+    for result in node(FOLD, cases):
+        assert result.get("error", "").startswith("InconsistentEvent"), result
+
+
+FORECAST = f"""
+import {{ forecast }} from {json.dumps((JS / "forecast.js").as_uri())};
+let input = "";
+for await (const chunk of process.stdin) input += chunk;
+const out = JSON.parse(input).map((c) => forecast(c.public, Date.parse(c.now)));
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def test_forecast_js_computes_what_the_core_computes() -> None:
+    cases, expected = [], []
+    for state_of in (fresh, busy, panel_paused, speech_paused, lambda: CASES[3].state(MODERATOR)):
+        state = state_of()
+        for minute in (-30, 10, 45, 60, 104, 200):
+            now = at(minute)
+            cases.append({"public": state.public.model_dump(mode="json"), "now": now.isoformat()})
+            expected.append(forecast(state, now).model_dump(mode="json"))
+    results = node(FORECAST, cases)
+    for got, want in zip(results, expected, strict=True):
+        assert got["day"] == want["day"]
+        for key in ("drift_s", "speech_elapsed_s", "over_time_s"):
+            if want[key] is None:
+                assert got[key] is None, (key, got, want)
+            else:
+                assert got[key] == pytest.approx(want[key], abs=1e-6), (key, got, want)
+        if want["forecast_end_of_day"] is None:
+            assert got["forecast_end_of_day"] is None
+        else:
+            from datetime import datetime
+
+            assert datetime.fromisoformat(got["forecast_end_of_day"].replace("Z", "+00:00")) == datetime.fromisoformat(
+                want["forecast_end_of_day"].replace("Z", "+00:00")
+            )
+
+
+I18N = f"""
+import {{ STRINGS }} from {json.dumps((JS / "i18n.js").as_uri())};
+process.stdout.write(JSON.stringify(STRINGS));
+"""
+
+# keys built at run time from a prefix and a value
+DYNAMIC = {
+    "category.": ["member_state", "un_system", "intergovernmental", "civil_society", "academia", "media", "other"],
+    "conn.": ["idle", "connecting", "live", "reconnecting", "offline", "closed"],
+    "conn.closed.": ["signed_out", "forbidden", "not_found"],
+    "status.": ["scheduled", "live", "paused", "ended"],
+    "kind.": ["opening", "panel", "closing"],
+    "lang.": ["fr", "en", "es"],
+    "inbox.": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
+    "inbox.empty_": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
+}
+
+
+def test_every_interface_string_exists_in_english_french_and_spanish() -> None:
+    from server.protocol import ERROR_CODES
+
+    strings = node(I18N, None)
+    assert set(strings) == {"en", "fr", "es"}
+    keys = set(strings["en"])
+    for lang in ("fr", "es"):
+        assert set(strings[lang]) == keys, (lang, set(strings[lang]) ^ keys)
+        for key, text in strings[lang].items():
+            assert text.strip(), (lang, key)
+            placeholders = set(re.findall(r"\{(\w+)\}", strings["en"][key]))
+            assert set(re.findall(r"\{(\w+)\}", text)) == placeholders, (lang, key)
+
+    used: set[str] = set()
+    sources = [*JS.glob("*.js"), *(ROOT / "frontend").glob("*.html")]
+    for path in sources:
+        text = path.read_text()
+        used |= set(re.findall(r"\bt\(\s*\"([a-z_]+(?:\.[a-z_]+)+)\"", text))
+        for first, second in re.findall(r"\bt\([^()\"]*\? \"([a-z_]+\.[a-z_.]+)\" : \"([a-z_]+\.[a-z_.]+)\"", text):
+            used |= {first, second}
+        if path.suffix == ".html":
+            used |= set(re.findall(r"data-i18n=\"([^\"]+)\"", text))
+            for pairs in re.findall(r"data-i18n-attr=\"([^\"]+)\"", text):
+                used |= {pair.split(":")[1] for pair in pairs.split(";")}
+    for prefix, values in DYNAMIC.items():
+        used |= {prefix + value for value in values}
+    used |= {f"err.{code}" for code in ERROR_CODES}
+    missing = sorted(used - keys)
+    assert not missing, missing
