@@ -20,6 +20,14 @@ OUTBOX_LIMIT = 2000
 """Frames waiting for one slow client; past it the backlog is dropped and the client resyncs."""
 
 
+def transport_writable(ws: WebSocket) -> bool:
+    """Whether uvicorn's websocket transport is below its high-water mark (its ``send`` then writes
+    without suspending). Unknown servers answer False, and everything goes through the outbox."""
+    protocol = getattr(getattr(ws, "_send", None), "__self__", None)
+    writable = getattr(protocol, "writable", None)
+    return isinstance(writable, asyncio.Event) and writable.is_set()
+
+
 class ConnectionState(enum.Enum):
     JOINING = "joining"  # events are held until the snapshot or replay has been sent
     LIVE = "live"
@@ -66,6 +74,8 @@ class Connection:
     last_seen: datetime | None = None
     limiter: TokenBucket = field(default_factory=lambda: TokenBucket(rate=10, burst=40))
 
+    writing: bool = False
+
     @property
     def actor_key(self) -> str:
         return self.principal.actor_key
@@ -98,6 +108,18 @@ class Connection:
             return
         self.cursor[channel] = seq
         self.send(text)
+
+    def can_send_now(self, channel: Channel, seq: int) -> bool:
+        """True when ``seq`` may be written straight from the fan-out loop: the socket is live, has
+        nothing queued, its writer is idle and its transport accepts data without waiting."""
+        return (
+            self.state is ConnectionState.LIVE
+            and not self.outbox
+            and not self.writing
+            and not self.needs_snapshot
+            and self.cursor.get(channel, 0) == seq - 1
+            and transport_writable(self.ws)
+        )
 
     def send(self, text: str) -> None:
         if len(self.outbox) >= OUTBOX_LIMIT:

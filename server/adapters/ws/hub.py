@@ -58,7 +58,7 @@ class Feed:
                     for conn in list(self.connections):
                         self.hub.resync(conn)
                     continue
-                self.receive(item)
+                await self.receive(item)
 
     async def _sync_position(self) -> None:
         position = await self.hub.live.position(self.event_id)
@@ -66,7 +66,7 @@ class Feed:
             self.epoch = position.epoch
             self.last_seq = max(self.last_seq, position.seq(self.channel)) if self.epoch == position.epoch else 0
 
-    def receive(self, text: str) -> None:
+    async def receive(self, text: str) -> None:
         head = json.loads(text)
         seq, epoch = int(head["seq"]), str(head["epoch"])
         if epoch != self.epoch:
@@ -79,14 +79,23 @@ class Feed:
             if self._gap_task is None or self._gap_task.done():
                 self._gap_task = asyncio.create_task(self._fill_gap())
             return
-        self._deliver(seq, text)
+        await self._deliver(seq, text)
         while self.last_seq + 1 in self.early:
-            self._deliver(self.last_seq + 1, self.early.pop(self.last_seq + 1))
+            await self._deliver(self.last_seq + 1, self.early.pop(self.last_seq + 1))
 
-    def _deliver(self, seq: int, text: str) -> None:
+    async def _deliver(self, seq: int, text: str) -> None:
+        """One plain loop, the same text for all: written at once where the socket can take it
+        (uvicorn's send does not suspend then), queued for its writer otherwise."""
         self.last_seq = seq
-        for conn in self.connections:  # one plain loop, the same text for all
-            conn.offer(self.channel, seq, text)
+        for conn in list(self.connections):
+            if conn.can_send_now(self.channel, seq):
+                conn.cursor[self.channel] = seq
+                try:
+                    await conn.ws.send_text(text)
+                except Exception:  # gone: its reader cleans up
+                    conn.state = ConnectionState.CLOSED
+            else:
+                conn.offer(self.channel, seq, text)
 
     async def _fill_gap(self) -> None:
         await asyncio.sleep(GAP_WAIT_S)
@@ -98,7 +107,7 @@ class Feed:
                 self.hub.resync(conn)
             return
         for text in frames:
-            self.receive(text)
+            await self.receive(text)
 
     async def stop(self) -> None:
         for task in (self.task, self._gap_task):

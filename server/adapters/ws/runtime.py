@@ -203,7 +203,11 @@ class LiveRuntime:
                     conn.outbox.clear()
                     await conn.ws.send_text(RESYNC_SLOW)
                     await self.send_snapshot(conn)
-                while conn.outbox:
-                    await conn.ws.send_text(conn.outbox.popleft())
+                conn.writing = True
+                try:
+                    while conn.outbox:
+                        await conn.ws.send_text(conn.outbox.popleft())
+                finally:
+                    conn.writing = False
         except Exception:  # the peer went away: the reader sees the disconnect and cleans up
             log.debug("writer of %s stopped", conn.id, exc_info=True)
