@@ -63,15 +63,15 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `parley serve`.")
     embedded_worker: bool = Field(
         True,
-        description="With no Redis, `parley serve` also runs a Celery worker and beat (SQLite broker) as a child process.",
+        description="With no Redis, `parley serve` also runs a Celery worker + beat (SQLite broker) as its child.",
     )
-    smtp_host: str = Field("", description="SMTP server for reminder mails; empty = write them to DATA_DIR/outbox as .eml.")
+    smtp_host: str = Field(
+        "", description="SMTP server for reminder mails; empty = write them to DATA_DIR/outbox as .eml."
+    )
     smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (587 with STARTTLS, 465 with SSL, 25 plain).")
     smtp_username: str = Field("", description="SMTP login; empty = no authentication.")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password (with PARLEY_SMTP_USERNAME).")
-    smtp_from: str = Field(
-        "Parley <noreply@parley.localhost>", description="From address of the mails Parley sends."
-    )
+    smtp_from: str = Field("Parley <noreply@parley.localhost>", description="From address of the mails Parley sends.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS (usually port 587).")
     smtp_ssl: bool = Field(False, description="Connect to SMTP over TLS from the start (usually port 465).")
     smtp_timeout: float = Field(30.0, gt=0, le=300, description="Seconds before an SMTP connection or reply times out.")

@@ -19,7 +19,14 @@ from starlette.staticfiles import StaticFiles
 from config.settings import Settings
 from server.adapters.bus import make_bus
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
-from server.adapters.http import auth_routes, organiser_routes, programme_routes
+from server.adapters.http import (
+    auth_routes,
+    organiser_routes,
+    page_routes,
+    programme_routes,
+    reminder_routes,
+    report_routes,
+)
 from server.adapters.http.problems import EXCEPTION_HANDLERS
 from server.adapters.ws import endpoint as ws_endpoint
 from server.adapters.ws.runtime import LiveRuntime, Timing
@@ -86,6 +93,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *programme_routes.routes,
         *auth_routes.routes,
         *organiser_routes.routes,
+        *reminder_routes.routes,
+        *report_routes.routes,
+        *page_routes.routes,
         *ws_endpoint.routes,
         Route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False),
     ]

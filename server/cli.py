@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -189,22 +190,29 @@ def start_embedded_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
     return process
 
 
-def stop_embedded_worker(process: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
-    if process is None or process.poll() is not None:
+def stop_embedded_worker(process: subprocess.Popen[bytes] | None, grace: float = 6) -> None:
+    """SIGTERM (warm shutdown: beat stops, the current task may finish), then after `grace` seconds
+    SIGKILL to whatever is left of its process group (a long task, beat's process). Killing is safe:
+    every task is idempotent and a send cut short is claimed again after its lease."""
+    if process is None:
         return
-    process.terminate()
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
     try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        os.killpg(process.pid, signal.SIGKILL)  # its own session: the group is the worker and beat
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
 
 
 def _die_with_parent() -> None:
     """Linux: the child gets SIGTERM when serve dies, even by SIGKILL."""
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 

@@ -20,6 +20,7 @@ from server.programme import ProgrammeError, ReminderSpec, parse_programme
 from server.services import reminders
 from server.services.auth import JoinLinks
 from server.services.reminders import DEFAULT_SCHEDULE, Rule, Schedule, due_rules
+from server.services.reminders import deliveries as store
 from tests.fixtures.celery import Attendee, build_world, deliveries
 from tests.fixtures.parley import Parley
 from tests.fixtures.smtp import Mailbox, ics_text, parse_ics
@@ -275,8 +276,8 @@ def test_a_claim_is_taken_once_and_a_dead_workers_claim_after_its_lease(parley: 
         taken_over = reminders.claim(session, delivery_id, now + timedelta(minutes=10))
     assert taken_over and taken_over != token
     with sessions.begin() as session:
-        assert not reminders._finish(session, delivery_id, token, status="sent"), "the dead claim cannot mark"
-        assert reminders._finish(session, delivery_id, taken_over, status="sent")
+        assert not store._finish(session, delivery_id, token, status="sent"), "the dead claim cannot mark"
+        assert store._finish(session, delivery_id, taken_over, status="sent")
     with sessions.begin() as session:
         assert reminders.claim(session, delivery_id, now + timedelta(hours=1)) is None
         assert session.get(ReminderDelivery, delivery_id).attempts == 2  # type: ignore[union-attr]
@@ -403,8 +404,8 @@ def test_the_same_copy_composes_to_the_same_bytes(sqlite_parley: Parley) -> None
         from server.adapters.db.models import Day, Event
 
         args = (row, session.get(Event, row.event_id), session.get(Day, row.day_id), None)
-        one = reminders._mail(session, *args, links=JoinLinks(SECRET), base_url="http://x", domain="x")  # type: ignore[arg-type]
-        two = reminders._mail(session, *args, links=JoinLinks(SECRET), base_url="http://x", domain="x")  # type: ignore[arg-type]
+        one = store._mail(session, *args, links=JoinLinks(SECRET), base_url="http://x", domain="x")  # type: ignore[arg-type]
+        two = store._mail(session, *args, links=JoinLinks(SECRET), base_url="http://x", domain="x")  # type: ignore[arg-type]
     assert mail.compose_reminder(one, settings).as_bytes() == mail.compose_reminder(two, settings).as_bytes()
 
 
@@ -440,4 +441,4 @@ def test_the_schedule_can_be_edited_and_old_counts_stay_visible() -> None:
     edited = Schedule.from_offsets({"attendees": [60], "speakers": []})
     assert [r.kind for r in edited.rules()] == ["attendees-1h"]
     assert edited.labels() == {"attendees": ["1h"], "speakers": []}
-    assert reminders._rule_of("speakers-1h30m") == Rule("speakers", 90)
+    assert reminders.rule_of("speakers-1h30m") == Rule("speakers", 90)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import os
 import smtplib
 import ssl
@@ -31,6 +32,8 @@ import yaml
 
 from config.settings import Settings
 from server.services.reminders import DeliveryError, MailSegment, ReminderMail
+
+log = logging.getLogger("parley.mail")
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -275,7 +278,7 @@ def render_ics(mail: ReminderMail, text: str) -> bytes:
         "BEGIN:VEVENT",
         f"UID:{mail.calendar_uid}",
         f"SEQUENCE:{mail.calendar_sequence}",
-        f"DTSTAMP:{_ics_time(mail.date)}",
+        f"DTSTAMP:{_ics_time(mail.mail_date)}",
         f"DTSTART:{_ics_time(mail.starts_at)}",
         f"DTEND:{_ics_time(mail.ends_at)}",
         f"SUMMARY:{_ics_text(f'{mail.event_title} – {mail.day_title}')}",
@@ -303,8 +306,8 @@ def compose_reminder(mail: ReminderMail, settings: Settings) -> Message:
     # fixed boundaries: the same delivery always gives the same bytes
     tag = _digest_tag(mail.message_id)
     body = MIMEMultipart("alternative", boundary=f"==parley-{tag}-a==")
-    body.attach(MIMEText(text, "plain", READABLE_UTF8))
-    body.attach(MIMEText(render_html(mail, words, zones, fields), "html", READABLE_UTF8))
+    body.attach(MIMEText(text, "plain", READABLE_UTF8))  # type: ignore[arg-type]  # a Charset is accepted
+    body.attach(MIMEText(render_html(mail, words, zones, fields), "html", READABLE_UTF8))  # type: ignore[arg-type]
     calendar = MIMEText(render_ics(mail, text).decode(), "calendar", "utf-8")
     calendar.set_param("method", "PUBLISH")
     calendar.add_header("Content-Disposition", "attachment", filename=f"{mail.event_slug}-{mail.day.isoformat()}.ics")
@@ -313,8 +316,8 @@ def compose_reminder(mail: ReminderMail, settings: Settings) -> Message:
     message.attach(calendar)
     message["From"] = settings.smtp_from
     message["To"] = formataddr((mail.to_name, mail.to_email), charset="utf-8")
-    message["Subject"] = Header(fields["subject"], "utf-8")
-    message["Date"] = format_datetime(mail.date)
+    message["Subject"] = Header(fields["subject"], "utf-8")  # type: ignore[assignment]
+    message["Date"] = format_datetime(mail.mail_date)
     message["Message-ID"] = mail.message_id
     message["Content-Language"] = mail.language
     message["Auto-Submitted"] = "auto-generated"
@@ -385,6 +388,8 @@ def sender(settings: Settings) -> Callable[[Message, ReminderMail], None]:
     if settings.smtp_host:
         return lambda message, _mail: send_smtp(message, settings)
     outbox = settings.data_dir / "outbox"
+    if settings.env == "production":
+        log.warning("PARLEY_SMTP_HOST is not set: reminder mails go to %s, not to people", outbox)
 
     def to_outbox(message: Message, mail: ReminderMail) -> None:
         write_outbox(message, mail.outbox_name, outbox)

@@ -6,6 +6,9 @@
 - ``parley.reports.scan_due()``: run by beat every minute; compiles each morning once it is over (by
   the clock, or when the moderator ended its last segment), and the whole event once every morning
   is; a report already compiled complete is not compiled again.
+
+``now`` (ISO 8601 with offset) stands in for the wall clock when given, as in the reminder tasks;
+``threshold`` (0..1) overrides ``PARLEY_REPORT_ATTENDANCE_THRESHOLD`` for one compilation.
 """
 
 from __future__ import annotations
@@ -18,22 +21,19 @@ from celery import shared_task
 from sqlalchemy import Engine
 
 from config.settings import Settings
-from server.adapters.db.engine import make_sync_engine
 from server.services import reports
+from workers.celery_app import worker_resources
 
 log = logging.getLogger("parley.reports")
 
-_engines: dict[str, Engine] = {}
 
-
-def _settings_and_engine() -> tuple[Settings, Engine]:
-    """Settings from the environment and one engine per database per worker process (created
-    lazily, so after the prefork)."""
-    settings = Settings()
-    url = settings.sync_database_url
-    if url not in _engines:
-        _engines[url] = make_sync_engine(settings)
-    return settings, _engines[url]
+def instant(now: str | None) -> datetime:
+    if not now:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(now)
+    if parsed.tzinfo is None:
+        raise ValueError(f"now={now!r} has no UTC offset")
+    return parsed.astimezone(UTC)
 
 
 def attendance_threshold(settings: Settings) -> float:
@@ -42,29 +42,37 @@ def attendance_threshold(settings: Settings) -> float:
     return float(value) if value is not None else reports.DEFAULT_THRESHOLD
 
 
-@shared_task(name="parley.reports.compile", acks_late=True, ignore_result=False)
-def compile_report(event_id: int, scope: str, threshold: float | None = None) -> dict[str, Any]:
-    settings, engine = _settings_and_engine()
+def _resources(app: Any) -> tuple[Settings, Engine]:
+    resources = worker_resources(app)
+    engine = resources.sessions.kw["bind"]
+    return resources.settings, engine
+
+
+@shared_task(name="parley.reports.compile", bind=True)
+def compile_report(
+    self: Any, event_id: int, scope: str, now: str | None = None, threshold: float | None = None
+) -> dict[str, Any]:
+    settings, engine = _resources(self.app)
     try:
         done = reports.compile_report(
             engine,
             settings.data_dir,
             int(event_id),
             str(scope),
-            now=datetime.now(UTC),
+            now=instant(now),
             threshold=attendance_threshold(settings) if threshold is None else float(threshold),
         )
-    except (reports.UnknownScope, LookupError) as exc:  # a bad request is not retried
+    except LookupError as exc:  # no such event or morning: a bad request, not retried
         log.warning("report %s of event %s not compiled: %s", scope, event_id, exc)
         return {"event_id": event_id, "scope": scope, "error": str(exc)}
     log.info("compiled report %s/%s (complete: %s)", done.slug, scope, done.complete)
     return done.as_json()
 
 
-@shared_task(name="parley.reports.scan_due", ignore_result=True)
-def scan_due() -> list[dict[str, Any]]:
-    settings, engine = _settings_and_engine()
-    done = reports.scan_due(engine, settings.data_dir, now=datetime.now(UTC), threshold=attendance_threshold(settings))
+@shared_task(name="parley.reports.scan_due", bind=True)
+def scan_due(self: Any, now: str | None = None) -> list[dict[str, Any]]:
+    settings, engine = _resources(self.app)
+    done = reports.scan_due(engine, settings.data_dir, now=instant(now), threshold=attendance_threshold(settings))
     for compiled in done:
         log.info("compiled due report %s/%s", compiled.slug, compiled.scope)
     return [compiled.as_json() for compiled in done]

@@ -293,9 +293,7 @@ class ReminderDelivery(Base):
     __tablename__ = "reminder_deliveries"
     __table_args__ = (
         UniqueConstraint("recipient", "event_id", "day_id", "kind"),
-        CheckConstraint(
-            "status IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled')", name="status"
-        ),
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled')", name="status"),
         Index("ix_reminder_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     )
 

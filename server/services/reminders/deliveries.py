@@ -1,25 +1,17 @@
-"""Reminders before each morning: the rules (pure, given `now`) and the delivery record (exactly once).
-
-The rules decide which reminders are due and for whom; they take instants as arguments and touch no
-database. The record is one `ReminderDelivery` row per (recipient, event, morning, kind), inserted by
-the scan (insert-or-ignore on the unique key) and claimed by a conditional UPDATE before any mail goes
-out; see docs/workers.md for the whole protocol and what a worker killed mid-send means.
-
-Every due instant is computed from the morning's aware UTC start stored in the database minus an
-elapsed duration, so a daylight-saving change neither shifts nor doubles a reminder.
+"""The delivery record, with a sync session (workers): the scan creates deliveries, a send claims one
+before any mail goes out and marks it after. See docs/workers.md for the protocol.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.adapters.db.models import (
@@ -35,168 +27,28 @@ from server.adapters.db.models import (
     SegmentPerson,
     User,
 )
-from server.programme import MAX_REMINDER_MINUTES, ReminderSpec, format_offset
 from server.services.auth import JoinLinks
+from server.services.reminders.rules import (
+    CLAIM_LEASE,
+    HORIZON,
+    MAX_ATTEMPTS,
+    REQUEUE_AFTER,
+    Recipient,
+    Rule,
+    Schedule,
+    attendee_recipients,
+    batch_open,
+    calendar_uid,
+    digest,
+    due_rules,
+    message_id,
+    retry_delay,
+    rule_of,
+    speaker_recipients,
+    superseded,
+)
 
-Audience = Literal["attendees", "speakers"]
-MAIL_LANGUAGES = ("fr", "en", "es")
-
-CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this is a dead worker's: reclaimable
-REQUEUE_AFTER = timedelta(minutes=5)  # an enqueued row nobody picked up is enqueued again
-BATCH_SETTLE = timedelta(minutes=2)  # recipients are chosen during this long after a reminder first came due
-RETRY_BASE = timedelta(minutes=1)
-RETRY_CAP = timedelta(minutes=15)
-MAX_ATTEMPTS = 8
-HORIZON = timedelta(minutes=MAX_REMINDER_MINUTES)
-
-
-# --- the schedule and the rules (pure) ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, order=True)
-class Rule:
-    """One reminder of every morning: an audience, so many minutes before the morning starts."""
-
-    audience: Audience
-    minutes: int
-
-    @property
-    def kind(self) -> str:
-        return f"{self.audience}-{format_offset(self.minutes)}"
-
-    def due_at(self, morning_start: datetime) -> datetime:
-        """An elapsed duration before an aware instant: 24 h is 24 h even across a clock change."""
-        return morning_start.astimezone(UTC) - timedelta(minutes=self.minutes)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    attendees: tuple[int, ...]
-    speakers: tuple[int, ...]
-
-    @classmethod
-    def from_offsets(cls, offsets: dict[str, Any] | None) -> Schedule:
-        default = ReminderSpec()
-        offsets = offsets or {}
-        return cls(
-            attendees=tuple(sorted(offsets.get("attendees", default.attendees), reverse=True)),
-            speakers=tuple(sorted(offsets.get("speakers", default.speakers), reverse=True)),
-        )
-
-    def offsets(self) -> dict[str, list[int]]:
-        return {"attendees": list(self.attendees), "speakers": list(self.speakers)}
-
-    def labels(self) -> dict[str, list[str]]:
-        return {audience: [format_offset(m) for m in minutes] for audience, minutes in self.offsets().items()}
-
-    def rules(self) -> list[Rule]:
-        """Every rule, earliest first within each audience."""
-        return [Rule("attendees", m) for m in self.attendees] + [Rule("speakers", m) for m in self.speakers]
-
-    def rule(self, kind: str) -> Rule | None:
-        return next((r for r in self.rules() if r.kind == kind), None)
-
-
-DEFAULT_SCHEDULE = Schedule.from_offsets(None)
-
-
-def due_rules(schedule: Schedule, morning_start: datetime, now: datetime) -> list[Rule]:
-    """The rules of one morning due at `now`: come due, morning not started, not superseded.
-
-    A rule is superseded when a later rule of the same audience is due too (after a downtime, only
-    the latest reminder goes out, not a burst of stale ones).
-    """
-    if now >= morning_start:
-        return []
-    due = [r for r in schedule.rules() if r.due_at(morning_start) <= now]
-    return [r for r in due if not superseded(schedule, r, morning_start, now)]
-
-
-def superseded(schedule: Schedule, rule: Rule, morning_start: datetime, now: datetime) -> bool:
-    return any(
-        other.audience == rule.audience and other.minutes < rule.minutes and other.due_at(morning_start) <= now
-        for other in schedule.rules()
-    )
-
-
-def attendee_eligible(registered_at: datetime, revoked_at: datetime | None, due_at: datetime) -> bool:
-    """Registered by the time the reminder came due (later ones get only those still ahead), not revoked."""
-    return revoked_at is None and registered_at <= due_at
-
-
-def batch_open(opened_at: datetime, now: datetime) -> bool:
-    return now < opened_at + BATCH_SETTLE
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Capped exponential backoff after `attempts` failed tries: 1, 2, 4, 8, 15, 15... minutes."""
-    return min(RETRY_CAP, RETRY_BASE * 2 ** max(0, attempts - 1))
-
-
-def mail_language(preferred: str | None, event_languages: Sequence[str]) -> str:
-    """The recipient's language when mails exist in it, else the event's first language, else English."""
-    for language in (preferred, *event_languages[:1]):
-        if language in MAIL_LANGUAGES:
-            return str(language)
-    return "en"
-
-
-def _digest(*parts: object, size: int = 16) -> str:
-    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:size]
-
-
-def message_id(slug: str, day: date, kind: str, recipient: str, resends: int, domain: str) -> str:
-    """Derived from the delivery key: a resend after a crash carries the same id (recognisable as one)."""
-    return f"<reminder-{_digest(slug, day.isoformat(), kind, recipient, size=24)}-{resends}@{domain}>"
-
-
-def calendar_uid(slug: str, day: date, recipient: str, domain: str) -> str:
-    """Stable per person and morning: every reminder of that morning updates the same calendar entry."""
-    return f"{_digest(slug, day.isoformat(), recipient, size=32)}@{domain}"
-
-
-@dataclass(frozen=True)
-class Recipient:
-    key: str  # "reg:<registration id>" or "mail:<lower-case email>"
-    email: str
-    name: str
-    language: str
-    timezone: str | None
-    registration_id: int | None
-
-
-def attendee_recipients(
-    registrations: Iterable[Registration], due_at: datetime, languages: Sequence[str]
-) -> list[Recipient]:
-    return [
-        Recipient(f"reg:{r.id}", r.email, r.name, mail_language(r.language, languages), r.timezone, r.id)
-        for r in registrations
-        if attendee_eligible(r.created_at, r.revoked_at, due_at)
-    ]
-
-
-def speaker_recipients(
-    people: Iterable[tuple[str, str]],
-    registrations_by_email: dict[str, Registration],
-    languages: Sequence[str],
-) -> list[Recipient]:
-    """(name, email) of the morning's moderators and speakers and of the event's staff moderators,
-    one each by email; a registration with the same email gives its language, zone and join link."""
-    chosen: dict[str, Recipient] = {}
-    for name, email in people:
-        address = email.strip().lower()
-        if not address or address in chosen:
-            continue
-        reg = registrations_by_email.get(address)
-        chosen[address] = Recipient(
-            f"mail:{address}",
-            address,
-            name,
-            mail_language(reg.language if reg else None, languages),
-            reg.timezone if reg else None,
-            reg.id if reg and reg.revoked_at is None else None,
-        )
-    return list(chosen.values())
+log = logging.getLogger("parley.reminders")
 
 
 # --- the scan (sync session, workers) -----------------------------------------------------------------
@@ -205,11 +57,10 @@ def speaker_recipients(
 def _insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]], keys: list[str]) -> None:
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(model).on_conflict_do_nothing(index_elements=keys), rows)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).on_conflict_do_nothing(index_elements=keys), rows)
 
 
 def load_schedule(session: Session, event_id: int) -> Schedule:
@@ -324,7 +175,7 @@ class ReminderMail:
     audience: str
     minutes_before: int
     message_id: str
-    date: datetime
+    mail_date: datetime  # the Date header: the first attempt's instant, the same on a resend after a crash
     to_name: str
     to_email: str
     language: str
@@ -409,7 +260,7 @@ def _why_not(
 
 def _calendar_sequence(session: Session, day: Day, segments: Sequence[Segment]) -> int:
     """Bump the morning's SEQUENCE once per change of its times (compare-and-set, safe in parallel)."""
-    fingerprint = _digest(
+    fingerprint = digest(
         day.starts_at.isoformat(),
         day.ends_at.isoformat(),
         *(f"{s.key}={s.starts_at.isoformat()}/{s.ends_at.isoformat()}" for s in segments),
@@ -464,21 +315,21 @@ def _mail(
                 own if row.recipient.startswith("mail:") else None,
             )
         )
-    rule = _rule_of(row.kind)
+    rule = rule_of(row.kind)
     first = row.first_attempt_at or datetime.now(UTC)
     join = (
         f"{base_url}/join/{links.make(registration)}"
         if registration is not None and registration.revoked_at is None
         else None
     )
-    digest = _digest(row.recipient)
+    tag = digest(row.recipient)
     return ReminderMail(
         delivery_id=row.id,
         kind=row.kind,
         audience=rule.audience,
         minutes_before=rule.minutes,
         message_id=message_id(event.slug, day.date, row.kind, row.recipient, row.resends, domain),
-        date=first,
+        mail_date=first,
         to_name=row.name,
         to_email=row.email,
         language=row.language,
@@ -496,16 +347,8 @@ def _mail(
         site_url=base_url,
         calendar_uid=calendar_uid(event.slug, day.date, row.recipient, domain),
         calendar_sequence=_calendar_sequence(session, day, segments),
-        outbox_name=f"{first:%Y%m%dT%H%M%SZ}-{event.slug}-{day.date.isoformat()}-{row.kind}-{digest}-{row.resends}",
+        outbox_name=f"{first:%Y%m%dT%H%M%SZ}-{event.slug}-{day.date.isoformat()}-{row.kind}-{tag}-{row.resends}",
     )
-
-
-def _rule_of(kind: str) -> Rule:
-    """The rule a kind names ("speakers-1h30m"), even when the schedule no longer lists it."""
-    from server.programme import parse_offset
-
-    audience, _, offset = kind.partition("-")
-    return Rule("speakers" if audience == "speakers" else "attendees", parse_offset(offset))
 
 
 Compose = Callable[[ReminderMail], Any]
@@ -575,139 +418,6 @@ def deliver(
             claim_token=None,
         ):
             # Our lease ran out and another worker took the row: it may send the same Message-ID again.
+            log.warning("delivery %s sent after its claim expired; another worker may resend it", delivery_id)
             return "sent-late"
     return "sent"
-
-
-# --- organisers (async session, HTTP) -----------------------------------------------------------------
-
-
-class ReminderNotFound(LookupError):
-    pass
-
-
-class ReminderConflict(Exception):
-    pass
-
-
-async def event_schedule(session: AsyncSession, event_id: int) -> Schedule:
-    row = await session.get(ReminderSchedule, event_id)
-    return Schedule.from_offsets(row.offsets if row else None)
-
-
-async def set_schedule(session: AsyncSession, event_id: int, schedule: Schedule) -> None:
-    row = await session.get(ReminderSchedule, event_id)
-    if row is None:
-        session.add(ReminderSchedule(event_id=event_id, offsets=schedule.offsets(), source="organiser"))
-    else:
-        row.offsets, row.source = schedule.offsets(), "organiser"
-    await session.flush()
-
-
-async def overview(session: AsyncSession, event: Event) -> list[dict[str, Any]]:
-    """Per morning and reminder: when it is due, and how many were due, sent, failed, pending, skipped."""
-    from zoneinfo import ZoneInfo
-
-    schedule = await event_schedule(session, event.id)
-    days = (await session.scalars(select(Day).where(Day.event_id == event.id).order_by(Day.date))).all()
-    D = ReminderDelivery
-    counts: dict[tuple[int, str], dict[str, int]] = {}
-    for day_id, kind, status, n in await session.execute(
-        select(D.day_id, D.kind, D.status, func.count())
-        .where(D.event_id == event.id)
-        .group_by(D.day_id, D.kind, D.status)
-    ):
-        counts.setdefault((day_id, kind), {})[status] = n
-    zone = ZoneInfo(event.timezone)
-    rows = []
-    for day in days:
-        kinds = [r.kind for r in schedule.rules()]
-        kinds += sorted(k for (d, k) in counts if d == day.id and k not in kinds)  # from an earlier schedule
-        for kind in kinds:
-            rule = schedule.rule(kind) or _rule_of(kind)
-            c = counts.get((day.id, kind), {})
-            rows.append(
-                {
-                    "day": day.date.isoformat(),
-                    "kind": kind,
-                    "audience": rule.audience,
-                    "due_at": rule.due_at(day.starts_at).astimezone(zone).isoformat(),
-                    "due": sum(c.values()),
-                    "sent": c.get("sent", 0),
-                    "failed": c.get("failed", 0),
-                    "pending": c.get("pending", 0) + c.get("sending", 0),
-                    "skipped": c.get("expired", 0) + c.get("cancelled", 0),
-                }
-            )
-    return rows
-
-
-async def request_resend(
-    session: AsyncSession, event: Event, registration_id: int, day_date: date, kind: str, now: datetime
-) -> int:
-    """Make one attendee's reminder sendable again (a new copy, a new Message-ID); its delivery id."""
-    registration = await session.get(Registration, registration_id)
-    if registration is None or registration.event_id != event.id:
-        raise ReminderNotFound("no such registration in this event")
-    day = await session.scalar(select(Day).where(Day.event_id == event.id, Day.date == day_date))
-    if day is None:
-        raise ReminderNotFound(f"the event has no morning on {day_date.isoformat()}")
-    schedule = await event_schedule(session, event.id)
-    rule = schedule.rule(kind)
-    D = ReminderDelivery
-    recipient = f"reg:{registration.id}"
-    row = await session.scalar(
-        select(D).where(D.recipient == recipient, D.event_id == event.id, D.day_id == day.id, D.kind == kind)
-    )
-    if (rule is None and row is None) or (rule is not None and rule.audience != "attendees"):
-        raise ReminderNotFound(
-            f"no attendee reminder {kind!r} (the schedule has {', '.join(r.kind for r in schedule.rules())})"
-        )
-    if now >= day.ends_at:
-        raise ReminderConflict("that morning is over")
-    if registration.revoked_at is not None:
-        raise ReminderConflict("that registration's join link is revoked: issue a new link first")
-    if row is None:
-        due_at = (rule or _rule_of(kind)).due_at(day.starts_at)
-        row = D(
-            recipient=recipient,
-            event_id=event.id,
-            day_id=day.id,
-            kind=kind,
-            registration_id=registration.id,
-            email=registration.email,
-            name=registration.name,
-            language=mail_language(registration.language, event.languages),
-            timezone=registration.timezone,
-            due_at=due_at,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            resends=1,
-            created_at=now,
-        )
-        session.add(row)
-        await session.flush()
-        return row.id
-    if row.status == "sending" and row.claimed_at is not None and row.claimed_at > now - CLAIM_LEASE:
-        raise ReminderConflict("that reminder is being sent right now")
-    changed = await session.execute(
-        update(D)
-        .where(D.id == row.id, D.status == row.status)
-        .values(
-            status="pending",
-            resends=D.resends + 1,
-            attempts=0,
-            next_attempt_at=now,
-            enqueued_at=None,
-            claim_token=None,
-            first_attempt_at=None,
-            error=None,
-            email=registration.email,
-            name=registration.name,
-            timezone=registration.timezone,
-        )
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise ReminderConflict("that reminder changed meanwhile: try again")
-    return row.id
