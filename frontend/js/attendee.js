@@ -1,7 +1,7 @@
 // The attendee page (/events/{slug}): programme, registration, and during a morning the live stage,
 // the stream, the list of speakers and the questions.
 
-import { h, replaceChildren, patchList, $, $$ } from "./dom.js";
+import { h, replaceChildren, patchList, keepFocus, $, $$ } from "./dom.js";
 import {
   initPage, api, t, getLang, onLangChange, localized, whoAmI, signOutButton, problemText, slugFromPath,
   formatDate, formatTime, driftText, announce,
@@ -31,7 +31,7 @@ async function main() {
   renderWhoAmI();
   if (!state.me) {
     $("#register").hidden = false;
-    renderRegistration($("#register-form"), slug, state.event);
+    renderRegistration($("#register-form"), slug);
     return;
   }
   $("#live").hidden = false;
@@ -119,8 +119,8 @@ function renderNow() {
     const next = nextSegment(pub);
     replaceChildren(
       line,
-      h("span", { class: "tag" }, t("now.nothing_live")),
-      next ? [" ", t("now.next", { title: localized(next.title)[0], time: formatTime(next.starts_at, state.event.timezone) })] : null,
+      h("span", { class: "muted block" }, t("now.nothing_live")),
+      next ? t("now.next", { title: localized(next.title)[0], time: formatTime(next.starts_at, state.event.timezone) }) : null,
     );
   }
   const notice = $("#notice");
@@ -166,18 +166,24 @@ function renderFloor() {
   const position = store.myPosition();
   const mine = $("#floor-mine");
   const form = $("#floor-form");
-  if (position !== null) {
-    form.hidden = true;
-    replaceChildren(
-      mine,
-      h("p", { class: "position" }, position === 0 ? t("floor.you_are_next") : t("floor.your_position", { n: position + 1 })),
-      h("button", { type: "button", class: "secondary", id: "floor-withdraw", onclick: withdraw }, t("floor.withdraw")),
-    );
-  } else {
-    const speaking = pub.stage.speech && pub.stage.speech.user_id === store.me.user_id && pub.stage.speech.speaker_name === store.me.display_name;
-    replaceChildren(mine, speaking ? h("p", { class: "position" }, t("floor.you_have_floor")) : null);
-    form.hidden = false;
+  const speaking = Boolean(pub.stage.speech && pub.stage.speech.user_id === store.me.user_id && pub.stage.speech.speaker_name === store.me.display_name);
+  // #floor-mine is a live region: rewrite it only when what it says changes
+  const sig = JSON.stringify([position, speaking, getLang()]);
+  if (mine.dataset.sig !== sig) {
+    mine.dataset.sig = sig;
+    keepFocus(mine, () => {
+      if (position !== null) {
+        replaceChildren(
+          mine,
+          h("p", { class: "position" }, position === 0 ? t("floor.you_are_next") : t("floor.your_position", { n: position + 1 })),
+          h("button", { type: "button", class: "secondary", id: "floor-withdraw", onclick: withdraw }, t("floor.withdraw")),
+        );
+      } else {
+        replaceChildren(mine, speaking ? h("p", { class: "position" }, t("floor.you_have_floor")) : null);
+      }
+    });
   }
+  form.hidden = position !== null;
   const canRequest = Boolean(live);
   $("#floor-submit").disabled = !canRequest;
   const floorState = $("#floor-state");
@@ -196,7 +202,7 @@ function renderFloor() {
         entry.organisation ? h("span", { class: "muted" }, ` · ${entry.organisation}`) : null,
         entry.on_behalf_of ? h("span", {}, ` · ${t("now.on_behalf", { who: entry.on_behalf_of })}`) : null,
         entry.point_of_order ? h("span", { class: "tag warn" }, t("floor.point_of_order")) : null,
-        entry.topic ? h("span", { class: "topic" }, entry.topic) : null,
+        entry.topic ? [" · ", h("span", { class: "topic" }, entry.topic)] : null,
       ),
     (entry) => JSON.stringify([entry, store.isMine(entry), getLang()]),
   );
@@ -224,14 +230,13 @@ function setUpForms() {
     };
     $("#floor-submit").disabled = true;
     try {
-      const data = await state.live.connection.send("floor.request", fields);
+      await state.live.connection.send("floor.request", fields);
       $("#floor-topic").value = "";
       $("#floor-poo").checked = false;
-      announce(data.position === 0 ? t("floor.you_are_next") : t("floor.your_position", { n: data.position + 1 }));
+      renderFloor(); // the live region #floor-mine says the position
       $("#floor-withdraw")?.focus();
     } catch (err) {
       error.textContent = commandErrorText(err);
-    } finally {
       renderFloor();
     }
   });
@@ -390,7 +395,7 @@ onLangChange(() => {
   renderHeader();
   renderProgrammeSection();
   renderWhoAmI();
-  if (!state.me) renderRegistration($("#register-form"), slug, state.event, { refresh: true });
+  if (!state.me) renderRegistration($("#register-form"), slug, { refresh: true });
   else renderStream($("#stream-body"), state.event);
   state.speechKey = null;
   if (state.live?.store.ready) render({ kind: "lang" });

@@ -26,9 +26,10 @@ function niceMax(value) {
 }
 
 /** ``minutes``: [{minute: iso, present: n}] in time order. */
-export function attendanceChart(minutes, { timeZone, idBase = "chart" } = {}) {
-  const width = 720;
-  const height = 240;
+export function attendanceChart(minutes, { timeZone, idBase = "chart", width: wanted = 720 } = {}) {
+  // drawn at the size it is shown, so labels stay readable on a phone
+  const width = Math.round(Math.max(300, Math.min(960, wanted)));
+  const height = Math.round(Math.max(180, Math.min(280, width * 0.4)));
   const pad = { left: 44, right: 12, top: 12, bottom: 32 };
   const w = width - pad.left - pad.right;
   const hgt = height - pad.top - pad.bottom;
@@ -60,7 +61,8 @@ export function attendanceChart(minutes, { timeZone, idBase = "chart" } = {}) {
       s("text", { x: pad.left - 6, y: y(value) + 4, class: "axis", "text-anchor": "end" }, formatNumber(Math.round(value))),
     );
   }
-  const stepMs = (t1 - t0) > 4 * 3600000 ? 3600000 : 1800000;
+  const steps = [900000, 1800000, 3600000, 7200000, 14400000];
+  const stepMs = steps.find((step) => (step / (t1 - t0)) * w >= 64) || steps[steps.length - 1];
   for (let tick = Math.ceil(t0 / stepMs) * stepMs; tick <= t1; tick += stepMs) {
     svg.append(
       s("line", { x1: x(tick), x2: x(tick), y1: pad.top + hgt, y2: pad.top + hgt + 4, class: "tick" }),

@@ -54,6 +54,8 @@ export class LiveConnection {
     this.silenceTimer = null;
     this.opened = false;
     this.reconnects = 0;
+    this.sessions = 0; // how many times this page went live (1 + successful reconnections)
+    this.resumes = 0; // how many times a gap was filled on the open socket
     window.addEventListener("offline", () => this.wentOffline());
     window.addEventListener("online", () => this.cameOnline());
   }
@@ -127,6 +129,7 @@ export class LiveConnection {
 
   becameLive() {
     this.attempt = 0;
+    this.sessions += 1;
     this.setStatus(Status.LIVE, { reconnects: this.reconnects });
     for (const item of this.pending.values()) this.transmit(item);
   }
@@ -177,6 +180,7 @@ export class LiveConnection {
   resume() {
     if (this.resuming || !this.store.positions || !this.isOpen()) return;
     this.resuming = true;
+    this.resumes += 1;
     const { public: pub, staff } = this.store.positions;
     const channels = { public: { epoch: pub.epoch, seq: pub.seq } };
     if (staff) channels.staff = { epoch: staff.epoch, seq: staff.seq };

@@ -53,19 +53,29 @@ export function keepFocus(root, render) {
   const active = document.activeElement;
   let key = null;
   let fkey = null;
-  if (active && root.contains(active) && active !== root) {
+  let index = -1;
+  const inside = Boolean(active && root.contains(active) && active !== root);
+  if (inside) {
     const item = active.closest("[data-key]");
     key = item ? item.dataset.key : null;
+    index = item ? [...item.parentElement.children].indexOf(item) : -1;
     fkey = active.dataset ? active.dataset.fkey || null : null;
   }
   render();
-  if (active && active.isConnected) {
+  if (!inside) return;
+  if (active.isConnected) {
     if (document.activeElement !== active) active.focus();
     return;
   }
-  if (key === null) return;
-  const item = [...root.querySelectorAll("[data-key]")].find((el) => el.dataset.key === key);
-  if (!item) return;
+  const items = [...root.querySelectorAll("[data-key]")];
+  const item = items.find((el) => el.dataset.key === key);
+  if (!item) {
+    // the focused item left the list: focus its neighbour, else the list's focusable container
+    const neighbour = items[Math.min(Math.max(index, 0), items.length - 1)];
+    const target = neighbour?.querySelector("button:not([disabled]), [tabindex]") || root.closest("[tabindex]");
+    if (target) target.focus();
+    return;
+  }
   const target = (fkey && [...item.querySelectorAll("[data-fkey]")].find((el) => el.dataset.fkey === fkey)) || item;
   if (!target.hasAttribute("tabindex") && !/^(BUTTON|A|INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) {
     target.setAttribute("tabindex", "-1");

@@ -331,7 +331,7 @@ const en = {
   "org.no_reminders": "No reminders yet.",
   "org.day": "Day",
   "org.kind": "Reminder",
-  "org.due": "Due",
+  "org.due": "Due (people)",
   "org.sent": "Sent",
   "org.failed": "Failed",
   "org.reports": "Reports",
@@ -345,14 +345,26 @@ const en = {
   "org.compile_started": "Compiling the report: {scope}.",
   "org.compile_done": "Report ready: {scope}.",
   "org.download_label": "Download {format}: {scope}",
-  "reminder.day_before": "Day before",
-  "reminder.hour_before": "One hour before",
-  "reminder.starting": "Starting now",
   "chart.title": "Attendees present, minute by minute",
   "chart.desc": "From {from} to {to} (New York time); peak {peak}.",
   "chart.as_table": "Show the data as a table",
   "chart.time": "Time",
   "chart.present": "Present",
+  "org.count.one": "{n} registration",
+  "org.found.one": "{n} registration matches “{q}”",
+  "inbox.votes.one": "{n} vote",
+  "qa.vote_label.one": "Vote for this question ({n} vote)",
+  "qa.unvote_label.one": "Remove your vote ({n} vote)",
+  "unit.days.one": "{n} day",
+  "org.due_at": "Due at",
+  "org.pending": "Pending",
+  "reminder.audience.attendees": "Attendees",
+  "reminder.audience.speakers": "Speakers",
+  "reminder.before": "{offset} before",
+  "org.incomplete": "compiled while the morning was running",
+  "problem.not_begun": "Nothing to report before the morning begins.",
+  "problem.queue_unavailable": "The task queue cannot be reached. Try again shortly.",
+  "problem.report_not_found": "The event has no morning on that date.",
 };
 
 const fr = {
@@ -675,7 +687,7 @@ const fr = {
   "org.no_reminders": "Pas encore de rappel.",
   "org.day": "Jour",
   "org.kind": "Rappel",
-  "org.due": "Prévu",
+  "org.due": "À envoyer",
   "org.sent": "Envoyés",
   "org.failed": "Échecs",
   "org.reports": "Rapports",
@@ -689,14 +701,26 @@ const fr = {
   "org.compile_started": "Compilation du rapport : {scope}.",
   "org.compile_done": "Rapport prêt : {scope}.",
   "org.download_label": "Télécharger en {format} : {scope}",
-  "reminder.day_before": "La veille",
-  "reminder.hour_before": "Une heure avant",
-  "reminder.starting": "Au début",
   "chart.title": "Participants présents, minute par minute",
   "chart.desc": "De {from} à {to} (heure de New York) ; pic de {peak}.",
   "chart.as_table": "Afficher les données sous forme de tableau",
   "chart.time": "Heure",
   "chart.present": "Présents",
+  "org.count.one": "{n} inscription",
+  "org.found.one": "{n} inscription correspond à « {q} »",
+  "inbox.votes.one": "{n} vote",
+  "qa.vote_label.one": "Voter pour cette question ({n} vote)",
+  "qa.unvote_label.one": "Retirer votre vote ({n} vote)",
+  "unit.days.one": "{n} jour",
+  "org.due_at": "Prévu à",
+  "org.pending": "En attente",
+  "reminder.audience.attendees": "Participants",
+  "reminder.audience.speakers": "Intervenants",
+  "reminder.before": "{offset} avant",
+  "org.incomplete": "compilé pendant la matinée",
+  "problem.not_begun": "Rien à rapporter avant le début de la matinée.",
+  "problem.queue_unavailable": "La file des tâches est injoignable. Réessayez dans un instant.",
+  "problem.report_not_found": "L’événement n’a pas de matinée à cette date.",
 };
 
 const es = {
@@ -1019,7 +1043,7 @@ const es = {
   "org.no_reminders": "Todavía no hay recordatorios.",
   "org.day": "Día",
   "org.kind": "Recordatorio",
-  "org.due": "Previsto",
+  "org.due": "A enviar",
   "org.sent": "Enviados",
   "org.failed": "Fallidos",
   "org.reports": "Informes",
@@ -1033,14 +1057,26 @@ const es = {
   "org.compile_started": "Compilando el informe: {scope}.",
   "org.compile_done": "Informe listo: {scope}.",
   "org.download_label": "Descargar {format}: {scope}",
-  "reminder.day_before": "El día anterior",
-  "reminder.hour_before": "Una hora antes",
-  "reminder.starting": "Al comenzar",
   "chart.title": "Participantes presentes, minuto a minuto",
   "chart.desc": "De {from} a {to} (hora de Nueva York); máximo de {peak}.",
   "chart.as_table": "Mostrar los datos como tabla",
   "chart.time": "Hora",
   "chart.present": "Presentes",
+  "org.count.one": "{n} inscripción",
+  "org.found.one": "{n} inscripción coincide con «{q}»",
+  "inbox.votes.one": "{n} voto",
+  "qa.vote_label.one": "Votar por esta pregunta ({n} voto)",
+  "qa.unvote_label.one": "Retirar su voto ({n} voto)",
+  "unit.days.one": "{n} día",
+  "org.due_at": "Previsto a las",
+  "org.pending": "Pendientes",
+  "reminder.audience.attendees": "Participantes",
+  "reminder.audience.speakers": "Oradores",
+  "reminder.before": "{offset} antes",
+  "org.incomplete": "compilado durante la mañana",
+  "problem.not_begun": "No hay nada que informar antes de que empiece la mañana.",
+  "problem.queue_unavailable": "No se puede contactar con la cola de tareas. Inténtelo en un momento.",
+  "problem.report_not_found": "El evento no tiene mañana en esa fecha.",
 };
 
 export const STRINGS = { en, fr, es };
@@ -1086,7 +1122,10 @@ export function onLangChange(listener) {
 
 /** The string for ``key`` in the current language, with {name} placeholders filled. */
 export function t(key, params = {}) {
-  const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  let text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  if (typeof params.n === "number" && new Intl.PluralRules(current).select(params.n) === "one") {
+    text = STRINGS[current][`${key}.one`] ?? text; // "1 vote", "1 inscription"
+  }
   return text.replace(/\{(\w+)\}/g, (match, name) => (name in params ? String(params[name]) : match));
 }
 

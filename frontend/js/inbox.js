@@ -138,7 +138,7 @@ function item(q, pub, staff) {
         original && original !== q.text ? h("p", { class: "muted" }, t("inbox.original", { text: original })) : null,
       ];
   const votes = "votes" in q ? h("span", { class: "votes-pill", "aria-label": t("inbox.votes", { n: q.votes }) }, `▲ ${q.votes}`) : null;
-  return h("li", { class: "question" }, h("div", { class: "q-body" }, votes, body, meta), editing ? null : h("div", { class: "actions" }, actions(q, pub)));
+  return h("li", { class: "question" }, h("div", { class: "q-body" }, votes, body, meta), editing ? null : h("div", { class: "actions" }, actions(q)));
 }
 
 function editor(q) {
@@ -168,7 +168,7 @@ function editor(q) {
   ];
 }
 
-function actions(q, pub) {
+function actions(q) {
   const id = q.id;
   const a = (label, type, fields, opts) => button(label, () => act(type, { question_id: id, ...fields }), opts);
   switch (ui.tab) {
@@ -200,7 +200,6 @@ function actions(q, pub) {
     case "dismissed":
       return [a(t("inbox.restore"), "question.restore", {}, { cls: "small secondary", fkey: "restore" })];
     default:
-      void pub;
       return [];
   }
 }

@@ -21,15 +21,13 @@ async function main() {
     return;
   }
   state.event = result.data;
-  $("#event-name").textContent = ` · ${localized(state.event.title)[0]}`;
   const me = await whoAmI();
+  state.me = me;
+  renderHeader();
   if (!me || me.kind !== "staff") {
     gate(t(me ? "gate.staff_only" : "gate.sign_in"), !me);
     return;
   }
-  replaceChildren($("#whoami"), h("span", {}, t("signed_in_as", { name: me.name })),
-    h("a", { href: `/events/${encodeURIComponent(slug)}` }, t("nav.attendee")),
-    h("a", { href: `/organise/${encodeURIComponent(slug)}` }, t("nav.organise")), signOutButton());
   $("#console").hidden = false;
   setUpControls();
   state.live = startLive(slug, {
@@ -40,6 +38,18 @@ async function main() {
   });
   setUpInbox(state.live, $("#qa-tabs"), $("#qa-panel"));
   everySecond(state.live.connection, tick);
+}
+
+function renderHeader() {
+  const [title, lang] = localized(state.event.title);
+  const name = $("#event-name");
+  name.textContent = title;
+  name.lang = lang;
+  const me = state.me;
+  if (!me || me.kind !== "staff") return;
+  replaceChildren($("#whoami"), h("span", {}, t("signed_in_as", { name: me.name })),
+    h("a", { href: `/events/${encodeURIComponent(slug)}` }, t("nav.attendee")),
+    h("a", { href: `/organise/${encodeURIComponent(slug)}` }, t("nav.organise")), signOutButton());
 }
 
 function gate(text, withSignIn = false) {
@@ -204,7 +214,7 @@ function renderFloor() {
                 },
               },
                 h("label", { for: "limit-minutes" }, t("mod.limit")),
-                h("input", { id: "limit-minutes", type: "number", min: "0.5", max: "60", step: "0.5", value: String(speech.limit_s / 60), class: "narrow" }),
+                h("input", { id: "limit-minutes", type: "number", min: "0.25", max: "60", step: "0.25", value: String(speech.limit_s / 60), class: "narrow" }),
                 h("button", { type: "submit", class: "secondary small" }, t("mod.limit_set")),
               ),
             ]
@@ -366,6 +376,7 @@ function tick(nowMs) {
 }
 
 onLangChange(() => {
+  if (state.event) renderHeader();
   if (!state.live?.store.ready) return;
   state.speechKey = null;
   render({ kind: "lang" });

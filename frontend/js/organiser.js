@@ -4,7 +4,7 @@
 
 import { h, replaceChildren, $ } from "./dom.js";
 import {
-  initPage, api, t, getLang, onLangChange, localized, whoAmI, signOutButton, slugFromPath, problemText,
+  initPage, api, t, onLangChange, localized, whoAmI, signOutButton, slugFromPath, problemText,
   formatTime, formatDate, formatNumber, announce,
 } from "./page.js";
 import { startLive } from "./live.js";
@@ -23,19 +23,29 @@ async function main() {
     return;
   }
   state.event = result.data;
-  $("#event-name").textContent = ` · ${localized(state.event.title)[0]}`;
   const me = await whoAmI();
+  state.me = me;
+  renderHeader();
   if (!me || me.kind !== "staff") {
     gate(t(me ? "gate.organiser_only" : "gate.sign_in"), !me);
     return;
   }
-  replaceChildren($("#whoami"), h("span", {}, t("signed_in_as", { name: me.name })),
-    h("a", { href: `/events/${encodeURIComponent(slug)}` }, t("nav.attendee")),
-    h("a", { href: `/moderate/${encodeURIComponent(slug)}` }, t("nav.moderate")), signOutButton());
   $("#dashboard").hidden = false;
   setUpControls();
   state.live = startLive(slug, { onChange: renderPresence });
   await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports()]);
+}
+
+function renderHeader() {
+  const [title, lang] = localized(state.event.title);
+  const name = $("#event-name");
+  name.textContent = title;
+  name.lang = lang;
+  const me = state.me;
+  if (!me || me.kind !== "staff") return;
+  replaceChildren($("#whoami"), h("span", {}, t("signed_in_as", { name: me.name })),
+    h("a", { href: `/events/${encodeURIComponent(slug)}` }, t("nav.attendee")),
+    h("a", { href: `/moderate/${encodeURIComponent(slug)}` }, t("nav.moderate")), signOutButton());
 }
 
 function gate(text, withSignIn = false) {
@@ -100,7 +110,7 @@ function renderTimeline() {
   const tz = state.event.timezone;
   replaceChildren(
     box,
-    minutes.length ? attendanceChart(minutes, { timeZone: tz, idBase: `chart-${data.day}` }) : h("p", { class: "muted" }, t("org.no_attendance")),
+    minutes.length ? attendanceChart(minutes, { timeZone: tz, idBase: `chart-${data.day}`, width: box.clientWidth || 720 }) : h("p", { class: "muted" }, t("org.no_attendance")),
     minutes.length ? attendanceTable(minutes, tz) : null,
     segments.length
       ? h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("org.by_segment") },
@@ -196,18 +206,31 @@ function renderReminders() {
     replaceChildren(box, h("p", { class: "muted" }, t("org.no_reminders")));
     return;
   }
+  const tz = state.event.timezone;
+  const when = (iso) => formatTime(iso, tz, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
   replaceChildren(box, h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "rem-h" },
     h("table", {},
-      h("thead", {}, h("tr", {}, ...["org.day", "org.kind", "org.due", "org.sent", "org.failed"].map((k) => h("th", { scope: "col" }, t(k))))),
+      h("thead", {}, h("tr", {}, ...["org.day", "org.kind", "org.due_at", "org.due", "org.sent", "org.failed", "org.pending"].map((k) => h("th", { scope: "col" }, t(k))))),
       h("tbody", {}, rows.map((r) =>
         h("tr", { class: r.failed ? "has-failures" : "" },
           h("td", {}, formatDate(r.day, "UTC", { day: "numeric", month: "short" })),
-          h("td", {}, t(`reminder.${r.kind}`) === `reminder.${r.kind}` ? r.kind : t(`reminder.${r.kind}`)),
-          h("td", {}, r.due ? formatTime(r.due, state.event.timezone, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) : "–"),
+          h("td", {}, reminderLabel(r)),
+          h("td", {}, r.due_at ? when(r.due_at) : "–"),
+          h("td", {}, formatNumber(r.due ?? 0)),
           h("td", {}, formatNumber(r.sent ?? 0)),
           h("td", {}, r.failed ? h("strong", { class: "error-text" }, formatNumber(r.failed)) : "0"),
+          h("td", {}, formatNumber(r.pending ?? 0)),
         ))),
     )));
+}
+
+/** "attendees-24h" → "Attendees · 24h before". */
+function reminderLabel(row) {
+  const [audience, offset] = String(row.kind).split(/-(.*)/s);
+  const who = row.audience || audience;
+  const label = t(`reminder.audience.${who}`);
+  if (!offset || label === `reminder.audience.${who}`) return String(row.kind);
+  return `${label} · ${t("reminder.before", { offset })}`;
 }
 
 // -- reports -------------------------------------------------------------------------------------------
@@ -250,7 +273,8 @@ function renderReports() {
         return h("li", { class: "report" },
           h("p", { class: "report-scope" }, h("strong", {}, scopeLabel(scope))),
           compiled.length
-            ? h("p", { class: "muted" }, t("org.compiled_at", { time: formatTime(compiled[0].compiled_at, state.event.timezone, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) }))
+            ? h("p", { class: "muted" }, t("org.compiled_at", { time: formatTime(compiled[0].compiled_at, state.event.timezone, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) }),
+                compiled.some((f) => f.complete === false) ? ` · ${t("org.incomplete")}` : null)
             : h("p", { class: "muted" }, t("org.not_compiled")),
           h("p", { class: "downloads" },
             files.map((file, i) => {
@@ -304,6 +328,11 @@ function fillDays() {
 function setUpControls() {
   fillDays();
   $("#timeline-day").addEventListener("change", loadTimeline);
+  let resizing = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(renderTimeline, 200);
+  });
   $("#reg-search").addEventListener("submit", (e) => {
     e.preventDefault();
     state.q = $("#reg-q").value.trim();
@@ -315,6 +344,7 @@ function setUpControls() {
 }
 
 onLangChange(() => {
+  if (state.event) renderHeader();
   if (!state.event || $("#dashboard").hidden) return;
   fillDays();
   renderRegistrations();
@@ -324,5 +354,4 @@ onLangChange(() => {
   if (state.live?.store.ready) renderPresence();
 });
 
-void getLang;
 main();

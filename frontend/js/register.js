@@ -57,7 +57,7 @@ function checkLocally(form, body) {
   return first;
 }
 
-export function renderRegistration(form, slug, event, { refresh = false } = {}) {
+export function renderRegistration(form, slug, { refresh = false } = {}) {
   fillSelects(form);
   if (refresh || form.dataset.ready) return;
   form.dataset.ready = "1";
@@ -116,6 +116,5 @@ export function renderRegistration(form, slug, event, { refresh = false } = {}) 
       ),
     );
     $("#join-now").focus();
-    void event;
   });
 }

@@ -291,6 +291,7 @@ export class Store {
     this.me = null;
     this.positions = null; // {public: {epoch, seq}, staff: {epoch, seq} | null}
     this.listeners = new Set();
+    this.snapshots = 0; // how many snapshots were loaded (a reconnect that replays loads none)
   }
 
   get ready() {
@@ -307,6 +308,7 @@ export class Store {
   }
 
   load(snapshot) {
+    this.snapshots += 1;
     this.public = snapshot.public;
     this.staff = snapshot.staff ?? null;
     this.me = { ...snapshot.me, questions: [...snapshot.me.questions], voted: [...snapshot.me.voted] };

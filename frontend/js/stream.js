@@ -26,6 +26,15 @@ export function renderStream(container, event) {
     replaceChildren(container, h("p", { class: "muted" }, t("stream.none")));
     return;
   }
+  const existing = container.querySelector("#stream-frame");
+  if (existing) {
+    // a language switch: relabel, but never reload the player
+    const select = container.querySelector("#stream-channel");
+    for (const option of select.options) option.textContent = channelLabel(option.value);
+    container.querySelector("label").textContent = t("stream.channel");
+    existing.title = t("stream.frame_title", { channel: channelLabel(select.value) });
+    return;
+  }
   const saved = localStorage.getItem(key(event.slug));
   let chosen = channels.includes(saved) ? saved : channels.includes(getLang()) ? getLang() : channels.includes("floor") ? "floor" : channels[0];
   const frame = h("iframe", {

@@ -190,6 +190,7 @@ DYNAMIC = {
     "lang.": ["fr", "en", "es"],
     "inbox.": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
     "inbox.empty_": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
+    "reminder.audience.": ["attendees", "speakers"],
 }
 
 
