@@ -225,6 +225,7 @@ async def list_events(session: AsyncSession) -> list[dict[str, Any]]:
     events = (await session.execute(select(Event).options(selectinload(Event.days)).order_by(Event.id))).scalars()
     return [
         {
+            "id": e.id,
             "slug": e.slug,
             "title": e.title,
             "timezone": e.timezone,
