@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     idle_timeout_s: float = Field(
         45.0, gt=0, le=3600, description="A websocket silent this long is closed; its presence ends at its last frame."
     )
+    report_attendance_threshold: float = Field(
+        0.5, ge=0, le=1, description="Share of a morning an attendee must be present for to count as attended."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `parley serve`.")
     embedded_worker: bool = Field(

@@ -112,15 +112,25 @@ class Recorder:
             self.seq[channel] += 1
             self.session.add(
                 EventLogEntry(
-                    event_id=self.event_id, channel=channel, seq=self.seq[channel], type=event.type,
-                    payload=event.model_dump(mode="json"), actor=key, at=when,
+                    event_id=self.event_id,
+                    channel=channel,
+                    seq=self.seq[channel],
+                    type=event.type,
+                    payload=event.model_dump(mode="json"),
+                    actor=key,
+                    at=when,
                 )
             )
 
     def save(self) -> None:
         self.session.add(
-            LiveStateRow(event_id=self.event_id, epoch="test", public_seq=self.seq["public"],
-                         staff_seq=self.seq["staff"], state=self.state.model_dump(mode="json"))
+            LiveStateRow(
+                event_id=self.event_id,
+                epoch="test",
+                public_seq=self.seq["public"],
+                staff_seq=self.seq["staff"],
+                state=self.state.model_dump(mode="json"),
+            )
         )
 
 
@@ -128,15 +138,32 @@ def build_scenario(engine: Engine, *, live_until: datetime | None = LATER, slug:
     """The event, its registrations, presences and votes; the live script played up to ``live_until``
     (None: no live state at all, nothing ever opened)."""
     with Session(engine) as session, session.begin():
-        event = Event(slug=slug, title={"en": TITLE, "fr": "Dialogue de test"}, timezone="America/New_York",
-                      languages=["en", "fr"], streams={})
+        event = Event(
+            slug=slug,
+            title={"en": TITLE, "fr": "Dialogue de test"},
+            timezone="America/New_York",
+            languages=["en", "fr"],
+            streams={},
+        )
         session.add(event)
         session.flush()
         scenario = Scenario(engine, event.id)
-        d1 = Day(event_id=event.id, date=DAY1, starts_at=at(DAY1, "09:00"), ends_at=at(DAY1, "12:00"),
-                 title={"en": "Day one"}, theme={})
-        d2 = Day(event_id=event.id, date=DAY2, starts_at=at(DAY2, "09:00"), ends_at=at(DAY2, "12:00"),
-                 title={"en": "Day two"}, theme={})
+        d1 = Day(
+            event_id=event.id,
+            date=DAY1,
+            starts_at=at(DAY1, "09:00"),
+            ends_at=at(DAY1, "12:00"),
+            title={"en": "Day one"},
+            theme={},
+        )
+        d2 = Day(
+            event_id=event.id,
+            date=DAY2,
+            starts_at=at(DAY2, "09:00"),
+            ends_at=at(DAY2, "12:00"),
+            title={"en": "Day two"},
+            theme={},
+        )
         session.add_all([d1, d2])
         session.flush()
         specs = [
@@ -146,13 +173,26 @@ def build_scenario(engine: Engine, *, live_until: datetime | None = LATER, slug:
             (d2, "d2-panel", "panel", "09:00", "12:00"),
         ]
         for day, key, kind, start, end in specs:
-            segment = Segment(event_id=event.id, day_id=day.id, key=key, kind=kind, title={"en": f"Title of {key}"},
-                              starts_at=at(day.date, start), ends_at=at(day.date, end))
+            segment = Segment(
+                event_id=event.id,
+                day_id=day.id,
+                key=key,
+                kind=kind,
+                title={"en": f"Title of {key}"},
+                starts_at=at(day.date, start),
+                ends_at=at(day.date, end),
+            )
             session.add(segment)
             session.flush()
             scenario.segments[key] = segment.id
-        pat = SegmentPerson(segment_id=scenario.segments["d1-panel-1"], position=0, role="speaker", name="Pat Panel",
-                            title="Expert", affiliation="IOM")
+        pat = SegmentPerson(
+            segment_id=scenario.segments["d1-panel-1"],
+            position=0,
+            role="speaker",
+            name="Pat Panel",
+            title="Expert",
+            affiliation="IOM",
+        )
         session.add(pat)
         moderator = User(email="mia@example.org", name="Mia Moderator")
         session.add(moderator)
@@ -166,7 +206,7 @@ def build_scenario(engine: Engine, *, live_until: datetime | None = LATER, slug:
             ("Chloé Dubois", "academia", "FR", "fr", "Sorbonne", registered, None),
             ("=1+2", "media", "+33", "en", "@evil", registered, None),
             ("Dmitri Ivanov", "un_system", "", "en", "UNDP", registered, None),
-            ("Eve Keller", "other", "DE", "en", "", registered, None),
+            ("Eve Keller", "other", "DE", "en", "#N/A", registered, None),
             ("Frank Late", "other", "US", "en", "", at(DAY1, "13:00"), None),
             ("Grace Gone", "other", "US", "en", "", registered, at(date(2022, 2, 25), "10:00")),
             ("Hugo Second", "media", "ES", "es", "El País", registered, None),
@@ -174,8 +214,18 @@ def build_scenario(engine: Engine, *, live_until: datetime | None = LATER, slug:
         ]
         for name, category, country, language, organisation, created, revoked in people:
             email = name.lower().replace(" ", ".").replace("=", "eq").replace("+", "plus") + "@example.org"
-            reg = Registration(event_id=event.id, name=name, email=email, organisation=organisation, category=category,
-                               country=country, language=language, join_nonce="n", created_at=created, revoked_at=revoked)
+            reg = Registration(
+                event_id=event.id,
+                name=name,
+                email=email,
+                organisation=organisation,
+                category=category,
+                country=country,
+                language=language,
+                join_nonce="n",
+                created_at=created,
+                revoked_at=revoked,
+            )
             session.add(reg)
             session.flush()
             scenario.people[name.split()[0]] = reg.id
@@ -193,8 +243,17 @@ def build_scenario(engine: Engine, *, live_until: datetime | None = LATER, slug:
             (p["Alice"], at(DAY2, "09:30"), at(DAY2, "12:00"), at(DAY2, "12:00")),
         ]
         for index, (reg_id, start, seen, end) in enumerate(presences):
-            session.add(Presence(event_id=event.id, registration_id=reg_id, connection_id=f"c{index}", server_id="s",
-                                 started_at=start, last_seen_at=seen, ended_at=end))
+            session.add(
+                Presence(
+                    event_id=event.id,
+                    registration_id=reg_id,
+                    connection_id=f"c{index}",
+                    server_id="s",
+                    started_at=start,
+                    last_seen_at=seen,
+                    ended_at=end,
+                )
+            )
         if live_until is not None:
             play_morning(session, scenario, live_until)
     return scenario
@@ -204,9 +263,16 @@ def play_morning(session: Session, s: Scenario, until: datetime) -> None:
     segments = session.execute(select(Segment).where(Segment.event_id == s.event_id)).scalars().all()
     people = {row.segment_id: row for row in session.execute(select(SegmentPerson)).scalars()}
     infos = [
-        SegmentInfo(id=seg.id, key=seg.key, kind=seg.kind, day=DAY1 if seg.key.startswith("d1") else DAY2,
-                    title=seg.title, starts_at=seg.starts_at, ends_at=seg.ends_at,
-                    people=(Person(id=people[seg.id].id, name="Pat Panel", role="speaker"),) if seg.id in people else ())
+        SegmentInfo(
+            id=seg.id,
+            key=seg.key,
+            kind=seg.kind,
+            day=DAY1 if seg.key.startswith("d1") else DAY2,
+            title=seg.title,
+            starts_at=seg.starts_at,
+            ends_at=seg.ends_at,
+            people=(Person(id=people[seg.id].id, name="Pat Panel", role="speaker"),) if seg.id in people else (),
+        )
         for seg in segments
     ]
     recorder = Recorder(session, s.event_id, new_live_state(infos))
@@ -255,8 +321,11 @@ def play_morning(session: Session, s: Scenario, until: datetime) -> None:
     recorder.save()
     if until >= at(DAY1, "11:30"):
         for question_id, voter in ((1, "Bruno"), (1, "Chloé"), (3, "Alice")):
-            session.add(QuestionVote(event_id=s.event_id, question_id=question_id, voter=f"a:{s.people[voter]}",
-                                     at=at(DAY1, "11:30")))
+            session.add(
+                QuestionVote(
+                    event_id=s.event_id, question_id=question_id, voter=f"a:{s.people[voter]}", at=at(DAY1, "11:30")
+                )
+            )
 
 
 @pytest.fixture()
@@ -283,11 +352,16 @@ def test_each_attendee_minutes_shares_threshold_and_first_and_last_instants(scen
     report = build(scenario)
     people = rows_by(report.table("attendees"), "name")
     assert list(people) == ["=1+2", "Alice Martin", "Bruno Costa", "Chloé Dubois", "Dmitri Ivanov"]
-    alice, bruno, chloe, mallory, dmitri = (people[n] for n in
-                                            ("Alice Martin", "Bruno Costa", "Chloé Dubois", "=1+2", "Dmitri Ivanov"))
+    alice, bruno, chloe, mallory, dmitri = (
+        people[n] for n in ("Alice Martin", "Bruno Costa", "Chloé Dubois", "=1+2", "Dmitri Ivanov")
+    )
     # minutes present, share of the 190-minute window, and the 50 % threshold (Chloé exactly on it)
     assert [(p["minutes_present"], p["share_pct"], p["attended"]) for p in (alice, bruno, chloe, mallory, dmitri)] == [
-        (190.0, 100.0, True), (90.0, 47.4, False), (95.0, 50.0, True), (30.0, 15.8, False), (20.0, 10.5, False)
+        (190.0, 100.0, True),
+        (90.0, 47.4, False),
+        (95.0, 50.0, True),
+        (30.0, 15.8, False),
+        (20.0, 10.5, False),
     ]
     # share of each segment: opening 30 min, panel 1 75 min, panel 2 10:45-12:10 = 85 min
     shares = ("share_d1-opening_pct", "share_d1-panel-1_pct", "share_d1-panel-2_pct")
@@ -322,10 +396,22 @@ def test_segments_unique_attendees_peak_average_and_median(scenario: Scenario) -
     segments = rows_by(build(scenario).table("segments"), "segment")
     assert list(segments) == ["d1-opening", "d1-panel-1", "d1-panel-2"]
     opening, panel1, panel2 = segments.values()
-    assert (opening["start_local"], opening["end_local"], opening["minutes"]) == (at(DAY1, "09:00"), at(DAY1, "09:30"), 30.0)
-    assert (panel2["start_local"], panel2["end_local"], panel2["minutes"]) == (at(DAY1, "10:45"), at(DAY1, "12:10"), 85.0)
+    assert (opening["start_local"], opening["end_local"], opening["minutes"]) == (
+        at(DAY1, "09:00"),
+        at(DAY1, "09:30"),
+        30.0,
+    )
+    assert (panel2["start_local"], panel2["end_local"], panel2["minutes"]) == (
+        at(DAY1, "10:45"),
+        at(DAY1, "12:10"),
+        85.0,
+    )
     # opening: Alice 30, Bruno 20, Chloé 30
-    assert (opening["unique_attendees"], opening["peak_concurrent"], opening["peak_at_local"]) == (3, 3, at(DAY1, "09:10"))
+    assert (opening["unique_attendees"], opening["peak_concurrent"], opening["peak_at_local"]) == (
+        3,
+        3,
+        at(DAY1, "09:10"),
+    )
     assert (opening["average_minutes"], opening["median_minutes"], opening["attended"]) == (26.7, 30.0, 3)
     # panel 1: Alice 75, Bruno 70, Chloé 65
     assert (panel1["unique_attendees"], panel1["peak_concurrent"], panel1["peak_at_local"]) == (3, 3, at(DAY1, "09:30"))
@@ -340,8 +426,11 @@ def test_attendance_by_category_and_country(scenario: Scenario) -> None:
     by_category = [r for r in report.table("by_category").rows]
     whole = {row[1]: row[2:] for row in by_category if row[0] == "(all)"}
     assert whole == {
-        "member_state": (1, 1, 190.0), "civil_society": (1, 0, 90.0), "academia": (1, 1, 95.0),
-        "media": (1, 0, 30.0), "un_system": (1, 0, 20.0),
+        "member_state": (1, 1, 190.0),
+        "civil_society": (1, 0, 90.0),
+        "academia": (1, 1, 95.0),
+        "media": (1, 0, 30.0),
+        "un_system": (1, 0, 20.0),
     }
     panel2 = {row[1]: row[2] for row in by_category if row[0] == "d1-panel-2"}
     assert panel2 == {"member_state": 1, "media": 1, "un_system": 1}
@@ -356,8 +445,20 @@ def test_timeline_counts_each_minute_once_per_person(scenario: Scenario) -> None
     assert len(rows) == 190 and rows[0][0] == at(DAY1, "09:00") and rows[-1][0] == at(DAY1, "12:09")
     present = {row[0]: row[2] for row in rows}
     expected = {
-        "09:00": 2, "09:09": 2, "09:10": 3, "10:34": 3, "10:35": 2, "10:39": 2, "10:40": 1, "10:59": 1,
-        "11:00": 2, "11:29": 2, "11:30": 1, "11:49": 1, "11:50": 2, "12:09": 2,
+        "09:00": 2,
+        "09:09": 2,
+        "09:10": 3,
+        "10:34": 3,
+        "10:35": 2,
+        "10:39": 2,
+        "10:40": 1,
+        "10:59": 1,
+        "11:00": 2,
+        "11:29": 2,
+        "11:30": 1,
+        "11:49": 1,
+        "11:50": 2,
+        "12:09": 2,
     }
     assert {clock: present[at(DAY1, clock)] for clock in expected} == expected
     segment_of = {row[0]: row[3] for row in rows}
@@ -380,11 +481,17 @@ def test_speakers_from_the_floor_and_for_how_long(scenario: Scenario) -> None:
     speeches = rows_by(report.table("speeches"), "speaker")
     assert list(speeches) == ["Pat Panel", "Bruno", "Chloé"]
     assert [(s["source"], s["duration_s"], s["duration"]) for s in speeches.values()] == [
-        ("programme", 420, "7:00"), ("floor", 210, "3:30"), ("floor", 60, "1:00")
+        ("programme", 420, "7:00"),
+        ("floor", 210, "3:30"),
+        ("floor", 60, "1:00"),
     ]
     bruno = speeches["Bruno"]
     assert (bruno["on_behalf_of"], bruno["topic"], bruno["email"], bruno["country"]) == (
-        "Brazil", "Funding", "bruno.costa@example.org", "BR")
+        "Brazil",
+        "Funding",
+        "bruno.costa@example.org",
+        "BR",
+    )
     assert bruno["started_local"] == at(DAY1, "10:00") and bruno["ended_local"] == at(DAY1, "10:03:30")
     assert speeches["Chloé"]["point_of_order"] is True and speeches["Chloé"]["segment"] == "d1-panel-1"
     summary = {key: value for key, _, value in report.summary}
@@ -395,12 +502,21 @@ def test_questions_votes_answers_and_moderation_decisions(scenario: Scenario) ->
     report = build(scenario)
     questions = rows_by(report.table("questions"), "question_id")
     assert [(q["status"], q["answered"], q["votes"]) for q in questions.values()] == [
-        ("answered", True, 2), ("dismissed", False, 0), ("archived", False, 1), ("pending", False, 0)
+        ("answered", True, 2),
+        ("dismissed", False, 0),
+        ("archived", False, 1),
+        ("pending", False, 0),
     ]
     q1, q2, q3, q4 = questions.values()
-    assert (q1["text"], q1["original_text"], q1["asker"]) == ("How are the funds allocated?", "How are funds allocated?", "Alice")
+    assert (q1["text"], q1["original_text"], q1["asker"]) == (
+        "How are the funds allocated?",
+        "How are funds allocated?",
+        "Alice",
+    )
     assert q1["answered_local"] == at(DAY1, "11:05") and q1["email"] == "alice.martin@example.org"
-    assert q3["anonymous"] is True and q3["asker"] == "Bruno" and q3["text"] == "Why are there so few women on the panels?"
+    assert (
+        q3["anonymous"] is True and q3["asker"] == "Bruno" and q3["text"] == "Why are there so few women on the panels?"
+    )
     assert q2["text"] == "=cmd|' /C calc'!A0" and q4["segment"] == "d1-panel-2"
     decisions = [(row[4], row[2], row[5], row[0]) for row in report.table("qa_decisions").rows]
     assert decisions == [
@@ -461,10 +577,20 @@ def test_an_unknown_morning_is_refused(scenario: Scenario) -> None:
 # -- when a morning is over ---------------------------------------------------------------------------
 
 
-def _facts(opened: str | None = None, ended: str | None = None, key: str = "s", start: str = "10:00",
-           end: str = "12:00") -> SegmentFacts:
-    return SegmentFacts(1, key, "panel", key, DAY1, at(DAY1, start), at(DAY1, end),
-                        at(DAY1, opened) if opened else None, at(DAY1, ended) if ended else None)
+def _facts(
+    opened: str | None = None, ended: str | None = None, key: str = "s", start: str = "10:00", end: str = "12:00"
+) -> SegmentFacts:
+    return SegmentFacts(
+        1,
+        key,
+        "panel",
+        key,
+        DAY1,
+        at(DAY1, start),
+        at(DAY1, end),
+        at(DAY1, opened) if opened else None,
+        at(DAY1, ended) if ended else None,
+    )
 
 
 DAY = DayFacts(DAY1, at(DAY1, "09:00"), at(DAY1, "12:00"), "Day one")
@@ -539,12 +665,21 @@ def test_csv_zip_has_one_file_per_table_and_neutralises_formulas(scenario: Scena
     assert done.files["csv.zip"] == tmp_path / "reports" / "report-test" / "2022-02-28.csv.zip"
     with zipfile.ZipFile(done.files["csv.zip"]) as archive:
         assert archive.namelist() == [
-            "summary.csv", "attendees.csv", "segments.csv", "by_category.csv", "by_country.csv", "timeline.csv",
-            "no_shows.csv", "speeches.csv", "questions.csv", "qa_decisions.csv",
+            "summary.csv",
+            "attendees.csv",
+            "segments.csv",
+            "by_category.csv",
+            "by_country.csv",
+            "timeline.csv",
+            "no_shows.csv",
+            "speeches.csv",
+            "questions.csv",
+            "qa_decisions.csv",
         ]
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
-        tables = {name: list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"))))
-                  for name in archive.namelist()}
+        tables = {
+            name: list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig")))) for name in archive.namelist()
+        }
     mallory = next(r for r in tables["attendees.csv"] if r[1].endswith("=1+2"))
     assert mallory[1:6] == ["'=1+2", "eq1plus2@example.org", "'@evil", "media", "'+33"]
     assert ["2", "d1-panel-2"] == next(r for r in tables["questions.csv"] if r[0] == "2")[:2]
@@ -552,7 +687,11 @@ def test_csv_zip_has_one_file_per_table_and_neutralises_formulas(scenario: Scena
     summary = {row[0]: row[2] for row in tables["summary.csv"][1:]}
     assert (summary["joined"], summary["no_shows"], summary["peak_concurrent"]) == ("5", "3", "3")
     assert len(tables["timeline.csv"]) == 191 and tables["timeline.csv"][1] == [
-        "2022-02-28T09:00:00-05:00", "2022-02-28T14:00:00Z", "2", "d1-opening"]
+        "2022-02-28T09:00:00-05:00",
+        "2022-02-28T14:00:00Z",
+        "2",
+        "d1-opening",
+    ]
 
 
 @pytest.mark.parametrize("text", ["=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx"])
@@ -561,11 +700,23 @@ def test_every_formula_start_is_neutralised(text: str) -> None:
     assert neutralise("plain " + text) == "plain " + text
 
 
-def test_xlsx_has_a_summary_and_one_sheet_per_table_with_text_never_formulas(scenario: Scenario, tmp_path: Path) -> None:
+def test_xlsx_has_a_summary_and_one_sheet_per_table_with_text_never_formulas(
+    scenario: Scenario, tmp_path: Path
+) -> None:
     done = reports.compile_report(scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW)
     book = openpyxl.load_workbook(done.files["xlsx"])
-    assert book.sheetnames == ["summary", "attendees", "segments", "by_category", "by_country", "timeline",
-                               "no_shows", "speeches", "questions", "qa_decisions"]
+    assert book.sheetnames == [
+        "summary",
+        "attendees",
+        "segments",
+        "by_category",
+        "by_country",
+        "timeline",
+        "no_shows",
+        "speeches",
+        "questions",
+        "qa_decisions",
+    ]
     summary = {row[0]: row[1] for row in book["summary"].iter_rows(values_only=True) if row and row[0]}
     assert summary[TITLE] is None and summary["Joined"] == 5 and summary["Peak concurrent attendees"] == 3
     assert summary["Attendance threshold (% of the time)"] == 50.0
@@ -582,7 +733,8 @@ def test_xlsx_has_a_summary_and_one_sheet_per_table_with_text_never_formulas(sce
     for ws in book.worksheets:
         for row in ws.iter_rows():
             for cell in row:
-                assert cell.data_type != "f", f"{ws.title}!{cell.coordinate} is a formula"
+                assert cell.data_type not in ("f", "e"), f"{ws.title}!{cell.coordinate} is a formula or an error"
+    assert next(r for r in book["no_shows"].iter_rows(min_row=2, values_only=True) if r[1] == "Eve Keller")[3] == "#N/A"
     questions = {r[0]: r for r in book["questions"].iter_rows(min_row=2, values_only=True)}
     assert questions[2][9] == "'=cmd|' /C calc'!A0" and questions[1][14] == 2
     assert book["timeline"].max_row == 191
@@ -593,14 +745,25 @@ def test_pdf_is_a_readable_summary_with_the_chart(scenario: Scenario, tmp_path: 
     reader = pypdf.PdfReader(done.files["pdf"])
     assert 1 <= len(reader.pages) <= 4
     text = "\n".join(page.extract_text() for page in reader.pages)
-    for expected in (TITLE, "Morning of Monday 28 February 2022", "Peak concurrent attendees",
-                     "Attendees present per minute", "Speakers from the floor (2)", "Bruno", "3:30",
-                     "How are the funds allocated?", "Questions (4)", "d1-panel-2", "member_state"):
+    for expected in (
+        TITLE,
+        "Morning of Monday 28 February 2022",
+        "Peak concurrent attendees",
+        "Attendees present per minute",
+        "Speakers from the floor (2)",
+        "Bruno",
+        "3:30",
+        "How are the funds allocated?",
+        "Questions (4)",
+        "d1-panel-2",
+        "member_state",
+    ):
         assert expected in text, expected
     assert reader.metadata.title.startswith(TITLE)
     # the chart is drawn: the step line has a point per minute boundary
     content = reader.pages[0].get_contents().get_data() + b"".join(
-        p.get_contents().get_data() for p in reader.pages[1:])
+        p.get_contents().get_data() for p in reader.pages[1:]
+    )
     assert content.count(b" l\n") + content.count(b" l ") > 190
 
 
@@ -613,7 +776,11 @@ def test_compiling_again_gives_byte_identical_files(scenario: Scenario, tmp_path
     later = reports.compile_report(scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=LATER)
     assert {fmt: hashlib.sha256(p.read_bytes()).hexdigest() for fmt, p in later.files.items()} == hashes
     assert sorted(p.name for p in first.files["pdf"].parent.iterdir() if not p.name.startswith(".")) == [
-        "2022-02-28.csv.zip", "2022-02-28.json", "2022-02-28.pdf", "2022-02-28.xlsx"]
+        "2022-02-28.csv.zip",
+        "2022-02-28.json",
+        "2022-02-28.pdf",
+        "2022-02-28.xlsx",
+    ]
 
 
 # -- atomic files -------------------------------------------------------------------------------------
@@ -679,3 +846,17 @@ def test_the_dashboard_timeline_of_a_morning(scenario: Scenario) -> None:
     ]
     with Session(scenario.engine) as session, pytest.raises(reports.UnknownScope):
         reports.read_day(session, scenario.event_id, date(2022, 3, 9), NOW)
+
+
+def test_without_dejavu_the_pdf_falls_back_to_helvetica(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.services.reports import pdf
+
+    monkeypatch.setattr(pdf, "FONT_DIRS", ())
+    pdf.fonts.cache_clear()
+    try:
+        assert pdf.printable("Chloé – Łódź") == "Chloé – ?ódz"
+        document = pdf.write_pdf(build(scenario))
+    finally:
+        pdf.fonts.cache_clear()
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(document)).pages)
+    assert TITLE in text and "Chloé" in text

@@ -32,7 +32,7 @@ from server.services.reports.windows import windows_for_scope
 COMPILE_TASK = "parley.reports.compile"
 TIMELINE_TTL_LIVE_S = 10.0
 TIMELINE_TTL_FINAL_S = 600.0
-_timeline_cache: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
+TIMELINE_CACHE_SIZE = 64
 
 
 class CompileRequest(BaseModel):
@@ -46,14 +46,12 @@ def _url(slug: str, scope: str, fmt: str) -> str:
 
 
 def _task_sender(request: Request) -> TaskSender:
-    """The application's sender when the lifespan provides one, else one kept on the app."""
-    sender = getattr(request.state, "tasks", None)
+    """The lifespan's sender when it provides one, else the one kept on the app (shared with the
+    reminder routes, same attribute)."""
+    sender: TaskSender | None = getattr(request.state, "tasks", None) or getattr(request.app.state, "task_sender", None)
     if sender is None:
-        sender = getattr(request.app.state, "report_task_sender", None)
-        if sender is None:
-            sender = TaskSender(request.state.settings)
-            request.app.state.report_task_sender = sender
-    return sender  # type: ignore[no-any-return]
+        sender = request.app.state.task_sender = TaskSender(request.state.settings)
+    return sender
 
 
 async def list_reports(request: Request) -> Response:
@@ -163,11 +161,21 @@ async def download_report(request: Request) -> Response:
     )
 
 
+def _timeline_cache(request: Request) -> dict[tuple[int, str], tuple[float, dict[str, Any]]]:
+    """Per process, on the app: a dashboard polling every few seconds costs one computation per TTL."""
+    cache: dict[tuple[int, str], tuple[float, dict[str, Any]]] | None = getattr(
+        request.app.state, "report_timeline_cache", None
+    )
+    if cache is None:
+        cache = request.app.state.report_timeline_cache = {}
+    return cache
+
+
 async def _event_for_staff(request: Request, session: Any) -> Event:
     """The event of the path when the principal organises or moderates it (401, 403, 404)."""
     principal = await require_principal(request)
     slug = request.path_params["slug"]
-    event = (await session.execute(select(Event).where(Event.slug == slug))).scalar_one_or_none()
+    event: Event | None = (await session.execute(select(Event).where(Event.slug == slug))).scalar_one_or_none()
     if event is None:
         raise Problem(404, f"no event with slug {slug!r}", code="event_not_found")
     if principal.role_in(event.id) not in ("organiser", "moderator"):
@@ -197,8 +205,9 @@ async def attendance_timeline(request: Request) -> Response:
             raise Problem(
                 422, "give ?day=YYYY-MM-DD", code="invalid", errors=[{"field": "day", "message": "a date YYYY-MM-DD"}]
             ) from None
+        cache = _timeline_cache(request)
         key = (event.id, day.isoformat())
-        cached = _timeline_cache.get(key)
+        cached = cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return JSONResponse(cached[1])
         now = utcnow()
@@ -207,10 +216,10 @@ async def attendance_timeline(request: Request) -> Response:
         except reports.UnknownScope:
             raise Problem(404, f"{event.slug} has no morning on {day.isoformat()}", code="day_not_found") from None
     payload = await asyncio.to_thread(reports.day_timeline, data)  # CPU work off the event loop
-    if len(_timeline_cache) > 64:
-        _timeline_cache.clear()
+    if len(cache) >= TIMELINE_CACHE_SIZE:
+        cache.clear()
     ttl = TIMELINE_TTL_FINAL_S if data.window.final else TIMELINE_TTL_LIVE_S
-    _timeline_cache[key] = (time.monotonic() + ttl, payload)
+    cache[key] = (time.monotonic() + ttl, payload)
     return JSONResponse(payload)
 
 

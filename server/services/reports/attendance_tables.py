@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.core.attendance import Interval, clip, concurrent_per_minute, merge, peak_concurrent, seconds_present
+from server.core.attendance import Interval, clip, concurrent_per_minute, merge, peak_concurrent
 from server.services.reports.model import Attendee, Column, MorningTimeline, ReportInput, Table
 from server.services.reports.windows import MorningWindow, Span
 
@@ -42,6 +42,12 @@ def minutes(seconds: float) -> float:
 
 def percent(fraction: float) -> float:
     return round1(fraction * 100)
+
+
+def covered(merged: list[Interval]) -> float:
+    """Seconds covered by intervals ``clip`` or ``merge`` returned (disjoint already: no re-merge,
+    which ``seconds_present`` would do: a fifth of the build on 10,000 people)."""
+    return sum(interval.seconds for interval in merged)
 
 
 def floor_minute(instant: datetime) -> datetime:
@@ -86,7 +92,7 @@ def presence_in(data: ReportInput, windows: list[MorningWindow], threshold: floa
             continue
         merged = merge(raw)
         by_window = [clip(merged, w.start, w.until) for w in windows]
-        seconds = sum(seconds_present(cut) for cut in by_window)
+        seconds = sum(covered(cut) for cut in by_window)
         if seconds <= 0:
             continue
         first: datetime | None = None
@@ -111,7 +117,7 @@ def segment_seconds(attendance: Attendance) -> dict[int, dict[int, float]]:
         present: dict[int, float] = {}
         if span.seconds > 0:
             for registration_id, person in attendance.people.items():
-                seconds = seconds_present(clip(person.by_window[index], span.start, span.end))
+                seconds = covered(clip(person.by_window[index], span.start, span.end))
                 if seconds > 0:
                     present[registration_id] = seconds
         result[segment_id] = present
@@ -166,7 +172,7 @@ def attendee_table(attendance: Attendance, per_segment: Mapping[int, Mapping[int
             attendance.attended(person),
         ]
         if event_scope:
-            row += [minutes(seconds_present(cut)) for cut in person.by_window]
+            row += [minutes(covered(cut)) for cut in person.by_window]
         for segment_id, _, _, _, span in spans:
             seconds = per_segment[segment_id].get(a.id, 0.0)
             row.append(percent(min(1.0, seconds / span.seconds)) if span.seconds > 0 else None)

@@ -280,7 +280,7 @@ def _decision(
     question_id = int(question["id"]) if question else int(payload["question_id"])
     at = instant(payload["at"]) if "at" in payload else logged_at
     detail = ""
-    if type_ == "question.asked":
+    if type_ == "question.asked" and question:
         asker_actor[question_id] = actor
         at = instant(question["asked_at"])
         by = names.actor(actor)

@@ -242,7 +242,7 @@ def write_pdf(report: Report) -> bytes:
         grid(
             ["Segment", "Title", "Start", "End", "Unique", "Attended", "Peak", "Avg min", "Median min"],
             rows,
-            [w * 2.4, w * 5.4, w * 1.5, w * 1.5, w * 1.7, w * 1.9, w * 1.4, w * 1.9, w * 2.3],
+            [w * 2.4, w * 5.2, w * 1.5, w * 1.5, w * 1.7, w * 2.1, w * 1.4, w * 1.9, w * 2.3],
             styles,
         )
     )

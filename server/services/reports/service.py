@@ -154,6 +154,8 @@ def due_scopes(session: Session, data_dir: Path, now: datetime) -> list[tuple[in
     due = []
     events = session.execute(select(Event.id, Event.slug)).all()
     for event_id, slug in events:
+        if not store.SLUG_RE.fullmatch(slug):  # no folder can be made for it: skip, never crash the scan
+            continue
         days = session.execute(select(Day.date).where(Day.event_id == event_id)).scalars().all()
         pending = [d.isoformat() for d in days if not store.is_complete(data_dir, slug, d.isoformat())]
         event_pending = bool(days) and not store.is_complete(data_dir, slug, EVENT_SCOPE)

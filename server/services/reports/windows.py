@@ -72,7 +72,7 @@ def morning_window(day: DayFacts, segments: list[SegmentFacts], now: datetime) -
     live = [s for s in ordered if s.opened_at is not None and s.ended_at is None]
     closed = bool(ordered) and ordered[-1].ended_at is not None and not live
     if closed:
-        end = max(s.ended_at for s in ordered if s.ended_at is not None)  # type: ignore[type-var]
+        end = max(s.ended_at for s in ordered if s.ended_at is not None)
         final = True
     else:
         end = max([day.ends_at, *(span.end for _, span in spans)])

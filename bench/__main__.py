@@ -1,0 +1,25 @@
+"""``python -m bench [report|fanout] [options]``.
+
+With no benchmark named (``make bench``), the attendance report benchmark runs: 10,000 attendees,
+three mornings, every format. ``fanout`` is the websocket fan-out benchmark.
+"""
+
+import sys
+
+BENCHMARKS = ("report", "fanout")
+
+
+def run(argv: list[str]) -> int:
+    name = argv[0] if argv and argv[0] in BENCHMARKS else "report"
+    rest = argv[1:] if argv and argv[0] in BENCHMARKS else argv
+    if name == "fanout":
+        from bench import fanout_bench
+
+        fanout_bench.main(rest)
+        return 0
+    from bench import report_bench
+
+    return report_bench.main(rest)
+
+
+sys.exit(run(sys.argv[1:]))
