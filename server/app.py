@@ -28,6 +28,7 @@ from server.adapters.http import (
     report_routes,
 )
 from server.adapters.http.problems import EXCEPTION_HANDLERS
+from server.adapters.tasks import TaskSender
 from server.adapters.ws import endpoint as ws_endpoint
 from server.adapters.ws.runtime import LiveRuntime, Timing
 
@@ -49,6 +50,7 @@ class AppState(TypedDict):
     sessions: async_sessionmaker[Any]
     redis: Any
     live: LiveRuntime
+    tasks: TaskSender
 
 
 def openapi_schema(request: Request) -> Response:
@@ -81,7 +83,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         await live.start()
         try:
-            yield AppState(settings=settings, engine=engine, sessions=sessions, redis=redis, live=live)
+            yield AppState(
+                settings=settings, engine=engine, sessions=sessions, redis=redis, live=live, tasks=TaskSender(settings)
+            )
         finally:
             await live.stop()
             await bus.close()

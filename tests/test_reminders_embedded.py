@@ -19,7 +19,6 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from config.settings import Settings
-from server.adapters.http import reminder_routes
 from server.app import create_app
 from server.services.auth import JoinLinks
 from tests.fixtures.celery import Attendee, TaskClient, build_world
@@ -112,7 +111,6 @@ def test_make_run_alone_sends_reminders_to_the_outbox_and_organisers_can_resend(
 
     # organisers: counts per reminder, and one person's reminder again (through the same worker)
     app = create_app(settings)
-    app.router.routes[0:0] = reminder_routes.routes  # until server/app.py mounts them
     organiser = {"Authorization": f"Bearer {staff_token(settings, 'org@example.org', 'organiser')}"}
     moderator = {"Authorization": f"Bearer {staff_token(settings, 'mod@example.org', 'moderator')}"}
     resend = {"registration_id": world.registrations["amina@example.org"], "day": "2031-03-03", "kind": "attendees-24h"}

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -21,63 +18,15 @@ from server.adapters.db.models import Event, EventRole, Presence, Registration, 
 from server.services import reports
 from server.services.accounts import hash_password
 from tests.fixtures.live import register, staff_token
-from tests.fixtures.parley import ROOT, Parley, ServerProcess, free_port
+from tests.fixtures.parley import Parley, ServerProcess
 
 SLUG = "idm-2022-1"
 REPORTS = "/api/events/idm-2022-1/reports"
 TIMELINE = "/api/events/idm-2022-1/attendance/timeline"
 
-# `parley serve` with the report routes added when server/app.py does not list them yet.
-LAUNCH = """
-import sys
-import server.app as app_module
-from server.adapters.http import report_routes
-
-_create = app_module.create_app
-
-def create_app(settings=None):
-    app = _create(settings)
-    if not any(getattr(r, "path", "") == "/api/events/{slug}/reports" for r in app.router.routes):
-        app.router.routes[0:0] = report_routes.routes
-    return app
-
-app_module.create_app = create_app
-from server.cli import main
-main(["serve"])
-"""
-
-
-class ReportServer(ServerProcess):
-    def __init__(self, parley: Parley) -> None:  # the fixture's server, started through LAUNCH
-        self.parley = parley
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = parley.data_dir / f"server-{self.port}.log"
-        parley.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log_file = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH],
-            env=parley.env(PARLEY_HOST="127.0.0.1", PARLEY_PORT=str(self.port)),
-            cwd=str(ROOT),
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
-
-
-def routes_wired() -> bool:
-    source = (ROOT / "server" / "app.py").read_text()
-    return "report_routes" in source
-
-
 @pytest.fixture()
-def report_server(request: pytest.FixtureRequest, parley: Parley) -> Iterator[ServerProcess]:
-    if routes_wired():
-        yield request.getfixturevalue("server")
-        return
-    proc = ReportServer(parley)
-    yield proc
-    proc.stop()
+def report_server(server: ServerProcess) -> ServerProcess:
+    return server
 
 
 def client(server: ServerProcess, token: str | None = None) -> httpx.Client:

@@ -2,7 +2,7 @@
 
 import { h, replaceChildren, patchList, $, keepFocus } from "./dom.js";
 import {
-  initPage, api, t, getLang, onLangChange, localized, whoAmI, signOutButton, slugFromPath,
+  initPage, api, t, renderStaffHeader, showGate, getLang, onLangChange, localized, whoAmI, slugFromPath,
   formatTime, formatDate, formatNumber, driftText, announce,
 } from "./page.js";
 import { startLive, everySecond } from "./live.js";
@@ -41,22 +41,11 @@ async function main() {
 }
 
 function renderHeader() {
-  const [title, lang] = localized(state.event.title);
-  const name = $("#event-name");
-  name.textContent = title;
-  name.lang = lang;
-  const me = state.me;
-  if (!me || me.kind !== "staff") return;
-  replaceChildren($("#whoami"), h("span", {}, t("signed_in_as", { name: me.name })),
-    h("a", { href: `/events/${encodeURIComponent(slug)}` }, t("nav.attendee")),
-    h("a", { href: `/organise/${encodeURIComponent(slug)}` }, t("nav.organise")), signOutButton());
+  renderStaffHeader(state.event, state.me, slug, "organise");
 }
 
 function gate(text, withSignIn = false) {
-  const el = $("#gate");
-  el.hidden = false;
-  $("#console").hidden = true;
-  replaceChildren(el, text, withSignIn ? [" ", h("a", { href: `/login?next=${encodeURIComponent(location.pathname)}` }, t("login.heading"))] : null);
+  showGate("#console", text, withSignIn);
 }
 
 /** Send a command; show its error (if any) and return its data or null. */

@@ -4,7 +4,7 @@
 
 import { h, replaceChildren, $ } from "./dom.js";
 import {
-  initPage, api, t, onLangChange, localized, whoAmI, signOutButton, slugFromPath, problemText,
+  initPage, api, t, renderStaffHeader, showGate, onLangChange, localized, whoAmI, slugFromPath, problemText,
   formatTime, formatDate, formatNumber, announce,
 } from "./page.js";
 import { startLive } from "./live.js";
@@ -37,22 +37,11 @@ async function main() {
 }
 
 function renderHeader() {
-  const [title, lang] = localized(state.event.title);
-  const name = $("#event-name");
-  name.textContent = title;
-  name.lang = lang;
-  const me = state.me;
-  if (!me || me.kind !== "staff") return;
-  replaceChildren($("#whoami"), h("span", {}, t("signed_in_as", { name: me.name })),
-    h("a", { href: `/events/${encodeURIComponent(slug)}` }, t("nav.attendee")),
-    h("a", { href: `/moderate/${encodeURIComponent(slug)}` }, t("nav.moderate")), signOutButton());
+  renderStaffHeader(state.event, state.me, slug, "moderate");
 }
 
 function gate(text, withSignIn = false) {
-  const el = $("#gate");
-  el.hidden = false;
-  $("#dashboard").hidden = true;
-  replaceChildren(el, text, withSignIn ? [" ", h("a", { href: `/login?next=${encodeURIComponent(location.pathname)}` }, t("login.heading"))] : null);
+  showGate("#dashboard", text, withSignIn);
 }
 
 function unavailable(result) {

@@ -93,6 +93,28 @@ export function signOutButton() {
   );
 }
 
+/** The header of a staff page: the event's title, who is signed in, links to the other pages. */
+export function renderStaffHeader(event, me, slug, otherPage) {
+  const [title, lang] = localized(event.title);
+  const name = $("#event-name");
+  name.textContent = title;
+  name.lang = lang;
+  if (!me || me.kind !== "staff") return;
+  const to = (page) => `/${page}/${encodeURIComponent(slug)}`;
+  replaceChildren($("#whoami"), h("span", {}, t("signed_in_as", { name: me.name })),
+    h("a", { href: to("events") }, t("nav.attendee")),
+    h("a", { href: to(otherPage) }, t(otherPage === "moderate" ? "nav.moderate" : "nav.organise")), signOutButton());
+}
+
+/** Hide a staff page's main part behind a message (not found, not allowed, signed out). */
+export function showGate(mainSelector, text, withSignIn = false) {
+  const el = $("#gate");
+  el.hidden = false;
+  $(mainSelector).hidden = true;
+  const signIn = h("a", { href: `/login?next=${encodeURIComponent(location.pathname)}` }, t("login.heading"));
+  replaceChildren(el, text, withSignIn ? [" ", signIn] : null);
+}
+
 /** Polite (or assertive) announcements for screen readers, through one live region each. */
 export function announce(text, { assertive = false } = {}) {
   const region = $(assertive ? "#alerts" : "#announcer");

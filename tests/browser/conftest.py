@@ -97,7 +97,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, stream_stub: StreamStub) -> I
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
@@ -109,7 +109,7 @@ def playwright_instance() -> Iterator[Any]:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance: Any) -> Iterator[Any]:
     browser = playwright_instance.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
     yield browser

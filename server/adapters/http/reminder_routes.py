@@ -13,7 +13,6 @@ from server.adapters.db.base import utcnow
 from server.adapters.http.auth import json_body
 from server.adapters.http.organiser_routes import event_for_organiser
 from server.adapters.http.problems import Problem
-from server.adapters.tasks import TaskSender
 from server.programme import parse_offset
 from server.services import reminders
 
@@ -49,13 +48,6 @@ class ScheduleIn(BaseModel):
                 "speakers": [parse_offset(v) for v in self.speakers],
             }
         )
-
-
-def task_sender(request: Request) -> TaskSender:
-    sender = getattr(request.app.state, "task_sender", None)
-    if sender is None:
-        sender = request.app.state.task_sender = TaskSender(request.state.settings)
-    return sender
 
 
 async def list_reminders(request: Request) -> Response:
@@ -107,7 +99,7 @@ async def resend_reminder(request: Request) -> Response:
             raise Problem(404, str(exc), code="not_found") from None
         except reminders.ReminderConflict as exc:
             raise Problem(409, str(exc), code="conflict") from None
-    task_id = await task_sender(request).send(SEND_TASK, delivery_id=delivery_id)
+    task_id = await request.state.tasks.send(SEND_TASK, delivery_id=delivery_id)
     return JSONResponse({"delivery_id": delivery_id, "queued": task_id is not None}, status_code=202)
 
 
@@ -122,7 +114,7 @@ async def set_reminder_schedule(request: Request) -> Response:
       200: {description: The schedule now in force.}
       401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
-      422: {description: A duration is not like "24h", "45m" or "1h30m".}
+      422: {description: 'A duration is not like "24h", "45m" or "1h30m".'}
     """
     async with request.state.sessions() as session, session.begin():
         event = await event_for_organiser(request, session)

@@ -23,7 +23,6 @@ from server.adapters.db.models import Event
 from server.adapters.http.auth import json_body, require_principal
 from server.adapters.http.organiser_routes import event_for_organiser
 from server.adapters.http.problems import Problem
-from server.adapters.tasks import TaskSender
 from server.services import reports
 from server.services.reports import store
 from server.services.reports.gather import read_programme
@@ -43,15 +42,6 @@ class CompileRequest(BaseModel):
 
 def _url(slug: str, scope: str, fmt: str) -> str:
     return f"/api/events/{slug}/reports/{scope}.{fmt}"
-
-
-def _task_sender(request: Request) -> TaskSender:
-    """The lifespan's sender when it provides one, else the one kept on the app (shared with the
-    reminder routes, same attribute)."""
-    sender: TaskSender | None = getattr(request.state, "tasks", None) or getattr(request.app.state, "task_sender", None)
-    if sender is None:
-        sender = request.app.state.task_sender = TaskSender(request.state.settings)
-    return sender
 
 
 async def list_reports(request: Request) -> Response:
@@ -114,7 +104,7 @@ async def compile_report(request: Request) -> Response:
         raise Problem(404, f"{event.slug} has no morning on {body.scope}", code="report_not_found") from None
     if not any(w.started for w in windows):
         raise Problem(409, f"{body.scope}: nothing to report before the morning begins", code="not_begun")
-    task_id = await _task_sender(request).send(COMPILE_TASK, event_id=event.id, scope=body.scope)
+    task_id = await request.state.tasks.send(COMPILE_TASK, event_id=event.id, scope=body.scope)
     if task_id is None:
         raise Problem(503, "the task queue cannot be reached; try again shortly", code="queue_unavailable")
     return JSONResponse(
