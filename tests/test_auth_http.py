@@ -141,3 +141,24 @@ def test_password_sign_in(server: ServerProcess, parley) -> None:  # type: ignor
     assert ok.status_code == 200
     me = httpx.get(f"{server.url}/api/me", headers={"authorization": f"Bearer {ok.json()['session_token']}"})
     assert me.json()["email"] == "chair@example.org"
+
+
+def test_registrations_export_as_csv_with_formulas_neutralised(server: ServerProcess) -> None:
+    import csv
+    import io
+
+    assert register(server).status_code == 201
+    assert (
+        register(server, name='=HYPERLINK("http://evil")', email="x@example.org", organisation="+33").status_code == 201
+    )
+    organiser = httpx.Client(base_url=server.url)
+    assert organiser.post("/api/auth/link", json={"token": demo_links(server)["organiser"]}).status_code == 200
+    response = organiser.get("/api/events/idm-2022-1/registrations.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert [r["email"] for r in rows] == ["amina.diallo@example.org", "x@example.org"]
+    assert rows[1]["name"] == '\'=HYPERLINK("http://evil")' and rows[1]["organisation"] == "'+33"
+    filtered = organiser.get("/api/events/idm-2022-1/registrations.csv", params={"q": "diallo"}).text
+    assert "amina.diallo@example.org" in filtered and "x@example.org" not in filtered
+    assert httpx.get(f"{server.url}/api/events/idm-2022-1/registrations.csv").status_code == 401
