@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -28,6 +29,7 @@ from server.adapters.http import (
     report_routes,
 )
 from server.adapters.http.problems import EXCEPTION_HANDLERS
+from server.adapters.http.security import SecurityHeaders
 from server.adapters.tasks import TaskSender
 from server.adapters.ws import endpoint as ws_endpoint
 from server.adapters.ws.runtime import LiveRuntime, Timing
@@ -105,6 +107,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     if FRONTEND_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend"))
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[Middleware(SecurityHeaders)],
+    )
     app.state.frontend_dir = FRONTEND_DIR
     return app

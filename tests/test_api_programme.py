@@ -111,3 +111,12 @@ def test_openapi_describes_every_http_route(server: ServerProcess) -> None:
                     continue
                 path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
                 assert method.lower() in schema["paths"][path], (method, path)
+
+
+def test_pages_are_served_with_a_strict_content_security_policy(server: ServerProcess) -> None:
+    page = httpx.get(f"{server.url}/events/idm-2022-1")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["referrer-policy"] == "no-referrer", "join tokens in paths must not leak"
+    assert httpx.get(f"{server.url}/api/events").headers["x-content-type-options"] == "nosniff"

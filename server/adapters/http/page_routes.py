@@ -11,20 +11,13 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 NO_STORE = {"Cache-Control": "no-store"}
-SECURITY = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
 
 
 def page(filename: str, *, cache: bool = True) -> Callable[[Request], Awaitable[Response]]:
     """An endpoint serving ``frontend/filename``, described in the OpenAPI document."""
 
     async def serve(request: Request) -> Response:
-        headers = dict(SECURITY)
-        if not cache:
-            headers.update(NO_STORE)
+        headers = {} if cache else dict(NO_STORE)  # security headers: server/adapters/http/security.py
         return FileResponse(request.app.state.frontend_dir / filename, headers=headers, media_type="text/html")
 
     serve.__name__ = f"page_{filename.removesuffix('.html')}"
