@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-from websockets.sync.client import connect
-
-from tests.browser.support import SLUG, Audit, demo_link, register, set_language, wait_live
+from tests.browser.support import (
+    SLUG,
+    Audit,
+    attendee_token,
+    demo_link,
+    register,
+    set_language,
+    socket_of,
+    staff_token,
+    wait_js,
+    wait_live,
+)
 
 PHONE = {"width": 375, "height": 740}
 
@@ -163,7 +168,7 @@ def test_staff_sign_in_with_a_password_and_the_console_by_keyboard(
     page.fill("#login-email", "mo@example.org")
     page.fill("#login-password", "wrong")
     page.click("#login-form button[type=submit]")
-    page.wait_for_function("document.querySelector('#login-error').textContent.includes('wrong password')")
+    wait_js(page, "document.querySelector('#login-error').textContent.includes('wrong password')")
     page.fill("#login-password", "correct horse battery staple")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/moderate/{SLUG}")
@@ -183,7 +188,7 @@ def test_staff_sign_in_with_a_password_and_the_console_by_keyboard(
             break
     assert opened, "an Open button is reachable with Tab"
     page.wait_for_selector("#live-segment .status-live")
-    page.wait_for_function(f"document.querySelector('#announcer').textContent.includes({json.dumps('Now live')})")
+    wait_js(page, f"document.querySelector('#announcer').textContent.includes({json.dumps('Now live')})")
 
     # the Q&A inbox: edit a pending question, dismiss it, restore it, approve, archive, restore
     with socket_of(site, attendee_token(site, "Asker One")) as ok:
@@ -196,16 +201,19 @@ def test_staff_sign_in_with_a_password_and_the_console_by_keyboard(
     page.wait_for_selector("#qa-panel .q-text:text-is('What about funding?')")
     assert "Original: Waht about funding?" in page.locator("#qa-panel").inner_text()
     page.click("#qa-panel [data-fkey=dismiss]")
+    wait_js(page, "document.querySelector('#tab-dismissed .count').textContent === '1'")  # the decision is back
     page.click("#tab-dismissed")
     page.click("#qa-panel [data-fkey=restore]")
+    wait_js(page, "document.querySelector('#tab-pending .count').textContent === '1'")
     page.click("#tab-pending")
     page.click("#qa-panel [data-fkey=approve]")
+    wait_js(page, "document.querySelector('#tab-approved .count').textContent === '1'")
     page.click("#tab-approved")
     page.wait_for_selector("#qa-panel li.question:has-text('What about funding?')")
     page.click("#qa-panel [data-fkey=archive]")
     page.click("#tab-archived")
     page.click("#qa-panel [data-fkey=restore]")
-    page.wait_for_function("document.querySelector('#tab-approved .count').textContent === '1'")
+    wait_js(page, "document.querySelector('#tab-approved .count').textContent === '1'")
     page.focus("#tab-archived")
     page.keyboard.press("ArrowLeft")  # the tabs follow the arrow keys
     assert page.evaluate("document.activeElement.id") == "tab-answered"
@@ -243,42 +251,6 @@ def test_staff_sign_in_with_a_password_and_the_console_by_keyboard(
     assert not audit.violations, "\n".join(audit.violations)
 
 
-@contextlib.contextmanager
-def socket_of(site: Any, token: str) -> Iterator[Callable[..., dict[str, Any] | None]]:
-    """A person on a plain websocket (the browser under test is someone else's): yields ``ok``,
-    which sends a command and returns its result's data."""
-    url = site.url.replace("http://", "ws://") + f"/ws/events/{SLUG}"
-    cids = itertools.count(1)
-    with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, origin=site.url) as ws:
-
-        def ok(kind: str, **fields: Any) -> dict[str, Any] | None:
-            cid = f"t{next(cids)}"
-            ws.send(json.dumps({"type": kind, "cid": cid, **fields}))
-            while True:
-                frame = json.loads(ws.recv(timeout=10))
-                if frame.get("cid") == cid:
-                    assert frame["type"] == "result", frame
-                    return frame.get("data")
-
-        yield ok
-
-
-def staff_token(site: Any, email: str) -> str:
-    """A moderator added with ``parley users add``, signed in with the password."""
-    added = site.parley.cli(
-        "users", "add", "--role", "moderator", "--event", SLUG, "--email", email, "--password-stdin",
-        input="a long enough password\n",
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    login = httpx.post(f"{site.url}/api/auth/login", json={"email": email, "password": "a long enough password"})
-    return str(login.json()["session_token"])
-
-
-def attendee_token(site: Any, name: str) -> str:
-    joined = httpx.post(f"{site.url}/api/join", json={"token": register(site, name).rsplit("/", 1)[1]})
-    return str(joined.json()["session_token"])
-
-
 def test_a_lost_event_is_replayed_and_a_lost_history_resyncs(site: Any, browser: Any, page_errors: Any) -> None:
     dropped: list[str] = []
     drop_next: set[str] = set()
@@ -311,7 +283,7 @@ def test_a_lost_event_is_replayed_and_a_lost_history_resyncs(site: Any, browser:
         ok("notice.set", text="First notice")
         ok("notice.clear")
         ok("notice.set", text="Second notice")
-        page.wait_for_function("document.querySelector('#notice').textContent.includes('Second notice')")
+        wait_js(page, "document.querySelector('#notice').textContent.includes('Second notice')")
         assert dropped == ["notice.posted"]
         assert page.evaluate("window.__parley.connection.resumes") >= 1
 
@@ -326,7 +298,7 @@ def test_a_lost_event_is_replayed_and_a_lost_history_resyncs(site: Any, browser:
         page.evaluate("window.__parley.store.positions.public.epoch = 'lost-epoch'")
         page.evaluate("window.__parley.connection.ws.close()")
         ok("notice.set", text="Third notice")
-        page.wait_for_function("window.__parley.store.snapshots === 2")
-        page.wait_for_function("document.querySelector('#notice').textContent.includes('Third notice')")
+        wait_js(page, "window.__parley.store.snapshots === 2")
+        wait_js(page, "document.querySelector('#notice').textContent.includes('Third notice')")
         wait_live(page)
     assert not page_errors.errors, page_errors.errors
