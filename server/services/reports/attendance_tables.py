@@ -124,6 +124,18 @@ def segment_seconds(attendance: Attendance) -> dict[int, dict[int, float]]:
     return result
 
 
+PERSON_COLUMNS = (
+    Column("registration_id", "Registration", "int"),
+    Column("name", "Name"),
+    Column("email", "Email"),
+    Column("organisation", "Organisation"),
+    Column("category", "Category"),
+    Column("country", "Country"),
+    Column("language", "Language"),
+)
+"""Who a row is about, the same first columns in the attendee and no-show tables."""
+
+
 def _sort_key(person: PersonPresence) -> tuple[str, str, int]:
     return (person.attendee.name.casefold(), person.attendee.email, person.attendee.id)
 
@@ -131,13 +143,7 @@ def _sort_key(person: PersonPresence) -> tuple[str, str, int]:
 def attendee_table(attendance: Attendance, per_segment: Mapping[int, Mapping[int, float]], event_scope: bool) -> Table:
     spans = attendance.segment_spans()
     columns = [
-        Column("registration_id", "Registration", "int"),
-        Column("name", "Name"),
-        Column("email", "Email"),
-        Column("organisation", "Organisation"),
-        Column("category", "Category"),
-        Column("country", "Country"),
-        Column("language", "Language"),
+        *PERSON_COLUMNS,
         Column("first_join_local", "First join (local)", "local"),
         Column("first_join_utc", "First join (UTC)", "utc"),
         Column("last_leave_local", "Last leave (local)", "local"),
@@ -299,13 +305,7 @@ def timeline_table(morning_timelines: list[MorningTimeline]) -> Table:
 def no_show_table(data: ReportInput, attendance: Attendance) -> Table:
     end = max((w.until for w in attendance.windows), default=None)
     columns = [
-        Column("registration_id", "Registration", "int"),
-        Column("name", "Name"),
-        Column("email", "Email"),
-        Column("organisation", "Organisation"),
-        Column("category", "Category"),
-        Column("country", "Country"),
-        Column("language", "Language"),
+        *PERSON_COLUMNS,
         Column("registered_local", "Registered (local)", "local"),
         Column("registered_utc", "Registered (UTC)", "utc"),
     ]
