@@ -71,6 +71,7 @@ class LiveRuntime:
         self.hub = Hub(bus, self.live)
         self.timed_out: set[str] = set()
         self.counted_events: set[int] = set()
+        self._last_counts: dict[int, tuple[int, int, dict[str, int]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -145,8 +146,12 @@ class LiveRuntime:
         for conn in self.hub.connections:
             self.counted_events.add(conn.event_id)
         for event_id in list(self.counted_events):
-            online, peak, by_category = await self.attendance.counts(event_id, now=self.clock())
+            counts = await self.attendance.counts(event_id, now=self.clock())
+            if self._last_counts.get(event_id) == counts:
+                continue  # unchanged since this process last recorded them: no lock, no write
+            online, peak, by_category = counts
             await self.live.record_presence(event_id, online=online, peak_today=peak, by_category=by_category)
+            self._last_counts[event_id] = counts
 
     async def _sweep(self) -> None:
         await self.attendance.sweep(now=self.clock())
