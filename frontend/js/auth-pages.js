@@ -3,21 +3,22 @@
 // page POSTs only when its button is pressed.
 
 import { h, replaceChildren, $ } from "./dom.js";
-import { initPage, api, t, onLangChange, localized, whoAmI, problemText, safeNext, formatDate, signOutButton } from "./page.js";
+import { initPage, api, t, onLangChange, localized, whoAmI, problemText, safeNext, formatDate, signOutButton, roleIn } from "./page.js";
 
 initPage();
 const page = document.body.dataset.page;
 const tokenFromPath = () => decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
 
-/** Where a signed-in staff member goes: their console when there is one event, else the list. */
+/** Where a signed-in staff member goes: the console of their event when they have a role in
+ *  exactly one (the dashboard for an organiser), else the list of events. */
 async function staffLanding() {
   const [me, events] = await Promise.all([whoAmI(), api("/api/events")]);
   const list = events.ok ? events.data.events : [];
-  if (me && list.length === 1) {
-    const organiser = me.roles.some((r) => r.role === "organiser");
-    return `/${organiser ? "organise" : "moderate"}/${encodeURIComponent(list[0].slug)}`;
-  }
-  return "/";
+  const ids = new Set((me?.roles || []).map((r) => r.event_id));
+  const event = ids.size === 1 ? list.find((e) => ids.has(e.id)) : null;
+  if (!event) return "/";
+  const page = roleIn(me, list, event.slug) === "organiser" ? "organise" : "moderate";
+  return `/${page}/${encodeURIComponent(event.slug)}`;
 }
 
 async function home() {
@@ -34,12 +35,14 @@ async function home() {
       ...events.data.events.map((event) => {
         const [title, lang] = localized(event.title);
         const slug = encodeURIComponent(event.slug);
+        // a staff member's consoles: the ones of their role in this event, if any
+        const role = staff ? roleIn(me, events.data.events, event.slug) : null;
         return h("li", { class: "card event-card" },
           h("h2", {}, h("a", { href: `/events/${slug}`, lang }, title)),
           h("p", { class: "muted" }, t("event.dates", { first: formatDate(event.first_day, "UTC"), last: formatDate(event.last_day, "UTC") })),
-          staff ? h("p", { class: "actions" },
+          role === "organiser" || role === "moderator" ? h("p", { class: "actions" },
             h("a", { class: "button small", href: `/moderate/${slug}` }, t("nav.moderate")),
-            h("a", { class: "button small secondary", href: `/organise/${slug}` }, t("nav.organise"))) : null,
+            role === "organiser" ? h("a", { class: "button small secondary", href: `/organise/${slug}` }, t("nav.organise")) : null) : null,
         );
       }),
     );

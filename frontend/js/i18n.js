@@ -365,6 +365,18 @@ const en = {
   "problem.not_begun": "Nothing to report before the morning begins.",
   "problem.queue_unavailable": "The task queue cannot be reached. Try again shortly.",
   "problem.report_not_found": "The event has no morning on that date.",
+  "gate.not_moderator": "You are not a moderator of this event.",
+  "gate.not_organiser": "You are not an organiser of this event.",
+  "org.resend": "Resend a reminder",
+  "org.resend_help": "One person’s reminder goes out again, as a new copy, until that morning ends.",
+  "org.resend_person": "Person",
+  "org.resend_day": "Morning",
+  "org.resend_go": "Resend",
+  "org.resend_nobody_found": "Nobody matches “{q}”",
+  "org.morning_over": "over",
+  "org.resend_queued": "The reminder “{kind}” for {day} goes out to {name} within seconds.",
+  "org.resend_scan": "The reminder “{kind}” for {day} goes out to {name} within a minute.",
+  "org.resend_failed": "The reminder “{kind}” for {day} was not resent to {name}:",
 };
 
 const fr = {
@@ -721,6 +733,18 @@ const fr = {
   "problem.not_begun": "Rien à rapporter avant le début de la matinée.",
   "problem.queue_unavailable": "La file des tâches est injoignable. Réessayez dans un instant.",
   "problem.report_not_found": "L’événement n’a pas de matinée à cette date.",
+  "gate.not_moderator": "Vous ne modérez pas cet événement.",
+  "gate.not_organiser": "Vous n’organisez pas cet événement.",
+  "org.resend": "Renvoyer un rappel",
+  "org.resend_help": "Le rappel d’une personne repart, en nouvel exemplaire, jusqu’à la fin de la matinée.",
+  "org.resend_person": "Personne",
+  "org.resend_day": "Matinée",
+  "org.resend_go": "Renvoyer",
+  "org.resend_nobody_found": "Personne ne correspond à « {q} »",
+  "org.morning_over": "terminée",
+  "org.resend_queued": "Le rappel « {kind} » du {day} part pour {name} dans quelques secondes.",
+  "org.resend_scan": "Le rappel « {kind} » du {day} part pour {name} d’ici une minute.",
+  "org.resend_failed": "Le rappel « {kind} » du {day} n’a pas été renvoyé à {name} :",
 };
 
 const es = {
@@ -1077,6 +1101,18 @@ const es = {
   "problem.not_begun": "No hay nada que informar antes de que empiece la mañana.",
   "problem.queue_unavailable": "No se puede contactar con la cola de tareas. Inténtelo en un momento.",
   "problem.report_not_found": "El evento no tiene mañana en esa fecha.",
+  "gate.not_moderator": "Usted no modera este evento.",
+  "gate.not_organiser": "Usted no organiza este evento.",
+  "org.resend": "Reenviar un recordatorio",
+  "org.resend_help": "El recordatorio de una persona vuelve a salir, como copia nueva, hasta que termine esa mañana.",
+  "org.resend_person": "Persona",
+  "org.resend_day": "Mañana",
+  "org.resend_go": "Reenviar",
+  "org.resend_nobody_found": "Nadie coincide con «{q}»",
+  "org.morning_over": "terminada",
+  "org.resend_queued": "El recordatorio «{kind}» del {day} sale para {name} en unos segundos.",
+  "org.resend_scan": "El recordatorio «{kind}» del {day} sale para {name} en menos de un minuto.",
+  "org.resend_failed": "El recordatorio «{kind}» del {day} no se reenvió a {name}:",
 };
 
 export const STRINGS = { en, fr, es };

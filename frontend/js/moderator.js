@@ -2,7 +2,7 @@
 
 import { h, replaceChildren, patchList, $, keepFocus } from "./dom.js";
 import {
-  initPage, api, t, renderStaffHeader, showGate, getLang, onLangChange, localized, whoAmI, slugFromPath,
+  initPage, api, t, renderStaffHeader, showGate, getLang, onLangChange, localized, slugFromPath, accessTo, placesOf,
   formatTime, formatDate, formatNumber, driftText, announce,
 } from "./page.js";
 import { startLive, everySecond } from "./live.js";
@@ -12,20 +12,28 @@ import { renderInbox, setUpInbox } from "./inbox.js";
 
 initPage();
 const slug = slugFromPath();
-const state = { event: null, live: null, day: null, overTimeSaid: new Set(), speechKey: null, dragId: null };
+const state = { event: null, live: null, day: null, overTimeSaid: new Set(), speechKey: null, dragId: null, gate: null };
+const MAY_MODERATE = new Set(["moderator", "organiser"]);
 
 async function main() {
   const result = await api(`/api/events/${encodeURIComponent(slug)}`);
   if (!result.ok) {
-    gate(t("event.not_found"));
+    gate("event.not_found");
     return;
   }
   state.event = result.data;
-  const me = await whoAmI();
+  // decide the access before opening the socket: a socket without a role is refused at the handshake
+  const { me, events, role } = await accessTo(slug);
   state.me = me;
+  state.events = events;
+  state.role = role;
   renderHeader();
-  if (!me || me.kind !== "staff") {
-    gate(t(me ? "gate.staff_only" : "gate.sign_in"), !me);
+  if (!me) {
+    gate("gate.sign_in", true);
+    return;
+  }
+  if (me.kind !== "staff" || !(role === undefined || MAY_MODERATE.has(role))) {
+    gate("gate.not_moderator");
     return;
   }
   $("#console").hidden = false;
@@ -33,19 +41,47 @@ async function main() {
   state.live = startLive(slug, {
     onChange: render,
     onStatus: (status, detail) => {
-      if (status === "closed" && detail.reason) gate(t(`conn.closed.${detail.reason}`), detail.reason === "signed_out");
+      if (status === "closed" && detail.reason) gate(`conn.closed.${detail.reason}`, detail.reason === "signed_out");
+      // refused at the handshake, or closed for a role removed or a session ended: say which
+      if (status === "reconnecting" || (status === "closed" && detail.reason)) recheckAccess();
     },
   });
   setUpInbox(state.live, $("#qa-tabs"), $("#qa-panel"));
   everySecond(state.live.connection, tick);
 }
 
-function renderHeader() {
-  renderStaffHeader(state.event, state.me, slug, "organise");
+/** While reconnecting, or closed by the server: a role removed or a session ended meanwhile gates
+ *  the page (a socket refused at the handshake looks to the browser like a network failure). */
+async function recheckAccess() {
+  if (state.rechecking) return;
+  state.rechecking = true;
+  try {
+    const { me, events, role } = await accessTo(slug);
+    if (role === undefined || (me && MAY_MODERATE.has(role))) return;
+    state.live.connection.stop();
+    state.me = me;
+    state.events = events;
+    state.role = role;
+    renderHeader();
+    gate(me ? "gate.not_moderator" : "gate.sign_in", !me);
+  } finally {
+    state.rechecking = false;
+  }
 }
 
-function gate(text, withSignIn = false) {
-  showGate("#console", text, withSignIn);
+function renderHeader() {
+  renderStaffHeader(state.event, state.me, slug, "organise", state.role === undefined || state.role === "organiser");
+}
+
+/** The page behind a message (a key of i18n.js), kept in the page's language. */
+function gate(key, withSignIn = false) {
+  state.gate = { key, withSignIn };
+  renderGate();
+}
+
+function renderGate() {
+  const { key, withSignIn } = state.gate;
+  showGate("#console", t(key), withSignIn, key === "gate.not_moderator" ? placesOf(state.me, state.events) : []);
 }
 
 /** Send a command; show its error (if any) and return its data or null. */
@@ -64,7 +100,7 @@ function render(change) {
   const store = state.live.store;
   if (!store.ready) return;
   if (store.me.role === "attendee") {
-    gate(t("gate.staff_only"));
+    gate("gate.not_moderator");
     return;
   }
   if (change.kind === "event" && change.channel === "staff" && change.event.type === "question.asked") {
@@ -84,11 +120,19 @@ function segmentTime(segment) {
   return `${formatTime(segment.starts_at, state.event.timezone)}–${formatTime(segment.ends_at, state.event.timezone)}`;
 }
 
+/** keepFocus, and a focused pause/resume toggle hands the focus to the button that replaces it. */
+function keepToggleFocus(box, fkeys, render) {
+  const active = document.activeElement;
+  const toggled = box.contains(active) && fkeys.includes(active?.dataset?.fkey);
+  keepFocus(box, render);
+  if (toggled && !active.isConnected) box.querySelector(fkeys.map((k) => `[data-fkey="${k}"]`).join(","))?.focus();
+}
+
 function renderStage() {
   const pub = state.live.store.public;
   const live = segmentInProgress(pub);
   const box = $("#live-segment");
-  keepFocus(box, () => {
+  keepToggleFocus(box, ["pause", "resume"], () => {
     if (!live) {
       replaceChildren(box, h("p", { class: "muted" }, t("now.nothing_live")));
       return;
@@ -185,7 +229,7 @@ function renderFloor() {
     state.speechKey = key;
     replaceChildren($("#speaker"), speech ? speakerBlock(speech) : h("p", { class: "muted" }, t("now.nobody")));
     const actions = $("#speech-actions");
-    keepFocus(actions, () => {
+    keepToggleFocus(actions, ["spause", "sresume"], () => {
       replaceChildren(
         actions,
         speech
@@ -366,7 +410,8 @@ function tick(nowMs) {
 
 onLangChange(() => {
   if (state.event) renderHeader();
-  if (!state.live?.store.ready) return;
+  if (state.gate) renderGate();
+  if (!state.live?.store.ready || state.gate) return;
   state.speechKey = null;
   render({ kind: "lang" });
 });

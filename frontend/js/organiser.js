@@ -4,7 +4,7 @@
 
 import { h, replaceChildren, $ } from "./dom.js";
 import {
-  initPage, api, t, renderStaffHeader, showGate, onLangChange, localized, whoAmI, slugFromPath, problemText,
+  initPage, api, t, renderStaffHeader, showGate, onLangChange, localized, slugFromPath, problemText, accessTo, placesOf,
   formatTime, formatDate, formatNumber, announce,
 } from "./page.js";
 import { startLive } from "./live.js";
@@ -14,34 +14,77 @@ import { CATEGORIES } from "./register.js";
 initPage();
 const slug = slugFromPath();
 const base = `/api/events/${encodeURIComponent(slug)}`;
-const state = { event: null, live: null, registrations: null, q: "", timeline: null, reminders: null, reports: null, compiling: new Set() };
+const state = {
+  event: null, live: null, registrations: null, q: "", timeline: null, reminders: null, reports: null, compiling: new Set(),
+  gate: null, resending: false,
+};
 
 async function main() {
   const result = await api(base);
   if (!result.ok) {
-    gate(t("event.not_found"));
+    gate("event.not_found");
     return;
   }
   state.event = result.data;
-  const me = await whoAmI();
+  // decide the access before opening the socket: a socket without a role is refused at the handshake
+  const { me, events, role } = await accessTo(slug);
   state.me = me;
+  state.events = events;
+  state.role = role;
   renderHeader();
-  if (!me || me.kind !== "staff") {
-    gate(t(me ? "gate.organiser_only" : "gate.sign_in"), !me);
+  if (!me) {
+    gate("gate.sign_in", true);
+    return;
+  }
+  if (me.kind !== "staff" || !(role === undefined || role === "organiser")) {
+    gate("gate.not_organiser");
     return;
   }
   $("#dashboard").hidden = false;
   setUpControls();
-  state.live = startLive(slug, { onChange: renderPresence });
+  state.live = startLive(slug, {
+    onChange: renderPresence,
+    onStatus: (status, detail) => {
+      if (status === "closed" && detail.reason) gate(`conn.closed.${detail.reason}`, detail.reason === "signed_out");
+      // refused at the handshake, or closed for a role removed or a session ended: say which
+      if (status === "reconnecting" || (status === "closed" && detail.reason)) recheckAccess();
+    },
+  });
   await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports()]);
 }
 
-function renderHeader() {
-  renderStaffHeader(state.event, state.me, slug, "moderate");
+/** While reconnecting, or closed by the server: a role removed or a session ended meanwhile gates
+ *  the page. */
+async function recheckAccess() {
+  if (state.rechecking) return;
+  state.rechecking = true;
+  try {
+    const { me, events, role } = await accessTo(slug);
+    if (role === undefined || (me && role === "organiser")) return;
+    state.live.connection.stop();
+    state.me = me;
+    state.events = events;
+    state.role = role;
+    renderHeader();
+    gate(me ? "gate.not_organiser" : "gate.sign_in", !me);
+  } finally {
+    state.rechecking = false;
+  }
 }
 
-function gate(text, withSignIn = false) {
-  showGate("#dashboard", text, withSignIn);
+function renderHeader() {
+  renderStaffHeader(state.event, state.me, slug, "moderate", [undefined, "moderator", "organiser"].includes(state.role));
+}
+
+/** The page behind a message (a key of i18n.js), kept in the page's language. */
+function gate(key, withSignIn = false) {
+  state.gate = { key, withSignIn };
+  renderGate();
+}
+
+function renderGate() {
+  const { key, withSignIn } = state.gate;
+  showGate("#dashboard", t(key), withSignIn, key === "gate.not_organiser" ? placesOf(state.me, state.events) : []);
 }
 
 function unavailable(result) {
@@ -155,6 +198,7 @@ function renderRegistrations() {
     ),
   );
   if (!rows.length) replaceChildren(body, h("tr", {}, h("td", { colspan: "8", class: "muted" }, t("org.no_registrations"))));
+  fillResendForm();
 }
 
 async function newLink(r) {
@@ -186,6 +230,7 @@ function renderReminders() {
   const box = $("#reminders-body");
   const result = state.reminders;
   if (!result) return;
+  fillResendForm();
   if (!result.ok) {
     replaceChildren(box, unavailable(result));
     return;
@@ -220,6 +265,100 @@ function reminderLabel(row) {
   const label = t(`reminder.audience.${who}`);
   if (!offset || label === `reminder.audience.${who}`) return String(row.kind);
   return `${label} · ${t("reminder.before", { offset })}`;
+}
+
+// -- resending one person's reminder ------------------------------------------------------------------
+
+/** The attendee reminders one can resend: the schedule's, then any older kind that went out. */
+function attendeeKinds() {
+  const data = state.reminders?.data || {};
+  const kinds = (data.schedule?.attendees || []).map((offset) => `attendees-${offset}`);
+  for (const row of data.reminders || []) {
+    if ((row.audience || String(row.kind).split("-")[0]) === "attendees" && !kinds.includes(row.kind)) kinds.push(row.kind);
+  }
+  return kinds;
+}
+
+function morningLabel(date) {
+  const day = state.event.days.find((d) => d.date === date);
+  const when = formatDate(date, "UTC", { weekday: "short", day: "numeric", month: "short" });
+  return day ? `${localized(day.title)[0]} · ${when}` : when;
+}
+
+function morningOver(day) {
+  const now = state.live?.connection.now() ?? Date.now();
+  return Date.parse(day.ends_at) <= now;
+}
+
+/** Fill a <select> with [value, text] pairs, keeping the chosen value when it is still there. */
+function fillSelect(select, options, preferred) {
+  const keep = select.value;
+  replaceChildren(select, ...options.map(([value, text]) => h("option", { value: String(value) }, text)));
+  const values = options.map(([value]) => String(value));
+  if (values.includes(keep)) select.value = keep;
+  else if (preferred !== undefined && values.includes(String(preferred))) select.value = String(preferred);
+}
+
+function fillResendForm() {
+  const form = $("#resend-form");
+  const reminders = state.reminders;
+  const kinds = reminders?.ok ? attendeeKinds() : [];
+  form.hidden = !reminders?.ok || !kinds.length;
+  if (form.hidden) return;
+  const people = state.registrations?.ok ? state.registrations.data.registrations : [];
+  fillSelect($("#resend-person"), people.length
+    ? people.map((r) => [r.id, `${r.name} <${r.email}>${r.revoked ? ` · ${t("org.revoked")}` : ""}`])
+    : [["", state.q ? t("org.resend_nobody_found", { q: state.q }) : t("org.no_registrations")]]);
+  const days = state.event.days;
+  const next = days.find((d) => !morningOver(d)) || days[days.length - 1];
+  fillSelect($("#resend-day"), days.map((d) => [d.date, morningOver(d) ? `${morningLabel(d.date)} (${t("org.morning_over")})` : morningLabel(d.date)]), next?.date);
+  fillSelect($("#resend-kind"), kinds.map((kind) => [kind, reminderLabel({ kind })]));
+  $("#resend-submit").disabled = state.resending || !people.length;
+  renderResendNote();
+}
+
+function renderResendNote() {
+  const el = $("#resend-message");
+  const note = state.resendNote;
+  if (!note) return;
+  const day = formatDate(note.day, "UTC", { weekday: "long", day: "numeric", month: "long" });
+  const params = { name: note.name, kind: reminderLabel({ kind: note.kind }), day };
+  el.className = note.problem ? "error" : "success";
+  if (note.problem) {
+    // the server's words (English) after ours
+    replaceChildren(el, t("org.resend_failed", params), " ", h("span", { lang: note.problemLang || null }, note.problem));
+  } else {
+    replaceChildren(el, t(note.queued ? "org.resend_queued" : "org.resend_scan", params));
+  }
+}
+
+async function resend(e) {
+  e.preventDefault();
+  if (state.resending) return;
+  const registrationId = Number($("#resend-person").value);
+  const day = $("#resend-day").value;
+  const kind = $("#resend-kind").value;
+  if (!registrationId || !day || !kind) return;
+  const person = state.registrations.data.registrations.find((r) => r.id === registrationId);
+  const button = $("#resend-submit");
+  state.resending = true;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  const result = await api(`${base}/reminders/resend`, { method: "POST", body: { registration_id: registrationId, day, kind } });
+  state.resending = false;
+  button.disabled = false;
+  button.removeAttribute("aria-busy");
+  const note = { name: person?.name ?? String(registrationId), day, kind };
+  if (result.ok) {
+    state.resendNote = { ...note, queued: Boolean(result.data?.queued) };
+  } else {
+    const problem = problemText(result);
+    const fromServer = problem === result.data?.detail && !result.data?.code?.startsWith("network");
+    state.resendNote = { ...note, problem, problemLang: fromServer ? "en" : null };
+  }
+  renderResendNote();
+  announce($("#resend-message").textContent, { assertive: !result.ok });
+  if (result.ok) await loadReminders();
 }
 
 // -- reports -------------------------------------------------------------------------------------------
@@ -322,6 +461,7 @@ function setUpControls() {
     clearTimeout(resizing);
     resizing = setTimeout(renderTimeline, 200);
   });
+  $("#resend-form").addEventListener("submit", resend);
   $("#reg-search").addEventListener("submit", (e) => {
     e.preventDefault();
     state.q = $("#reg-q").value.trim();
@@ -334,6 +474,7 @@ function setUpControls() {
 
 onLangChange(() => {
   if (state.event) renderHeader();
+  if (state.gate) renderGate();
   if (!state.event || $("#dashboard").hidden) return;
   fillDays();
   renderRegistrations();

@@ -93,26 +93,72 @@ export function signOutButton() {
   );
 }
 
-/** The header of a staff page: the event's title, who is signed in, links to the other pages. */
-export function renderStaffHeader(event, me, slug, otherPage) {
+/** The header of a staff page: the event's title, who is signed in, links to the other pages
+ *  (the other staff page only when ``withOther``: the person's role there allows it). */
+export function renderStaffHeader(event, me, slug, otherPage, withOther = true) {
   const [title, lang] = localized(event.title);
   const name = $("#event-name");
   name.textContent = title;
   name.lang = lang;
-  if (!me || me.kind !== "staff") return;
+  if (!me || me.kind !== "staff") {
+    replaceChildren($("#whoami"));
+    return;
+  }
   const to = (page) => `/${page}/${encodeURIComponent(slug)}`;
   replaceChildren($("#whoami"), h("span", {}, t("signed_in_as", { name: me.name })),
     h("a", { href: to("events") }, t("nav.attendee")),
-    h("a", { href: to(otherPage) }, t(otherPage === "moderate" ? "nav.moderate" : "nav.organise")), signOutButton());
+    withOther ? h("a", { href: to(otherPage) }, t(otherPage === "moderate" ? "nav.moderate" : "nav.organise")) : null, signOutButton());
 }
 
-/** Hide a staff page's main part behind a message (not found, not allowed, signed out). */
-export function showGate(mainSelector, text, withSignIn = false) {
+/** Hide a staff page's main part behind a message (not found, not allowed, signed out), with an
+ *  optional sign-in link and other links (``links``: elements shown after the message). */
+export function showGate(mainSelector, text, withSignIn = false, links = []) {
   const el = $("#gate");
   el.hidden = false;
   $(mainSelector).hidden = true;
   const signIn = h("a", { href: `/login?next=${encodeURIComponent(location.pathname)}` }, t("login.heading"));
-  replaceChildren(el, text, withSignIn ? [" ", signIn] : null);
+  const more = [...(withSignIn ? [signIn] : []), ...links];
+  replaceChildren(el, text, more.length ? h("span", { class: "gate-links" }, more.map((a, i) => [i ? " · " : " ", a])) : null);
+}
+
+/** The role ``me`` has in the event ``slug`` of ``events`` (GET /api/events): "organiser",
+ *  "moderator", "attendee" or null; undefined when it cannot be told (the list did not load). */
+export function roleIn(me, events, slug) {
+  if (!me) return null;
+  const event = events?.find((e) => e.slug === slug);
+  if (!event || event.id === undefined) return events ? null : undefined;
+  if (me.kind === "attendee") return me.event_id === event.id ? "attendee" : null;
+  const roles = (me.roles || []).filter((r) => r.event_id === event.id).map((r) => r.role);
+  if (roles.includes("organiser")) return "organiser";
+  return roles.includes("moderator") ? "moderator" : null;
+}
+
+/** Who is signed in, every event, and their role in ``slug``: decided before any socket opens.
+ *  The role is undefined when it cannot be told (the server unreachable, say). */
+export async function accessTo(slug) {
+  const [mine, list] = await Promise.all([api("/api/me"), api("/api/events")]);
+  const me = mine.ok ? mine.data : null;
+  const events = list.ok ? list.data.events : null;
+  const known = (mine.ok || mine.status === 401) && events;
+  return { me, events, role: known ? roleIn(me, events, slug) : undefined };
+}
+
+/** Where a signed-in person can go instead: each console of a staff member's events, an
+ *  attendee's event page. Links, in the page's language. */
+export function placesOf(me, events) {
+  if (!me || !events) return [];
+  const to = (page, e) => `/${page}/${encodeURIComponent(e.slug)}`;
+  return events.flatMap((e) => {
+    const role = roleIn(me, events, e.slug);
+    const [title, lang] = localized(e.title);
+    // events copied from one another share a title: their first day tells them apart
+    const first = e.first_day ? ` (${formatDate(e.first_day, "UTC", { day: "numeric", month: "short", year: "numeric" })})` : "";
+    const label = (key) => [`${t(key)} – `, h("span", { lang }, title), first];
+    if (role === "attendee") return [h("a", { href: to("events", e) }, label("nav.attendee"))];
+    if (role === "organiser") return [h("a", { href: to("organise", e) }, label("nav.organise")), h("a", { href: to("moderate", e) }, label("nav.moderate"))];
+    if (role === "moderator") return [h("a", { href: to("moderate", e) }, label("nav.moderate"))];
+    return [];
+  });
 }
 
 /** Polite (or assertive) announcements for screen readers, through one live region each. */

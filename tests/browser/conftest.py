@@ -123,15 +123,21 @@ def screenshots() -> Path:
 
 
 class PageErrors:
-    """Collects uncaught errors of every page it watches; a test ends by asserting there were none."""
+    """Collects uncaught errors of every page it watches, and whatever the pages' Content-Security-
+    Policy refused; a test ends by asserting there were none."""
 
     def __init__(self) -> None:
         self.errors: list[str] = []
 
     def watch(self, page: Any, name: str) -> Any:
         page.on("pageerror", lambda error: self.errors.append(f"{name}: {error}"))
+        page.on("console", lambda message: self.console(name, message))
         page.on("dialog", lambda dialog: dialog.accept())
         return page
+
+    def console(self, name: str, message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(f"{name}: {message.text}")
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from typing import Any
 
 from websockets.sync.client import connect
 
-from tests.browser.support import SLUG, Audit, demo_link, register, set_language, wait_live
+from tests.browser.support import SLUG, Audit, demo_link, register, set_language, wait_js, wait_live
 
 PANEL_EN = "Panel 1: Saving lives"
 PANEL_FR = "Panel 1 : Sauver des vies"
@@ -99,8 +99,8 @@ def test_a_whole_panel_in_four_browsers(site: Any, browser: Any, screenshots: An
 
     # -- the moderator opens the first panel; both attendees see it live and hear it announced -------
     moderator.locator("#segment-list li", has_text=PANEL_EN).get_by_role("button").click()
-    ana.wait_for_function(f"document.querySelector('#segment-line').textContent.includes({json.dumps(PANEL_FR)})")
-    ben.wait_for_function(f"document.querySelector('#announcer').textContent.includes({json.dumps('Now live')})")
+    wait_js(ana, f"document.querySelector('#segment-line').textContent.includes({json.dumps(PANEL_FR)})")
+    wait_js(ben, f"document.querySelector('#announcer').textContent.includes({json.dumps('Now live')})")
     assert "Live" in text_of(ben, "#segment-line")
 
     # -- Ana asks a question (HTML in it stays text), the moderator approves and highlights it -------
@@ -109,7 +109,7 @@ def test_a_whole_panel_in_four_browsers(site: Any, browser: Any, screenshots: An
     ana.click("#ask-submit")
     ana.wait_for_selector("#my-questions li")
     assert ana.input_value("#ask-text") == ""
-    moderator.wait_for_function("document.querySelector('#tab-pending .count').textContent === '1'")
+    wait_js(moderator, "document.querySelector('#tab-pending .count').textContent === '1'")
     assert HOSTILE in text_of(moderator, "#qa-panel")
     moderator.click("#qa-panel [data-fkey=approve]")
     moderator.click("#tab-approved")
@@ -122,7 +122,7 @@ def test_a_whole_panel_in_four_browsers(site: Any, browser: Any, screenshots: An
     # -- Ben votes; the coalesced total reaches Ana ------------------------------------------------
     ben.click("#qa-board .vote")
     ben.wait_for_selector("#qa-board .vote[aria-pressed=true]")
-    ana.wait_for_function("document.querySelector('#qa-board .votes')?.textContent === '1'")
+    wait_js(ana, "document.querySelector('#qa-board .votes')?.textContent === '1'")
 
     # -- both ask for the floor: Ana first, then Ben with a point of order, which goes before her ---
     ana.fill("#floor-topic", "Search and rescue")
@@ -133,36 +133,36 @@ def test_a_whole_panel_in_four_browsers(site: Any, browser: Any, screenshots: An
     ben.click("#floor-submit")
     ben.wait_for_selector("#floor-withdraw")
     assert "You are next to speak" in text_of(ben, "#floor-mine")
-    ana.wait_for_function("document.querySelector('#floor-mine').textContent.includes('numéro 2')")
+    wait_js(ana, "document.querySelector('#floor-mine').textContent.includes('numéro 2')")
 
     # -- the moderator reorders by keyboard (Ana up), then by drag and drop (Ben back on top) -------
-    moderator.wait_for_function("document.querySelectorAll('#queue-list li.entry').length === 2")
+    wait_js(moderator, "document.querySelectorAll('#queue-list li.entry').length === 2")
     moderator.locator("#queue-list li.entry", has_text="Ana Silva").focus()
     moderator.keyboard.press("Alt+ArrowUp")
-    ana.wait_for_function("document.querySelector('#floor-mine').textContent.includes('prochain')")
-    moderator.wait_for_function("document.querySelector('#queue-list li.entry').textContent.includes('Ana Silva')")
+    wait_js(ana, "document.querySelector('#floor-mine').textContent.includes('prochain')")
+    wait_js(moderator, "document.querySelector('#queue-list li.entry').textContent.includes('Ana Silva')")
     focused = moderator.evaluate("document.activeElement.closest('li')?.textContent || ''")
     assert "Ana Silva" in focused, "keyboard focus stays on the moved entry"
     moderator.drag_and_drop(
         "#queue-list li.entry:has-text('Ben Okafor') .grip", "#queue-list li.entry:has-text('Ana Silva')"
     )
-    ben.wait_for_function("document.querySelector('#floor-mine').textContent.includes('next to speak')")
+    wait_js(ben, "document.querySelector('#floor-mine').textContent.includes('next to speak')")
     audit.page(moderator, "moderate")
 
     # -- the floor goes to Ben, with a 15-second limit ----------------------------------------------
     moderator.click("#queue-list li.entry:has-text('Ben Okafor') [data-fkey=grant]")
-    ben.wait_for_function("document.querySelector('#floor-mine').textContent.includes('You have the floor')")
-    ana.wait_for_function("document.querySelector('#speaker .speaker-name')?.textContent.includes('Ben Okafor')")
+    wait_js(ben, "document.querySelector('#floor-mine').textContent.includes('You have the floor')")
+    wait_js(ana, "document.querySelector('#speaker .speaker-name')?.textContent.includes('Ben Okafor')")
     assert "Motion d’ordre" in text_of(ana, "#speaker")
     moderator.fill("#limit-minutes", "0.25")
     moderator.click("#speech-actions button[type=submit]")
-    ben.wait_for_function("document.querySelector('.timer-text').textContent.includes('/ 0:15')")
+    wait_js(ben, "document.querySelector('.timer-text').textContent.includes('/ 0:15')")
 
     # -- Ana's network is cut while she types; things happen; it comes back ---------------------------
     ana.evaluate("window.__sameDocument = true")
     ana.fill("#ask-text", "A question typed while the network is down")
     ana_ctx.set_offline(True)
-    ana.wait_for_function("document.querySelector('#conn').dataset.state === 'offline'")
+    wait_js(ana, "document.querySelector('#conn').dataset.state === 'offline'")
     assert "hors ligne" in text_of(ana, "#conn")
     moderator.fill("#notice-text", "The next panel starts at 10:52")
     moderator.click("#notice-form button[type=submit]")
@@ -170,8 +170,8 @@ def test_a_whole_panel_in_four_browsers(site: Any, browser: Any, screenshots: An
     ben.wait_for_selector("#notice:not([hidden])")
     ana_ctx.set_offline(False)
     wait_live(ana)
-    ana.wait_for_function("document.querySelector('#notice').textContent.includes('10:52')")
-    ana.wait_for_function("document.querySelector('#floor-state').textContent.includes('close')")
+    wait_js(ana, "document.querySelector('#notice').textContent.includes('10:52')")
+    wait_js(ana, "document.querySelector('#floor-state').textContent.includes('close')")
     assert ana.evaluate("window.__sameDocument") is True, "caught up without a reload"
     assert ana.evaluate("window.__parley.store.snapshots") == 1, "the missed events were replayed, no resync"
     assert ana.evaluate("window.__parley.connection.sessions") == 2
@@ -182,7 +182,7 @@ def test_a_whole_panel_in_four_browsers(site: Any, browser: Any, screenshots: An
     audit.page(ana, "event-live", languages=("fr", "en"))
     ana.click("#floor-withdraw")
     ana.wait_for_selector("#floor-form:not([hidden])")
-    moderator.wait_for_function("document.querySelectorAll('#queue-list li.entry').length === 0")
+    wait_js(moderator, "document.querySelectorAll('#queue-list li.entry').length === 0")
     audit.page(ben, "event-live-ny", languages=("en",), axe=False)
 
     # -- Ben runs over time: the warning shows, on his page and the moderator's ----------------------
@@ -201,22 +201,22 @@ def test_a_whole_panel_in_four_browsers(site: Any, browser: Any, screenshots: An
     ana.wait_for_selector("#qa-board .question.is-answered")
 
     # -- the organiser sees who is online and the registrations --------------------------------------
-    organiser.wait_for_function("Number(document.querySelector('#online-now')?.textContent) >= 2", timeout=20000)
+    wait_js(organiser, "Number(document.querySelector('#online-now')?.textContent) >= 2", timeout=20000)
     organiser.reload()
     wait_live(organiser)
     organiser.wait_for_selector("#reg-table tbody tr[data-id]")
     assert organiser.locator("#reg-table tbody tr[data-id]").count() == 2
     organiser.fill("#reg-q", "okafor")
     organiser.click("#reg-search button")
-    organiser.wait_for_function("document.querySelectorAll('#reg-table tbody tr[data-id]').length === 1")
+    wait_js(organiser, "document.querySelectorAll('#reg-table tbody tr[data-id]').length === 1")
     assert organiser.locator("#csv-link").get_attribute("href") == f"/api/events/{SLUG}/registrations.csv?q=okafor"
     audit.page(organiser, "organise")
 
     # -- the segment ends ---------------------------------------------------------------------------
     moderator.click("#segment-end")
     for page, word in ((ana, "Terminé"), (ben, "Ended")):
-        page.wait_for_function(f"document.querySelector('#programme-days').textContent.includes({json.dumps(word)})")
-    ben.wait_for_function("document.querySelector('#announcer').textContent.includes('has ended')")
+        wait_js(page, f"document.querySelector('#programme-days').textContent.includes({json.dumps(word)})")
+    wait_js(ben, "document.querySelector('#announcer').textContent.includes('has ended')")
     assert "Nothing is live" in text_of(ben, "#segment-line")
     moderator.wait_for_selector("#segment-list li:has-text('Panel 1') .status-ended")
     set_language(moderator, "fr")
