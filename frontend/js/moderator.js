@@ -2,7 +2,7 @@
 
 import { h, replaceChildren, patchList, $, keepFocus } from "./dom.js";
 import {
-  initPage, api, t, renderStaffHeader, showGate, getLang, onLangChange, localized, slugFromPath, accessTo, placesOf,
+  initPage, api, t, renderStaffHeader, showGate, openStaffPage, getLang, onLangChange, localized, slugFromPath, accessTo, placesOf,
   formatTime, formatDate, formatNumber, driftText, announce,
 } from "./page.js";
 import { startLive, everySecond } from "./live.js";
@@ -16,24 +16,11 @@ const state = { event: null, live: null, day: null, overTimeSaid: new Set(), spe
 const MAY_MODERATE = new Set(["moderator", "organiser"]);
 
 async function main() {
-  const result = await api(`/api/events/${encodeURIComponent(slug)}`);
-  if (!result.ok) {
-    gate("event.not_found");
-    return;
-  }
-  state.event = result.data;
-  // decide the access before opening the socket: a socket without a role is refused at the handshake
-  const { me, events, role } = await accessTo(slug);
-  state.me = me;
-  state.events = events;
-  state.role = role;
-  renderHeader();
-  if (!me) {
-    gate("gate.sign_in", true);
-    return;
-  }
-  if (me.kind !== "staff" || !(role === undefined || MAY_MODERATE.has(role))) {
-    gate("gate.not_moderator");
+  const access = await openStaffPage(slug, MAY_MODERATE, "gate.not_moderator");
+  Object.assign(state, { event: access.event ?? null, me: access.me, events: access.events, role: access.role });
+  if (state.event) renderHeader();
+  if (access.gate) {
+    gate(...access.gate);
     return;
   }
   $("#console").hidden = false;

@@ -4,7 +4,7 @@
 
 import { h, replaceChildren, $ } from "./dom.js";
 import {
-  initPage, api, t, renderStaffHeader, showGate, onLangChange, localized, slugFromPath, problemText, accessTo, placesOf,
+  initPage, api, t, renderStaffHeader, showGate, openStaffPage, onLangChange, localized, slugFromPath, problemText, accessTo, placesOf,
   formatTime, formatDate, formatNumber, announce,
 } from "./page.js";
 import { startLive } from "./live.js";
@@ -14,30 +14,18 @@ import { CATEGORIES } from "./register.js";
 initPage();
 const slug = slugFromPath();
 const base = `/api/events/${encodeURIComponent(slug)}`;
+const MAY_ORGANISE = new Set(["organiser"]);
 const state = {
   event: null, live: null, registrations: null, q: "", timeline: null, reminders: null, reports: null, compiling: new Set(),
   gate: null, resending: false,
 };
 
 async function main() {
-  const result = await api(base);
-  if (!result.ok) {
-    gate("event.not_found");
-    return;
-  }
-  state.event = result.data;
-  // decide the access before opening the socket: a socket without a role is refused at the handshake
-  const { me, events, role } = await accessTo(slug);
-  state.me = me;
-  state.events = events;
-  state.role = role;
-  renderHeader();
-  if (!me) {
-    gate("gate.sign_in", true);
-    return;
-  }
-  if (me.kind !== "staff" || !(role === undefined || role === "organiser")) {
-    gate("gate.not_organiser");
+  const access = await openStaffPage(slug, MAY_ORGANISE, "gate.not_organiser");
+  Object.assign(state, { event: access.event ?? null, me: access.me, events: access.events, role: access.role });
+  if (state.event) renderHeader();
+  if (access.gate) {
+    gate(...access.gate);
     return;
   }
   $("#dashboard").hidden = false;

@@ -143,6 +143,20 @@ export async function accessTo(slug) {
   return { me, events, role: known ? roleIn(me, events, slug) : undefined };
 }
 
+/** Open a staff page: load the event and decide the access before any socket is opened (a
+ *  socket without a role is refused at the handshake). Returns { event, me, events, role } and,
+ *  when the page must not open, `gate`: [message key, offer sign-in]; `refused` is the key for a
+ *  signed-in person without one of `allowedRoles` (an unknown role lets the server decide). */
+export async function openStaffPage(slug, allowedRoles, refused) {
+  const result = await api(`/api/events/${encodeURIComponent(slug)}`);
+  if (!result.ok) return { gate: ["event.not_found", false] };
+  const { me, events, role } = await accessTo(slug);
+  const access = { event: result.data, me, events, role };
+  if (!me) return { ...access, gate: ["gate.sign_in", true] };
+  if (me.kind !== "staff" || !(role === undefined || allowedRoles.has(role))) return { ...access, gate: [refused, false] };
+  return access;
+}
+
 /** Where a signed-in person can go instead: each console of a staff member's events, an
  *  attendee's event page. Links, in the page's language. */
 export function placesOf(me, events) {
