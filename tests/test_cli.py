@@ -54,7 +54,7 @@ def test_programme_check_accepts_the_shipped_programme(sqlite_parley: Parley) ->
     ("text", "where", "problem"),
     [
         ("title: ok\nslug: [unclosed\n", ":3:", "YAML"),
-        (SHIPPED.read_text().replace('ends: "09:30"', 'ends: "08:30"', 1), ":28:", "not after it starts"),
+        (SHIPPED.read_text().replace('ends: "09:30"', 'ends: "08:30"', 1), ":30:", "not after it starts"),
         (SHIPPED.read_text().replace("America/New_York", "America/Atlantis", 1), ":", "time zone"),
     ],
 )

@@ -74,7 +74,7 @@ def differences(spec: ProgrammeSpec, page: SeedPage) -> list[str]:
 
 def test_shipped_programme_has_three_days_and_nine_segments(spec: ProgrammeSpec) -> None:
     assert spec.slug == "idm-2022-1"
-    assert spec.languages == ("fr", "en")
+    assert spec.languages == ("fr", "en", "es")
     assert spec.timezone == "America/New_York"
     assert spec.streams == {}
     assert [day.date for day in spec.days] == [dt.date(2022, 2, 28), dt.date(2022, 3, 1), dt.date(2022, 3, 2)]
@@ -226,15 +226,17 @@ def test_shipped_kinds_follow_the_headings(spec: ProgrammeSpec) -> None:
         assert heading.startswith("Panel") == (segment.kind == "panel")
 
 
-def test_shipped_english_titles_exist_everywhere(spec: ProgrammeSpec) -> None:
-    assert spec.title["en"]
+def test_shipped_english_and_spanish_titles_exist_everywhere(spec: ProgrammeSpec) -> None:
+    assert spec.title["en"] and spec.title["es"]
     texts = [spec.title]
     for day in spec.days:
         texts += [day.title, day.theme, *(segment.title for segment in day.segments)]
     assert len(texts) == 1 + 3 * 2 + 9
     for text in texts:
-        assert set(text) == {"fr", "en"}
-        assert text["en"].strip() and text["en"] != text["fr"], text
+        assert set(text) == {"fr", "en", "es"}
+        for lang in ("en", "es"):
+            assert text[lang].strip() and text[lang] != text["fr"], text
+        assert text["es"] != text["en"], text
 
 
 # -- refusals ----------------------------------------------------------------------------------
