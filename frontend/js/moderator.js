@@ -2,7 +2,7 @@
 
 import { h, replaceChildren, patchList, $, keepFocus } from "./dom.js";
 import {
-  initPage, api, t, renderStaffHeader, showGate, openStaffPage, getLang, onLangChange, localized, slugFromPath, accessTo, placesOf,
+  initPage, api, t, renderStaffHeader, showGate, openStaffPage, lostStaffAccess, getLang, onLangChange, localized, slugFromPath, placesOf,
   formatTime, formatDate, formatNumber, driftText, announce,
 } from "./page.js";
 import { startLive, everySecond } from "./live.js";
@@ -43,14 +43,12 @@ async function recheckAccess() {
   if (state.rechecking) return;
   state.rechecking = true;
   try {
-    const { me, events, role } = await accessTo(slug);
-    if (role === undefined || (me && MAY_MODERATE.has(role))) return;
+    const lost = await lostStaffAccess(slug, MAY_MODERATE);
+    if (!lost) return;
     state.live.connection.stop();
-    state.me = me;
-    state.events = events;
-    state.role = role;
+    Object.assign(state, { me: lost.me, events: lost.events, role: lost.role });
     renderHeader();
-    gate(me ? "gate.not_moderator" : "gate.sign_in", !me);
+    gate(lost.me ? "gate.not_moderator" : "gate.sign_in", !lost.me);
   } finally {
     state.rechecking = false;
   }

@@ -4,7 +4,7 @@
 
 import { h, replaceChildren, $ } from "./dom.js";
 import {
-  initPage, api, t, renderStaffHeader, showGate, openStaffPage, onLangChange, localized, slugFromPath, problemText, accessTo, placesOf,
+  initPage, api, t, renderStaffHeader, showGate, openStaffPage, lostStaffAccess, onLangChange, localized, slugFromPath, problemText, placesOf,
   formatTime, formatDate, formatNumber, announce,
 } from "./page.js";
 import { startLive } from "./live.js";
@@ -47,14 +47,12 @@ async function recheckAccess() {
   if (state.rechecking) return;
   state.rechecking = true;
   try {
-    const { me, events, role } = await accessTo(slug);
-    if (role === undefined || (me && role === "organiser")) return;
+    const lost = await lostStaffAccess(slug, MAY_ORGANISE);
+    if (!lost) return;
     state.live.connection.stop();
-    state.me = me;
-    state.events = events;
-    state.role = role;
+    Object.assign(state, { me: lost.me, events: lost.events, role: lost.role });
     renderHeader();
-    gate(me ? "gate.not_organiser" : "gate.sign_in", !me);
+    gate(lost.me ? "gate.not_organiser" : "gate.sign_in", !lost.me);
   } finally {
     state.rechecking = false;
   }

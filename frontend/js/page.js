@@ -157,6 +157,14 @@ export async function openStaffPage(slug, allowedRoles, refused) {
   return access;
 }
 
+/** For an open staff page whose socket was refused or closed: the new access when the person has
+ *  lost every one of `allowedRoles` in the event (or signed out), else null (still allowed, or
+ *  unknown: the server decides). */
+export async function lostStaffAccess(slug, allowedRoles) {
+  const access = await accessTo(slug);
+  return access.role === undefined || (access.me && allowedRoles.has(access.role)) ? null : access;
+}
+
 /** Where a signed-in person can go instead: each console of a staff member's events, an
  *  attendee's event page. Links, in the page's language. */
 export function placesOf(me, events) {
