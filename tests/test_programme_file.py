@@ -350,13 +350,13 @@ REFUSALS = [
     pytest.param(
         edited("languages: [fr, en]\n", "languages: [fr, en]\nvenue: online\n"),
         5,
-        "unknown key 'venue' in the programme (allowed: slug, title, timezone, languages, days, streams)",
+        "unknown key 'venue' in the programme (allowed: slug, title, timezone, languages, days, streams, reminders)",
         id="unknown-key",
     ),
     pytest.param(
         edited('    title: "Directrice"\n', '    title: "Directrice"\n            role: "Oratrice"\n'),
         19,
-        "unknown key 'role' in a person (allowed: name, title, affiliation, video_message)",
+        "unknown key 'role' in a person (allowed: name, title, affiliation, video_message, email)",
         id="unknown-person-key",
     ),
     pytest.param(

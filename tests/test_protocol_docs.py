@@ -25,6 +25,7 @@ from server.protocol import (
     ResyncReason,
     encode_frame,
     export,
+    export_markdown,
     json_schema,
     parse_command,
     parse_server_frame,
@@ -173,7 +174,7 @@ def test_the_links_inside_protocol_md_lead_to_its_headings(markdown: str) -> Non
     slugs: dict[str, int] = {}
     anchors = set()
     for heading in re.findall(r"^#{1,6} (.+)$", re.sub(r"```.*?```", "", markdown, flags=re.DOTALL), re.M):
-        slug = export._slug(heading)
+        slug = export_markdown._slug(heading)
         anchors.add(f"{slug}-{slugs[slug]}" if slug in slugs else slug)
         slugs[slug] = slugs.get(slug, 0) + 1
     broken = sorted(set(re.findall(r"\]\(#([^)]+)\)", markdown)) - anchors)

@@ -1,4 +1,4 @@
-"""Programme files: the schedule of one event (days, segments, people) as a YAML data file.
+"""Reading a programme file: YAML text in, a `ProgrammeSpec` out.
 
 A pure parser and validator: it reads the text it is given, checks everything a human can get
 wrong, and returns frozen specs; nothing here touches the database or the clock.  Every refusal
@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal, NamedTuple, NoReturn
+from typing import NamedTuple, NoReturn
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,8 +25,17 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
-SegmentKind = Literal["opening", "panel", "closing"]
-KINDS: dict[str, SegmentKind] = {"opening": "opening", "panel": "panel", "closing": "closing"}
+from server.programme.errors import ProgrammeError
+from server.programme.offsets import format_offset, parse_offset
+from server.programme.specs import (
+    KINDS,
+    REMINDER_AUDIENCES,
+    DaySpec,
+    PersonSpec,
+    ProgrammeSpec,
+    ReminderSpec,
+    SegmentSpec,
+)
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 SEGMENT_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -35,127 +43,11 @@ LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _TIME_RE = re.compile(r"^(\d\d):(\d\d)$")
 _DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d$")
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
-_OFFSET_RE = re.compile(r"^(?:(\d{1,3})h)?(?:(\d{1,4})m)?$")
-MAX_REMINDER_MINUTES = 14 * 24 * 60
-REMINDER_AUDIENCES = ("attendees", "speakers")
 
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
 _BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
-
-
-class ProgrammeError(ValueError):
-    """A programme file was refused; `str()` is one line: ``{source}:{line}: {message}``."""
-
-    def __init__(self, source: str, line: int, message: str) -> None:
-        self.source = source
-        self.line = line
-        self.message = " ".join(message.splitlines())
-        super().__init__(source, line, self.message)
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class PersonSpec:
-    name: str
-    title: str | None = None
-    affiliation: str | None = None
-    video_message: bool = False
-    email: str | None = None  # reminders reach programme people only through this
-
-    def published_line(self, video_label: str = "message vidéo") -> str:
-        """The line as a programme prints it: ``name, title[, affiliation][ (message vidéo)]``."""
-        line = ", ".join(part for part in (self.name, self.title, self.affiliation) if part)
-        return f"{line} ({video_label})" if self.video_message else line
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentSpec:
-    key: str
-    kind: SegmentKind
-    starts: dt.time
-    ends: dt.time
-    title: dict[str, str]
-    moderator: PersonSpec | None
-    speakers: tuple[PersonSpec, ...]
-    line: int
-
-
-@dataclass(frozen=True, slots=True)
-class DaySpec:
-    date: dt.date
-    starts: dt.time
-    ends: dt.time
-    title: dict[str, str]
-    theme: dict[str, str]  # empty when the file gives no theme
-    segments: tuple[SegmentSpec, ...]  # in time order
-    line: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderSpec:
-    """Minutes before each morning starts, per audience (attendees; moderators and speakers)."""
-
-    attendees: tuple[int, ...] = (24 * 60, 15)
-    speakers: tuple[int, ...] = (24 * 60, 45)
-
-
-def parse_offset(text: str) -> int:
-    """``"24h"``, ``"15m"``, ``"1h30m"`` -> minutes; ValueError when it is not one."""
-    match = _OFFSET_RE.match(text.strip())
-    if match is None or not (match[1] or match[2]):
-        raise ValueError(f'"{text}" is not a duration like "24h", "45m" or "1h30m"')
-    minutes = int(match[1] or 0) * 60 + int(match[2] or 0)
-    if not 0 < minutes <= MAX_REMINDER_MINUTES:
-        raise ValueError(f'"{text}" must be between 1 minute and 14 days')
-    return minutes
-
-
-def format_offset(minutes: int) -> str:
-    """The inverse of `parse_offset`, canonical: 1440 -> "24h", 90 -> "1h30m", 15 -> "15m"."""
-    hours, rest = divmod(minutes, 60)
-    return (f"{hours}h" if hours else "") + (f"{rest}m" if rest or not hours else "")
-
-
-@dataclass(frozen=True, slots=True)
-class ProgrammeSpec:
-    slug: str
-    title: dict[str, str]
-    timezone: str
-    languages: tuple[str, ...]  # the first is the original language
-    streams: dict[str, str]
-    days: tuple[DaySpec, ...]  # in date order
-    source: str
-    reminders: ReminderSpec | None = None  # None: the file says nothing (the default, or an organiser's edit)
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def local(self, date: dt.date, time: dt.time) -> dt.datetime:
-        """An aware datetime for a wall-clock time of the event's time zone."""
-        return dt.datetime.combine(date, time, tzinfo=self.zone)
-
-    def day_bounds(self, day: DaySpec) -> tuple[dt.datetime, dt.datetime]:
-        return self.local(day.date, day.starts), self.local(day.date, day.ends)
-
-    def segment_bounds(self, day: DaySpec, segment: SegmentSpec) -> tuple[dt.datetime, dt.datetime]:
-        return self.local(day.date, segment.starts), self.local(day.date, segment.ends)
-
-    def segments(self) -> Iterator[tuple[DaySpec, SegmentSpec]]:
-        """Every segment with its day, in time order."""
-        for day in self.days:
-            for segment in day.segments:
-                yield day, segment
-
-    def find_segment(self, key: str) -> tuple[DaySpec, SegmentSpec]:
-        for day, segment in self.segments():
-            if segment.key == key:
-                return day, segment
-        raise KeyError(key)
 
 
 def load_programme(path: str | Path) -> ProgrammeSpec:
@@ -209,14 +101,15 @@ class _Reader:
         what: str,
         required: Collection[str],
         optional: Collection[str] | None = (),
-        unlisted: Collection[str] = (),
     ) -> dict[str, _Field]:
         """The fields of a mapping; `optional=None` allows any key (checked by the caller).
 
-        `unlisted` keys are accepted but left out of the "allowed" hint, which names the core keys.
+        An unknown key's message lists `allowed`, the very keys accepted here, so the hint cannot
+        leave one out.
         """
         if not isinstance(node, MappingNode):
             self.fail(_line(node), f"{what} must be a mapping, got {_show(node)}")
+        allowed = None if optional is None else (*required, *optional)
         fields: dict[str, _Field] = {}
         for key_node, value_node in node.value:
             if not (isinstance(key_node, ScalarNode) and key_node.tag == _STR):
@@ -227,9 +120,8 @@ class _Reader:
                     _line(key_node),
                     f"key '{key}' is given twice in {what} (first at line {fields[key].line})",
                 )
-            if optional is not None and key not in required and key not in optional and key not in unlisted:
-                allowed = ", ".join([*required, *optional])
-                self.fail(_line(key_node), f"unknown key '{key}' in {what} (allowed: {allowed})")
+            if allowed is not None and key not in allowed:
+                self.fail(_line(key_node), f"unknown key '{key}' in {what} (allowed: {', '.join(allowed)})")
             fields[key] = _Field(_line(key_node), value_node)
         for key in required:
             if key not in fields:
@@ -301,7 +193,7 @@ class _Reader:
         required = ("slug", "title", "timezone", "languages", "days")
         if not isinstance(root, MappingNode):
             self.fail(_line(root), f"a programme must be a mapping with {', '.join(required)}; got {_show(root)}")
-        fields = self.mapping(root, "the programme", required, ("streams",), unlisted=("reminders",))
+        fields = self.mapping(root, "the programme", required, ("streams", "reminders"))
         self._languages = self.languages(fields["languages"])
         slug = self.text(fields["slug"], "slug")
         if not SLUG_RE.match(slug):
@@ -440,9 +332,7 @@ class _Reader:
         )
 
     def person(self, node: Node) -> PersonSpec:
-        fields = self.mapping(
-            node, "a person", ("name",), ("title", "affiliation", "video_message"), unlisted=("email",)
-        )
+        fields = self.mapping(node, "a person", ("name",), ("title", "affiliation", "video_message", "email"))
         video = fields.get("video_message")
         if video is not None and video.node.tag != _BOOL:
             self.fail(video.line, f"video_message must be true or false, got {_show(video.node)}")
