@@ -33,6 +33,7 @@ from server.adapters.http.security import SecurityHeaders
 from server.adapters.tasks import TaskSender
 from server.adapters.ws import endpoint as ws_endpoint
 from server.adapters.ws.runtime import LiveRuntime, Timing
+from server.adapters.ws.wire import KeepServerSend
 
 log = logging.getLogger("parley")
 
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(KeepServerSend), Middleware(SecurityHeaders)],
     )
     app.state.frontend_dir = FRONTEND_DIR
     return app

@@ -12,20 +12,13 @@ from datetime import datetime
 
 from starlette.websockets import WebSocket
 
+from server.adapters.ws.wire import DirectWriter
 from server.core.state import Actor
 from server.protocol import Channel
 from server.services.auth import Principal
 
 OUTBOX_LIMIT = 2000
 """Frames waiting for one slow client; past it the backlog is dropped and the client resyncs."""
-
-
-def transport_writable(ws: WebSocket) -> bool:
-    """Whether uvicorn's websocket transport is below its high-water mark (its ``send`` then writes
-    without suspending). Unknown servers answer False, and everything goes through the outbox."""
-    protocol = getattr(getattr(ws, "_send", None), "__self__", None)
-    writable = getattr(protocol, "writable", None)
-    return isinstance(writable, asyncio.Event) and writable.is_set()
 
 
 class ConnectionState(enum.Enum):
@@ -73,6 +66,7 @@ class Connection:
     needs_snapshot: bool = False
     last_seen: datetime | None = None
     limiter: TokenBucket = field(default_factory=lambda: TokenBucket(rate=10, burst=40))
+    direct: DirectWriter | None = None  # None: the server is not one wire.py knows, all goes via ASGI
 
     writing: bool = False
 
@@ -109,17 +103,25 @@ class Connection:
         self.cursor[channel] = seq
         self.send(text)
 
-    def can_send_now(self, channel: Channel, seq: int) -> bool:
-        """True when ``seq`` may be written straight from the fan-out loop: the socket is live, has
-        nothing queued, its writer is idle and its transport accepts data without waiting."""
-        return (
-            self.state is ConnectionState.LIVE
-            and not self.outbox
-            and not self.writing
-            and not self.needs_snapshot
-            and self.cursor.get(channel, 0) == seq - 1
-            and transport_writable(self.ws)
-        )
+    def write_now(self, frame: bytes) -> bool:
+        """Write an encoded ``frame`` straight to the transport, if that keeps the order and does not
+        pile up: the socket is live, nothing is queued before it, its writer is idle and its transport
+        takes data now. False: nothing was written, the caller queues the text instead."""
+        direct = self.direct
+        if (
+            direct is None
+            or self.state is not ConnectionState.LIVE
+            or self.outbox
+            or self.writing
+            or self.needs_snapshot
+            or not direct.writable()
+        ):
+            return False
+        try:
+            direct.write(frame)
+        except Exception:  # the transport is gone: its reader sees the disconnect and cleans up
+            self.state = ConnectionState.CLOSED
+        return True
 
     def send(self, text: str) -> None:
         if len(self.outbox) >= OUTBOX_LIMIT:

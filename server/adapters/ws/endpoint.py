@@ -20,6 +20,7 @@ from server.adapters.db.models import Event
 from server.adapters.http.auth import session_token
 from server.adapters.ws.connection import Connection
 from server.adapters.ws.runtime import LiveRuntime
+from server.adapters.ws.wire import direct_writer
 from server.core.state import Actor
 from server.protocol import (
     CHANNELS_BY_ROLE,
@@ -75,6 +76,7 @@ async def live_socket(ws: WebSocket) -> None:
         return
 
     await ws.accept()
+    joined_at = runtime.clock()  # the presence starts here and its last_seen too: never before its start
     conn = Connection(
         ws=ws,
         principal=principal,
@@ -83,14 +85,15 @@ async def live_socket(ws: WebSocket) -> None:
         ),
         event_id=event_id,
         channels=CHANNELS_BY_ROLE[role],
-        last_seen=runtime.clock(),
+        last_seen=joined_at,
+        direct=direct_writer(ws),
     )
     attendee = principal.kind == "attendee"
     writer = asyncio.create_task(runtime.writer(conn))
     try:
         if attendee:
             await runtime.attendance.open(
-                event_id=event_id, registration_id=principal.id, connection_id=conn.id, at=runtime.clock()
+                event_id=event_id, registration_id=principal.id, connection_id=conn.id, at=joined_at
             )
         await runtime.hub.attach(conn)
         await runtime.catch_up(conn, positions_from_query(ws))

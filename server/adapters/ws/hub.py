@@ -19,6 +19,7 @@ from datetime import datetime
 
 from server.adapters.bus.base import Bus, BusReset
 from server.adapters.ws.connection import Connection, ConnectionState
+from server.adapters.ws.wire import text_frame
 from server.core.forecast import forecast
 from server.protocol import Channel, encode_frame
 from server.protocol.frames import ChannelSeqs, HeartbeatFrame, ResyncFrame
@@ -84,18 +85,17 @@ class Feed:
             await self._deliver(self.last_seq + 1, self.early.pop(self.last_seq + 1))
 
     async def _deliver(self, seq: int, text: str) -> None:
-        """One plain loop, the same text for all: written at once where the socket can take it
-        (uvicorn's send does not suspend then), queued for its writer otherwise."""
+        """One plain loop, the same bytes for all: the frame is built once and written straight to
+        every socket that can take it now (no await), queued for its writer otherwise."""
         self.last_seq = seq
+        frame = text_frame(text)
         for conn in list(self.connections):
-            if conn.can_send_now(self.channel, seq):
+            if conn.cursor.get(self.channel, 0) == seq - 1 and conn.write_now(frame):
                 conn.cursor[self.channel] = seq
-                try:
-                    await conn.ws.send_text(text)
-                except Exception:  # gone: its reader cleans up
-                    conn.state = ConnectionState.CLOSED
+                self.hub.direct_writes += 1
             else:
                 conn.offer(self.channel, seq, text)
+                self.hub.queued_writes += 1
 
     async def _fill_gap(self) -> None:
         await asyncio.sleep(GAP_WAIT_S)
@@ -125,6 +125,8 @@ class Hub:
         self._feed_locks: defaultdict[tuple[int, Channel], asyncio.Lock] = defaultdict(asyncio.Lock)
         self.connections: set[Connection] = set()
         self.on_resync: Callable[[Connection], Awaitable[None]] | None = None
+        self.direct_writes = 0  # frames the fan-out loop wrote straight to a transport
+        self.queued_writes = 0  # frames it left to a socket's writer (busy, slow, or unknown server)
 
     async def feed(self, event_id: int, channel: Channel) -> Feed:
         key = (event_id, channel)
@@ -186,10 +188,12 @@ class Hub:
 
     async def beat(self, now: datetime) -> None:
         frames = await self.heartbeat_frames(now)
+        encoded = {key: text_frame(text) for key, text in frames.items()}
         for conn in self.connections:
             if conn.state is ConnectionState.LIVE:
-                text = frames.get((conn.event_id, "staff" in conn.channels))
-                if text is not None:
+                key = (conn.event_id, "staff" in conn.channels)
+                text = frames.get(key)
+                if text is not None and not conn.write_now(encoded[key]):
                     conn.send(text)
 
     async def close(self) -> None:

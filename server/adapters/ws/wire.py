@@ -1,0 +1,134 @@
+"""Writing one encoded frame to many sockets: frame the text once, hand the bytes to each transport.
+
+A server's websocket frames are not masked, so the bytes of a text frame are the same for every
+socket. Going through ASGI instead (``await ws.send_text``) costs, per socket, Starlette's state
+checks, uvicorn's ``send``, UTF-8 encoding and framing: at 2,000 sockets that is most of the
+fan-out time. So the fan-out loop asks each socket for a :class:`DirectWriter` and, when the socket
+is open and its transport below the high-water mark, writes the shared frame with one
+``transport.write``. Any other socket (a slow one, one closing, or a server this module does not
+know) goes through its outbox and ASGI as before.
+
+Writing whole frames beside the server's own writes is safe: every write on the loop is one whole
+frame (permessage-deflate is off, and uvicorn sends whole messages), so frames never interleave.
+Uvicorn's two websocket implementations are recognised; ``tests/test_ws_wire.py`` runs both, so an
+upgrade that changes them fails a test rather than silently slowing the fan-out.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Protocol
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+SERVER_SEND_KEY = "parley.server_send"
+"""Where :class:`KeepServerSend` leaves the server's own ``send`` in a websocket scope."""
+
+
+def uvicorn_websocket_options() -> dict[str, Any]:
+    """How ``parley serve`` runs uvicorn's websockets (tests run the same)."""
+    from server.protocol import MAX_FRAME_BYTES
+
+    return {
+        "ws_per_message_deflate": False,  # on, it costs 2.5x CPU and 2.4x memory per socket, and frames differ
+        "ws_max_size": MAX_FRAME_BYTES,  # a bigger client frame closes that connection with 1009
+    }
+
+
+def text_frame(text: str) -> bytes:
+    """The bytes of one unmasked, final text frame carrying ``text``."""
+    return Frame(Opcode.TEXT, text.encode(), fin=True).serialize(mask=False)
+
+
+class DirectWriter(Protocol):
+    def writable(self) -> bool:
+        """Open, not closing, and its transport below the high-water mark (a write will not pile up)."""
+        ...
+
+    def write(self, frame: bytes) -> None: ...
+
+
+class _SansIOWriter:
+    """uvicorn's ``websockets-sansio`` implementation (the default since uvicorn 0.35)."""
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def writable(self) -> bool:
+        p = self.protocol
+        return bool(
+            p.handshake_complete
+            and not p.close_sent
+            and not p.disconnected
+            and p.conn.state is State.OPEN
+            and not p.conn.extensions  # compression frames each socket's messages differently
+            and p.writable.is_set()
+            and not p.transport.is_closing()
+        )
+
+    def write(self, frame: bytes) -> None:
+        self.protocol.transport.write(frame)
+
+
+class _LegacyWriter:
+    """uvicorn's ``websockets`` implementation (on websockets' legacy protocol)."""
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def writable(self) -> bool:
+        p = self.protocol
+        return bool(
+            p.state is State.OPEN  # after the handshake's response (accept() returns before it here)
+            and not p.extensions  # compression frames each socket's messages differently
+            and not p._paused
+            and not p.transport.is_closing()
+        )
+
+    def write(self, frame: bytes) -> None:
+        self.protocol.transport.write(frame)
+
+
+LEGACY_MODULE = "uvicorn.protocols.websockets.websockets_impl"
+
+
+def _writer_for(protocol: object) -> type[_SansIOWriter] | type[_LegacyWriter] | None:
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    except ImportError:  # a uvicorn older than 0.35
+        pass
+    else:
+        if type(protocol) is WebSocketsSansIOProtocol:
+            return _SansIOWriter
+    # The legacy implementation warns when imported: look it up only if the server already has.
+    legacy = getattr(sys.modules.get(LEGACY_MODULE), "WebSocketProtocol", None)
+    if legacy is not None and type(protocol) is legacy:
+        return _LegacyWriter
+    return None
+
+
+def direct_writer(ws: WebSocket) -> DirectWriter | None:
+    """A direct writer for ``ws``, or None when its server is not one this module knows: then every
+    frame goes through ASGI."""
+    send = ws.scope.get(SERVER_SEND_KEY)
+    protocol = getattr(send, "__self__", None)
+    writer = _writer_for(protocol)
+    if writer is None or getattr(protocol, "transport", None) is None:
+        return None
+    return writer(protocol)
+
+
+class KeepServerSend:
+    """Outermost ASGI middleware: leaves the server's ``send`` in websocket scopes, before Starlette
+    wraps it, so :func:`direct_writer` can find the server's protocol object."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SERVER_SEND_KEY] = send
+        await self.app(scope, receive, send)
