@@ -115,5 +115,7 @@ class AttendanceService:
         far = datetime.max.replace(tzinfo=UTC)
         by_person: dict[int, list[Interval]] = {}
         for reg, start, end in rows:
-            by_person.setdefault(reg, []).append(Interval(max(start, since), end or far))
+            start, end = max(start, since), end or far
+            if end > start:  # an empty row (closed at its start) is no presence
+                by_person.setdefault(reg, []).append(Interval(start, end))
         return peak_concurrent(by_person).present
