@@ -16,6 +16,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import random
 import resource
 import secrets
 import shutil
@@ -64,11 +65,23 @@ async def _clients(
     import websockets
 
     received: dict[int, list[float]] = {r: [] for r in range(rounds)}
-    ready = 0
+    ready = retries = 0
 
     async def one(token: str | None) -> None:
-        nonlocal ready
+        nonlocal ready, retries
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        while True:
+            try:
+                await session(headers)
+                return
+            except websockets.ConnectionClosedError as exc:
+                if exc.rcvd is None or exc.rcvd.code != 1013:
+                    raise
+                retries += 1  # "try again later", as a browser does: back off and reconnect
+                await asyncio.sleep(random.uniform(0.5, 2.0))
+
+    async def session(headers: dict[str, str]) -> None:
+        nonlocal ready
         async with websockets.connect(
             url, additional_headers=headers, origin=origin, max_size=2**23, ping_interval=None, open_timeout=120
         ) as ws:
@@ -95,7 +108,7 @@ async def _clients(
         await asyncio.sleep(0.05)
         if any(t.done() and t.exception() for t in tasks):
             raise next(t.exception() for t in tasks if t.done() and t.exception())  # type: ignore[misc]
-    out.put(("ready", len(tokens)))
+    out.put(("ready", retries))
     await asyncio.wait(tasks, timeout=rounds * 10 + 60)
     out.put(("done", received))
 
@@ -116,11 +129,18 @@ def run_clients(url: str, tokens: list[str | None], origin: str, marker: str, ro
         for chunk in chunks
         if chunk
     ]
+    started = time.monotonic()
     for w in workers:
         w.start()
+    retries = 0
     for _ in workers:
-        kind, _n = out.get(timeout=600)
-        assert kind == "ready"
+        kind, n = out.get(timeout=600)
+        assert kind == "ready", "a client process ended before all its clients had joined"
+        retries += n
+    print(
+        f"  {len(tokens)} clients connected and joined in {time.monotonic() - started:.1f} s"
+        f" ({retries} told to try again)"
+    )
     return workers, out
 
 
@@ -289,6 +309,10 @@ def parley(clients: int, rounds: int, procs: int) -> float:
         sent = asyncio.run(_moderate(url, mod_token, f"http://127.0.0.1:{port}", rounds))
         received = collect(workers, out, rounds)
         print(f"  parley    server memory {per_conn:.1f} KiB per connection")
+        log.flush()
+        errors = (data / "server.log").read_text().count("Traceback")
+        if errors:
+            print(f"  parley    server log: {errors} tracebacks (a run with errors does not count)")
         return summarise("parley", sent, received, clients)
     finally:
         server.terminate()

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from server.protocol import ALLOWED_ROLES, ROLES
 from tests.fixtures.live import LiveClient, register, staff_token
-from tests.fixtures.parley import ServerProcess
+from tests.fixtures.parley import Parley, ServerProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -253,3 +253,39 @@ async def test_removing_a_role_closes_that_moderators_sockets(live_servers: list
         "users", "remove", "--role", "moderator", "--event", "idm-2022-1", "--email", "moderator@parley.localhost"
     )
     assert again.returncode == 1 and "is not moderator" in again.stderr
+
+
+async def test_a_socket_that_cannot_join_now_is_told_to_try_again_and_nobody_else_is_harmed(
+    sqlite_parley: Parley,
+) -> None:
+    """The database cannot take the join (here another process holds SQLite's write lock past the
+    10 s busy timeout; in production, a join storm past the pool's wait): that socket is closed with
+    1013 "try again later", which browsers answer by reconnecting; connected people stay."""
+    import sqlite3
+
+    server = ServerProcess(sqlite_parley)
+    try:
+        moderator = LiveClient(server, staff_token(server, "moderator"))
+        await moderator.connect()
+        token = register(server, "Ines Duarte")
+        url = server.url.replace("http://", "ws://") + "/ws/events/idm-2022-1"
+        blocker = sqlite3.connect(sqlite_parley.data_dir / "parley.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            async with websockets.connect(
+                url, additional_headers={"Authorization": f"Bearer {token}"}, origin=server.url
+            ) as late:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(late.recv(), 30)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        await moderator.ok("ping")
+        again = LiveClient(server, token)
+        snapshot = await again.connect()
+        assert snapshot["type"] == "snapshot"
+        await again.close()
+        await moderator.close()
+    finally:
+        server.stop()

@@ -13,6 +13,8 @@ import logging
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -36,6 +38,10 @@ from server.services import auth
 log = logging.getLogger("parley.ws")
 
 CLOSE_POLICY = 1008
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the browser reconnects with its backoff
+OVERLOADED = (TimeoutError, SQLAlchemyTimeoutError, OperationalError)
+"""What a join storm or a database outage raises while a socket joins: the socket is told to come
+back later (1013) instead of failing with an error."""
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 
@@ -59,11 +65,17 @@ async def live_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_POLICY, "origin not allowed")
         return
     token = session_token(ws) or ws.query_params.get("token")
-    async with ws.state.sessions() as session:
-        principal = await auth.principal_for_token(session, token) if token else None
-        event_id = (
-            await session.execute(select(Event.id).where(Event.slug == ws.path_params["slug"]))
-        ).scalar_one_or_none()
+    try:
+        async with ws.state.sessions() as session:
+            principal = await auth.principal_for_token(session, token) if token else None
+            event_id = (
+                await session.execute(select(Event.id).where(Event.slug == ws.path_params["slug"]))
+            ).scalar_one_or_none()
+    except OVERLOADED as exc:
+        log.warning("a socket could not join now (%s): told to try again", type(exc).__name__)
+        await ws.accept()
+        await ws.close(CLOSE_TRY_AGAIN, "server busy, try again")
+        return
     if principal is None:
         await ws.close(CLOSE_POLICY, "sign in first")
         return
@@ -97,9 +109,15 @@ async def live_socket(ws: WebSocket) -> None:
             )
         await runtime.hub.attach(conn)
         await runtime.catch_up(conn, positions_from_query(ws))
-        await read_commands(runtime, conn)
+    except OVERLOADED as exc:
+        log.warning("a socket could not join now (%s): told to try again", type(exc).__name__)
+        with contextlib.suppress(Exception):
+            await ws.close(CLOSE_TRY_AGAIN, "server busy, try again")
     except WebSocketDisconnect:
         pass
+    else:
+        with contextlib.suppress(WebSocketDisconnect):
+            await read_commands(runtime, conn)
     finally:
         timed_out = conn.id in runtime.timed_out
         runtime.timed_out.discard(conn.id)
@@ -110,7 +128,10 @@ async def live_socket(ws: WebSocket) -> None:
         if attendee:
             # a connection that stopped answering ends at its last heartbeat, not at discovery
             end = conn.last_seen if timed_out and conn.last_seen else runtime.clock()
-            await runtime.attendance.close(conn.id, at=end)
+            try:
+                await runtime.attendance.close(conn.id, at=end)
+            except OVERLOADED as exc:  # the sweep closes the row at its last_seen instead
+                log.warning("presence of %s not closed now (%s): the sweep will", conn.id, type(exc).__name__)
 
 
 def error(cid: str | None, code: str, message: str) -> str:

@@ -45,7 +45,11 @@ class Feed:
 
     async def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"feed-{self.event_id}-{self.channel}")
-        await asyncio.wait_for(self.ready.wait(), 10)
+        try:
+            await asyncio.wait_for(self.ready.wait(), 10)
+        except BaseException:  # not ready (the database is overloaded): no half-started feed stays behind
+            await self.stop()
+            raise
 
     async def _run(self) -> None:
         async with self.hub.bus.subscribe(topic(self.event_id, self.channel)) as subscription:
