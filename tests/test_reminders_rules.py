@@ -296,7 +296,7 @@ def _deliver(
         base_url="https://parley.example.org",
         domain="parley.example.org",
         compose=partial(mail.compose_reminder, settings=settings),
-        send=lambda message, _mail: sent.append(message),
+        send=lambda message, _mail, accepted: (sent.append(message), accepted()),
     )
 
 

@@ -219,16 +219,22 @@ def test_a_permanent_smtp_failure_is_recorded_and_not_retried(stack: Stack) -> N
 
 
 def test_a_worker_killed_mid_send_leaves_no_one_without_their_reminder(stack: Stack) -> None:
-    """Two sends stall at the SMTP server and their workers are SIGKILLed: one before the server had the
-    message (RCPT), one after it had accepted it but before the worker heard back (DATA). A third
-    worker, once the claims' lease is over, sends both: exactly one copy for the first; for the second
-    the server now holds two byte-identical copies (same Message-ID), as docs/workers.md says."""
+    """Three sends stall at the SMTP server and their workers are SIGKILLed: one before the server had
+    the message (RCPT), one after the server had it but before the worker heard its 250 (DATA), one
+    after the 250, during the goodbye (QUIT). A fourth worker, once the claims' lease is over, sends
+    what is left: exactly one copy for the first; for the second the server now holds two
+    byte-identical copies (same Message-ID), as docs/workers.md says; the third was recorded as sent
+    the moment the server said 250, so it is not sent again."""
     start = nine_am(date(2034, 3, 7))
     build_world(
         stack.settings,
         "killed-2034",
         date(2034, 3, 7),
-        [Attendee("First", "first@example.org"), Attendee("Second", "second@example.org")],
+        [
+            Attendee("First", "first@example.org"),
+            Attendee("Second", "second@example.org"),
+            Attendee("Third", "third@example.org"),
+        ],
     )
     box = Mailbox()
     box.controller.start()
@@ -237,18 +243,23 @@ def test_a_worker_killed_mid_send_leaves_no_one_without_their_reminder(stack: St
     client = TaskClient(stack.parley.settings(redis_url=redis_url))
     workers: list[WorkerProcess] = []
     try:
-        stalls = [box.stall("first@example.org", "RCPT"), box.stall("second@example.org", "DATA")]
+        stalls = [
+            box.stall("first@example.org", "RCPT"),
+            box.stall("second@example.org", "DATA"),
+            box.stall("third@example.org", "QUIT"),
+        ]
         now = start - H24 + timedelta(seconds=5)
-        for doomed, name in enumerate(["doomed-a", "doomed-b"]):  # each takes one send, stalls, is killed
+        for doomed, name in enumerate(["doomed-a", "doomed-b", "doomed-c"]):  # each takes one send, stalls, dies
             workers.append(WorkerProcess(stack.parley, "--pool=solo", name=name, **env))
             if doomed == 0:
-                assert len(client.run("parley.reminders.scan", now=now.isoformat())["enqueued"]) == 2
+                assert len(client.run("parley.reminders.scan", now=now.isoformat())["enqueued"]) == 3
             deadline = datetime.now(UTC) + timedelta(seconds=20)
             while sum(s.reached.is_set() for s in stalls) < doomed + 1 and datetime.now(UTC) < deadline:
                 stalls[0].reached.wait(0.05)
             assert sum(s.reached.is_set() for s in stalls) == doomed + 1, f"{name} did not reach the SMTP server"
             workers[-1].kill()
-        assert {r.status for r in deliveries(stack.settings, "killed-2034")} == {"sending"}
+        status = {r.email: r.status for r in deliveries(stack.settings, "killed-2034")}
+        assert status == {"first@example.org": "sending", "second@example.org": "sending", "third@example.org": "sent"}
         workers.append(WorkerProcess(stack.parley, "--pool=solo", name="survivor", **env))
         assert client.scan(now + timedelta(minutes=9)) == [], "a live claim is respected"
         assert sorted(client.scan(now + timedelta(minutes=10, seconds=1))) == ["sent", "sent"]
@@ -256,8 +267,13 @@ def test_a_worker_killed_mid_send_leaves_no_one_without_their_reminder(stack: St
         assert copies["first@example.org"] == 1, "stalled before the message: sent once, by the survivor"
         second = [m for m in box.for_event("killed-2034") if m.to == "second@example.org"]
         assert len(second) == 2 and second[0].raw == second[1].raw, "accepted before the kill: resent identical"
-        rows = deliveries(stack.settings, "killed-2034")
-        assert {(r.status, r.attempts) for r in rows} == {("sent", 2)}
+        assert copies["third@example.org"] == 1, "recorded as sent at the server's 250: never sent again"
+        rows = {r.email: (r.status, r.attempts) for r in deliveries(stack.settings, "killed-2034")}
+        assert rows == {
+            "first@example.org": ("sent", 2),
+            "second@example.org": ("sent", 2),
+            "third@example.org": ("sent", 1),
+        }
     finally:
         for worker in workers:
             worker.stop()

@@ -342,8 +342,9 @@ def write_outbox(message: Message, name: str, folder: Path) -> Path:
     return target
 
 
-def send_smtp(message: Message, settings: Settings) -> None:
-    """Hand the message to the SMTP server; DeliveryError says whether trying again could help."""
+def send_smtp(message: Message, settings: Settings, accepted: Callable[[], None] = lambda: None) -> None:
+    """Hand the message to the SMTP server and call ``accepted()`` as soon as it has answered 250 to the
+    message, before QUIT; DeliveryError says whether trying again could help."""
     client: smtplib.SMTP | None = None
     try:
         if settings.smtp_ssl:
@@ -369,6 +370,8 @@ def send_smtp(message: Message, settings: Settings) -> None:
         raise DeliveryError(
             f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc or type(exc).__name__}", permanent=False
         ) from None
+    else:
+        accepted()  # the server has it: record that before the goodbye's round trip
     finally:
         if client is not None:
             # the message is accepted (or not) by now: a failing QUIT must not turn into a resend
@@ -383,15 +386,16 @@ def _refused(code: int, reply: bytes | str) -> DeliveryError:
     return DeliveryError(f"SMTP {code} {text}".strip(), permanent=500 <= code < 600, code=code)
 
 
-def sender(settings: Settings) -> Callable[[Message, ReminderMail], None]:
+def sender(settings: Settings) -> Callable[[Message, ReminderMail, Callable[[], None]], None]:
     """SMTP when PARLEY_SMTP_HOST is set; otherwise the outbox folder DATA_DIR/outbox."""
     if settings.smtp_host:
-        return lambda message, _mail: send_smtp(message, settings)
+        return lambda message, _mail, accepted: send_smtp(message, settings, accepted)
     outbox = settings.data_dir / "outbox"
     if settings.env == "production":
         log.warning("PARLEY_SMTP_HOST is not set: reminder mails go to %s, not to people", outbox)
 
-    def to_outbox(message: Message, mail: ReminderMail) -> None:
+    def to_outbox(message: Message, mail: ReminderMail, accepted: Callable[[], None]) -> None:
         write_outbox(message, mail.outbox_name, outbox)
+        accepted()
 
     return to_outbox

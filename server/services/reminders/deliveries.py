@@ -352,7 +352,10 @@ def _mail(
 
 
 Compose = Callable[[ReminderMail], Any]
-Send = Callable[[Any, ReminderMail], None]
+Send = Callable[[Any, ReminderMail, Callable[[], None]], None]
+"""``send(message, mail, accepted)`` hands the message over and calls ``accepted()`` the moment the
+mail server (or the outbox) has it, before anything else (SMTP's QUIT): the delivery is marked
+sent then, so a worker killed after that leaves nothing to resend."""
 
 
 def deliver(
@@ -384,9 +387,28 @@ def deliver(
             return verdict[0]
         mail = _mail(session, row, event, day, registration, links=links, base_url=base_url, domain=domain)
         starts_at, ends_at, attempts, resends = day.starts_at, day.ends_at, row.attempts, row.resends
+    marked: list[bool] = []
+
+    def accepted() -> None:
+        with sessions.begin() as session:
+            marked.append(
+                _finish(
+                    session,
+                    delivery_id,
+                    token,
+                    status="sent",
+                    sent_at=now,
+                    message_id=mail.message_id,
+                    error=None,
+                    claim_token=None,
+                )
+            )
+
     try:
-        send(compose(mail), mail)
+        send(compose(mail), mail, accepted)
     except DeliveryError as exc:
+        if marked:  # accepted, then the goodbye failed: the message is delivered
+            return "sent" if marked[0] else "sent-late"
         deadline = ends_at if resends else starts_at
         retry_at = now + retry_delay(attempts)
         if exc.permanent or attempts >= MAX_ATTEMPTS or retry_at >= deadline:
@@ -406,18 +428,10 @@ def deliver(
                 error=str(exc)[:2000],
             )
         return "retry"
-    with sessions.begin() as session:
-        if not _finish(
-            session,
-            delivery_id,
-            token,
-            status="sent",
-            sent_at=now,
-            message_id=mail.message_id,
-            error=None,
-            claim_token=None,
-        ):
-            # Our lease ran out and another worker took the row: it may send the same Message-ID again.
-            log.warning("delivery %s sent after its claim expired; another worker may resend it", delivery_id)
-            return "sent-late"
+    if not marked:
+        accepted()  # a sender that returned without saying so has handed the message over
+    if not marked[0]:
+        # Our lease ran out and another worker took the row: it may send the same Message-ID again.
+        log.warning("delivery %s sent after its claim expired; another worker may resend it", delivery_id)
+        return "sent-late"
     return "sent"
