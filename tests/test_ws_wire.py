@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from server.adapters.ws.wire import KeepServerSend, direct_writer, text_frame, uvicorn_websocket_options
-from tests.fixtures.live import LiveClient
+from tests.fixtures.live import LiveClient, demo_sign_in_links
 from tests.fixtures.parley import Parley, ServerProcess, free_port
 
 pytestmark = pytest.mark.anyio
@@ -174,8 +173,7 @@ async def test_the_app_as_served_fans_out_by_direct_writes(sqlite_parley: Parley
     from server.app import create_app
 
     first = ServerProcess(sqlite_parley)  # loads the programme and prints the demo sign-in links
-    printed = first.log.read_text()
-    links = dict(re.findall(r"^(organiser|moderator) \S+: sign in once at \S+/signin/(\S+)$", printed, re.M))
+    links = demo_sign_in_links(first)
     first.stop()
 
     port = free_port()

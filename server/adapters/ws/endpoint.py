@@ -72,9 +72,8 @@ async def live_socket(ws: WebSocket) -> None:
                 await session.execute(select(Event.id).where(Event.slug == ws.path_params["slug"]))
             ).scalar_one_or_none()
     except OVERLOADED as exc:
-        log.warning("a socket could not join now (%s): told to try again", type(exc).__name__)
         await ws.accept()
-        await ws.close(CLOSE_TRY_AGAIN, "server busy, try again")
+        await try_again_later(ws, exc)
         return
     if principal is None:
         await ws.close(CLOSE_POLICY, "sign in first")
@@ -110,9 +109,7 @@ async def live_socket(ws: WebSocket) -> None:
         await runtime.hub.attach(conn)
         await runtime.catch_up(conn, positions_from_query(ws))
     except OVERLOADED as exc:
-        log.warning("a socket could not join now (%s): told to try again", type(exc).__name__)
-        with contextlib.suppress(Exception):
-            await ws.close(CLOSE_TRY_AGAIN, "server busy, try again")
+        await try_again_later(ws, exc)
     except WebSocketDisconnect:
         pass
     else:
@@ -132,6 +129,13 @@ async def live_socket(ws: WebSocket) -> None:
                 await runtime.attendance.close(conn.id, at=end)
             except OVERLOADED as exc:  # the sweep closes the row at its last_seen instead
                 log.warning("presence of %s not closed now (%s): the sweep will", conn.id, type(exc).__name__)
+
+
+async def try_again_later(ws: WebSocket, exc: BaseException) -> None:
+    """Close an accepted socket that cannot join now with 1013; its browser reconnects with backoff."""
+    log.warning("a socket could not join now (%s): told to try again", type(exc).__name__)
+    with contextlib.suppress(Exception):  # it may be gone already
+        await ws.close(CLOSE_TRY_AGAIN, "server busy, try again")
 
 
 def error(cid: str | None, code: str, message: str) -> str:

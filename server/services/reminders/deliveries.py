@@ -407,8 +407,6 @@ def deliver(
     try:
         send(compose(mail), mail, accepted)
     except DeliveryError as exc:
-        if marked:  # accepted, then the goodbye failed: the message is delivered
-            return "sent" if marked[0] else "sent-late"
         deadline = ends_at if resends else starts_at
         retry_at = now + retry_delay(attempts)
         if exc.permanent or attempts >= MAX_ATTEMPTS or retry_at >= deadline:
