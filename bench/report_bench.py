@@ -147,6 +147,7 @@ def play_live_session(engine: Engine, event_id: int, people: list[int], rng: ran
 
     from server.adapters.db.models import EventLogEntry, LiveStateRow, QuestionVote, Segment, User
     from server.core import decide, new_live_state
+    from server.core.model import Person, SegmentInfo
     from server.core.state import Actor
     from server.protocol import (
         FloorGrant,
@@ -159,7 +160,6 @@ def play_live_session(engine: Engine, event_id: int, people: list[int], rng: ran
         SegmentOpen,
         SpeechEnd,
     )
-    from server.protocol.state import Person, SegmentInfo
 
     with Session(engine) as session, session.begin():
         moderator = User(email="bench-moderator@example.org", name="Bench Moderator")

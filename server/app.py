@@ -20,7 +20,8 @@ from starlette.staticfiles import StaticFiles
 from config.settings import Settings
 from server.adapters.bus import make_bus
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
-from server.adapters.http import (
+from server.adapters.tasks import TaskSender
+from server.entrypoints.http import (
     auth_routes,
     organiser_routes,
     page_routes,
@@ -28,12 +29,11 @@ from server.adapters.http import (
     reminder_routes,
     report_routes,
 )
-from server.adapters.http.problems import EXCEPTION_HANDLERS
-from server.adapters.http.security import SecurityHeaders
-from server.adapters.tasks import TaskSender
-from server.adapters.ws import endpoint as ws_endpoint
-from server.adapters.ws.runtime import LiveRuntime, Timing
-from server.adapters.ws.wire import KeepServerSend
+from server.entrypoints.http.problems import EXCEPTION_HANDLERS
+from server.entrypoints.http.security import SecurityHeaders
+from server.entrypoints.ws import endpoint as ws_endpoint
+from server.entrypoints.ws.runtime import LiveRuntime, Timing
+from server.entrypoints.ws.wire import KeepServerSend
 
 log = logging.getLogger("parley")
 

@@ -13,7 +13,7 @@ from typing import Any, get_args
 import pytest
 import yaml
 
-from server.adapters.ws import connection, endpoint, runtime
+from server.entrypoints.ws import connection, endpoint, runtime
 from server.protocol import (
     ALLOWED_ROLES,
     COMMANDS_BY_TYPE,

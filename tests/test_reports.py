@@ -48,6 +48,7 @@ from server.adapters.db.models import (
     User,
 )
 from server.core import decide, new_live_state
+from server.core.model import Person, SegmentInfo
 from server.core.state import Actor, LiveState
 from server.protocol import (
     FloorGrant,
@@ -64,7 +65,6 @@ from server.protocol import (
     SegmentOpen,
     SpeechEnd,
 )
-from server.protocol.state import Person, SegmentInfo
 from server.services import reports
 from server.services.reports import store
 from server.services.reports.cells import neutralise

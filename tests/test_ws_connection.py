@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.adapters.ws.connection import OUTBOX_LIMIT, Connection, ConnectionState
 from server.core.state import Actor
+from server.entrypoints.ws.connection import OUTBOX_LIMIT, Connection, ConnectionState
 from server.services.auth import Principal
 
 

@@ -1,4 +1,4 @@
-"""Direct frame writes (server/adapters/ws/wire.py) against real uvicorn servers and real clients.
+"""Direct frame writes (server/entrypoints/ws/wire.py) against real uvicorn servers and real clients.
 
 The fan-out loop writes one pre-built frame to every socket's transport. These tests run both of
 uvicorn's websocket implementations in this process, so a uvicorn or Starlette upgrade that hides
@@ -25,7 +25,7 @@ from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
-from server.adapters.ws.wire import KeepServerSend, direct_writer, text_frame, uvicorn_websocket_options
+from server.entrypoints.ws.wire import KeepServerSend, direct_writer, text_frame, uvicorn_websocket_options
 from tests.fixtures.live import LiveClient, demo_sign_in_links
 from tests.fixtures.parley import Parley, ServerProcess, free_port
 

@@ -21,7 +21,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve the HTTP API, the websockets and the frontend with uvicorn."""
     import uvicorn
 
-    from server.adapters.ws.wire import uvicorn_websocket_options
+    from server.entrypoints.ws.wire import uvicorn_websocket_options
 
     settings = load_settings()
     if host:

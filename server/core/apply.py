@@ -9,12 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from server.core.presence import apply_presence
-from server.core.qa import apply_public_qa, apply_staff_qa
-from server.core.speakers import apply_queue
-from server.core.stage import apply_stage
-from server.core.state import Emitted, InconsistentEvent
-from server.protocol import (
+from server.core.model import (
     Event,
     FloorRequested,
     NoticeCleared,
@@ -49,6 +44,11 @@ from server.protocol import (
     SpeechStarted,
     StaffState,
 )
+from server.core.presence import apply_presence
+from server.core.qa import apply_public_qa, apply_staff_qa
+from server.core.speakers import apply_queue
+from server.core.stage import apply_stage
+from server.core.state import Emitted, InconsistentEvent
 
 
 def apply_public(state: PublicState, event: Event) -> PublicState:

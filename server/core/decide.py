@@ -13,11 +13,7 @@ from typing import assert_never
 
 from server.core import qa, speakers, stage
 from server.core.apply import apply_public, apply_staff
-from server.core.presence import presence_counts
-from server.core.state import Actor, CommandRejected, Emitted, LiveState, utc_instant
-from server.core.tx import Transaction
-from server.protocol import (
-    ALLOWED_ROLES,
+from server.core.model import (
     FloorGrant,
     FloorRequest,
     FloorWithdraw,
@@ -47,6 +43,10 @@ from server.protocol import (
     SpeechSetLimit,
     StateCommand,
 )
+from server.core.permissions import ALLOWED_ROLES
+from server.core.presence import presence_counts
+from server.core.state import Actor, CommandRejected, Emitted, LiveState, utc_instant
+from server.core.tx import Transaction
 
 
 def _transaction(state: LiveState, now: datetime) -> Transaction:

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from server.core.model import Forecast, PublicState, Segment
 from server.core.stage import segment_in_progress, spoken_seconds
 from server.core.state import LiveState, seconds_between, utc_instant
-from server.protocol import Forecast, PublicState, Segment
 
 
 def forecast(state: LiveState | PublicState, now: datetime) -> Forecast:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from server.core.model import PresenceCounts, PresenceCountsUpdated, StaffState
 from server.core.tx import Transaction
-from server.protocol import PresenceCounts, PresenceCountsUpdated, StaffState
 
 
 def apply_presence(state: StaffState, event: PresenceCountsUpdated) -> StaffState:

@@ -17,10 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Literal, TypeVar
 
-from server.core.stage import segment_in_progress
-from server.core.state import Actor, InconsistentEvent
-from server.core.tx import Transaction, reject
-from server.protocol import (
+from server.core.model import (
     Asker,
     PublicQuestion,
     PublicState,
@@ -51,6 +48,9 @@ from server.protocol import (
     StaffQuestion,
     StaffState,
 )
+from server.core.stage import segment_in_progress
+from server.core.state import Actor, InconsistentEvent
+from server.core.tx import Transaction, reject
 
 PublicQaEvent = (
     QuestionPublished

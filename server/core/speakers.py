@@ -8,9 +8,7 @@ The list may be closed to ordinary requests; points of order are still accepted.
 
 from __future__ import annotations
 
-from server.core.state import Actor, InconsistentEvent
-from server.core.tx import Transaction, reject
-from server.protocol import (
+from server.core.model import (
     FloorRequest,
     FloorRequested,
     FloorWithdraw,
@@ -26,6 +24,8 @@ from server.protocol import (
     QueueReordered,
     SpeakersQueue,
 )
+from server.core.state import Actor, InconsistentEvent
+from server.core.tx import Transaction, reject
 
 QueueEvent = FloorRequested | QueueEntryRemoved | QueueReordered | QueueClosed | QueueOpened
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from server.core.speakers import entry_by_id, without_entry
-from server.core.state import Actor, InconsistentEvent, seconds_between
-from server.core.tx import Transaction, reject
-from server.protocol import (
+from server.core.model import (
     FloorGrant,
     Notice,
     NoticeClear,
@@ -44,6 +41,9 @@ from server.protocol import (
     SpeechSetLimit,
     SpeechStarted,
 )
+from server.core.speakers import entry_by_id, without_entry
+from server.core.state import Actor, InconsistentEvent, seconds_between
+from server.core.tx import Transaction, reject
 
 INTERVENTION_LIMIT_S: Final = 180
 """Default time limit for an intervention from the floor (a queue entry)."""

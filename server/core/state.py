@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.protocol import (
+from server.core.model import (
     Channel,
     ErrorCode,
     Event,

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal, NoReturn
 
+from server.core.model import ErrorCode, Event, PublicState, StaffState
 from server.core.state import CommandRejected, Emitted, LiveState
-from server.protocol import ErrorCode, Event, PublicState, StaffState
 
 ApplyPublic = Callable[[PublicState, Event], PublicState]
 ApplyStaff = Callable[[StaffState, Event], StaffState]

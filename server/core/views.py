@@ -6,9 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import JsonValue
 
-from server.core.speakers import entry_of_user
-from server.core.state import Actor, Emitted, LiveState
-from server.protocol import (
+from server.core.model import (
     CHANNELS_BY_ROLE,
     FloorRequested,
     OwnQuestion,
@@ -20,6 +18,8 @@ from server.protocol import (
     SpeechStarted,
     StaffState,
 )
+from server.core.speakers import entry_of_user
+from server.core.state import Actor, Emitted, LiveState
 
 
 def views_for(state: LiveState, role: Role) -> tuple[PublicState, StaffState | None]:

@@ -3,44 +3,20 @@
 Split into submodules for size; import everything from here (``from server.protocol import ...``).
 
 - ``base``: the base model, ids, texts, instants, roles, channels, error codes, ``ProtocolError``
-- ``state``: the state shapes (``PublicState``, ``StaffState``, ``Personal``, ...)
-- ``commands``: client frames with their spec, the ``Command`` unions
-- ``permissions``: ``ALLOWED_ROLES``, who may send each command
-- ``events``: events with their channel, the ``Event`` union
+- ``commands``: the control frames (``ping``, ``resume``) and the ``Command`` union
+- ``permissions``: ``ALLOWED_ROLES``, who may send each frame
 - ``frames``: server frames, the ``ServerFrame`` union
 - ``codec``: ``parse_command``, ``encode_frame``, ``json_schema``
 """
 
-from server.protocol.base import (
-    CHANNELS,
-    CHANNELS_BY_ROLE,
-    ERROR_CODES,
-    MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
-    ROLES,
-    Channel,
-    ErrorCode,
-    ProtocolError,
-    Role,
-    WireModel,
-)
-from server.protocol.codec import encode_frame, json_schema, parse_command, parse_server_frame
-from server.protocol.commands import (
-    COMMAND_CLASSES,
-    COMMANDS_BY_TYPE,
-    CONTROL_COMMAND_CLASSES,
+from server.core.model.commands import (
     STATE_COMMAND_CLASSES,
     BaseCommand,
-    ChannelPosition,
-    ChannelPositions,
-    Command,
-    ControlCommand,
     FloorGrant,
     FloorRequest,
     FloorWithdraw,
     NoticeClear,
     NoticeSet,
-    Ping,
     QaSetModeration,
     QuestionAnswer,
     QuestionApprove,
@@ -55,7 +31,6 @@ from server.protocol.commands import (
     QueueOpen,
     QueueRemove,
     QueueReorder,
-    Resume,
     SegmentEnd,
     SegmentOpen,
     SegmentPause,
@@ -67,7 +42,7 @@ from server.protocol.commands import (
     StateCommand,
     type_tag,
 )
-from server.protocol.events import (
+from server.core.model.events import (
     EVENT_CHANNELS,
     EVENT_CLASSES,
     BaseEvent,
@@ -105,20 +80,7 @@ from server.protocol.events import (
     SpeechStarted,
     StaffEvent,
 )
-from server.protocol.frames import (
-    SERVER_FRAME_CLASSES,
-    ChannelSeqs,
-    ErrorFrame,
-    EventFrame,
-    HeartbeatFrame,
-    ResultFrame,
-    ResyncFrame,
-    ResyncReason,
-    ServerFrame,
-    SnapshotFrame,
-)
-from server.protocol.permissions import ALLOWED_ROLES, is_allowed
-from server.protocol.state import (
+from server.core.model.state import (
     Asker,
     Forecast,
     Notice,
@@ -143,6 +105,44 @@ from server.protocol.state import (
     StaffState,
     Stage,
 )
+from server.protocol.base import (
+    CHANNELS,
+    CHANNELS_BY_ROLE,
+    ERROR_CODES,
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    ROLES,
+    Channel,
+    ErrorCode,
+    ProtocolError,
+    Role,
+    WireModel,
+)
+from server.protocol.codec import encode_frame, json_schema, parse_command, parse_server_frame
+from server.protocol.commands import (
+    COMMAND_CLASSES,
+    COMMANDS_BY_TYPE,
+    CONTROL_COMMAND_CLASSES,
+    ChannelPosition,
+    ChannelPositions,
+    Command,
+    ControlCommand,
+    Ping,
+    Resume,
+)
+from server.protocol.frames import (
+    SERVER_FRAME_CLASSES,
+    ChannelSeqs,
+    ErrorFrame,
+    EventFrame,
+    HeartbeatFrame,
+    ResultFrame,
+    ResyncFrame,
+    ResyncReason,
+    ServerFrame,
+    SnapshotFrame,
+)
+from server.protocol.permissions import ALLOWED_ROLES, is_allowed
 
 __all__ = [
     "ALLOWED_ROLES",

@@ -1,61 +1,45 @@
-"""Building blocks shared by every wire type: the base model, ids, texts, instants, roles, error codes.
+"""The wire's own constants and error, on top of the core's building blocks.
 
-Texts are stripped, length-checked after stripping, and refused when they hold control characters
-(PostgreSQL cannot store NUL, and nobody types a bell); one-line texts also refuse line breaks.
-Lengths count Unicode code points, as JavaScript's ``[...text].length`` does.
+Ids, texts, instants, roles, channels and error codes belong to the model
+(``server.core.model.base``); they are re-exported here for the wire's modules.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Final
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
+from server.core.model.base import (
+    CHANNELS,
+    CHANNELS_BY_ROLE,
+    ERROR_CODES,
+    MAX_SAFE_INTEGER,
+    ROLES,
+    Channel,
+    Cid,
+    Count,
+    Epoch,
+    ErrorCode,
+    Id,
+    Instant,
+    LimitSeconds,
+    Model,
+    NoticeText,
+    OptionalShortLine,
+    QuestionText,
+    Role,
+    Seconds,
+    Seq,
+    ShortLine,
+    SignedSeconds,
+    require_type_tag,
 )
 
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME_BYTES: Final = 64 * 1024
 """A client frame over this size closes the connection (the websocket adapter enforces it)."""
 
-MAX_SAFE_INTEGER: Final = 2**53 - 1  # the largest id a JavaScript number holds exactly
-
-Role = Literal["attendee", "moderator", "organiser"]
-ROLES: Final[tuple[Role, ...]] = get_args(Role)
-Channel = Literal["public", "staff"]
-CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
-CHANNELS_BY_ROLE: Final[dict[Role, tuple[Channel, ...]]] = {
-    "attendee": ("public",),
-    "moderator": ("public", "staff"),
-    "organiser": ("public", "staff"),
-}
-"""The channels a role subscribes to; the staff channel and state never reach an attendee."""
-
-ErrorCode = Literal[
-    # the frame itself (protocol.parse_command)
-    "bad_json",
-    "unknown_type",
-    "invalid",
-    # the rules (core.decide)
-    "forbidden",
-    "not_found",
-    "no_live_segment",
-    "list_closed",
-    "already_waiting",
-    "invalid_transition",
-    "reorder_mismatch",
-    # the service
-    "rate_limited",
-    "internal",
-]
-ERROR_CODES: Final[tuple[ErrorCode, ...]] = get_args(ErrorCode)
+WireModel = Model
+"""Frames are built on the same base model as the state and events they carry."""
 
 
 class ProtocolError(Exception):
@@ -68,78 +52,9 @@ class ProtocolError(Exception):
         self.cid = cid
 
 
-def require_type_tag(schema: dict[str, Any]) -> None:
-    """The tag has a default (so Python code need not repeat it) but is required on the wire."""
-    properties = schema.get("properties", {})
-    if "type" in properties:
-        required = schema.setdefault("required", [])
-        if "type" not in required:
-            required.insert(0, "type")
-
-
-class WireModel(BaseModel):
-    """Every wire type: unknown fields are refused, instances are immutable. In the schema of what
-    the server sends, every field is required (the server always writes them all, nulls included)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra=require_type_tag,
-        json_schema_serialization_defaults_required=True,
-    )
-
-
-# -- scalar types ---------------------------------------------------------------------------------
-
-Id = Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER)]
-Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
-Seq = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
-Cid = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
-"""The client's command id: 1 to 64 printable ASCII characters, no spaces."""
-Epoch = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
-LimitSeconds = Annotated[int, Field(ge=10, le=3600)]
-Seconds = Annotated[float, Field(ge=0)]
-"""A duration measured between two instants (fractions kept)."""
-SignedSeconds = float
-"""Like ``Seconds`` but may be negative: drift is negative when the event runs ahead of schedule."""
-
-
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
-"""An aware instant, normalised to UTC; naive datetimes are refused."""
-
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]")
-
-
-def _no_control_chars(value: str) -> str:
-    if _CONTROL_CHARS.search(value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
-def _one_line(value: str) -> str:
-    if _LINE_BREAKS.search(value):
-        raise ValueError("must be a single line")
-    return _no_control_chars(value)
-
-
-def _blank_to_none(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
-def _text(max_length: int) -> Any:
-    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
-
-
-QuestionText = Annotated[str, _text(500), AfterValidator(_no_control_chars)]
-"""1 to 500 characters after stripping; line breaks allowed."""
-NoticeText = Annotated[str, _text(280), AfterValidator(_one_line)]
-ShortLine = Annotated[str, _text(120), AfterValidator(_one_line)]
-OptionalShortLine = Annotated[ShortLine | None, BeforeValidator(_blank_to_none)]
-"""A one-line text of at most 120 characters; omitted, null or blank all mean none."""
+__all__ = [
+    "CHANNELS", "CHANNELS_BY_ROLE", "ERROR_CODES", "MAX_FRAME_BYTES", "MAX_SAFE_INTEGER", "PROTOCOL_VERSION",
+    "ROLES", "Channel", "Cid", "Count", "Epoch", "ErrorCode", "Id", "Instant", "LimitSeconds", "Model",
+    "NoticeText", "OptionalShortLine", "ProtocolError", "QuestionText", "Role", "Seconds", "Seq", "ShortLine",
+    "SignedSeconds", "WireModel", "require_type_tag",
+]

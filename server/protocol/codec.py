@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from pydantic import TypeAdapter, ValidationError
 
+from server.core.model.events import EVENT_CHANNELS
 from server.protocol.base import (
     ERROR_CODES,
     PROTOCOL_VERSION,
@@ -15,7 +16,6 @@ from server.protocol.base import (
     WireModel,
 )
 from server.protocol.commands import Command
-from server.protocol.events import EVENT_CHANNELS
 from server.protocol.frames import ServerFrame
 from server.protocol.permissions import ALLOWED_ROLES
 

@@ -11,9 +11,10 @@ from typing import Any, Final
 
 import yaml
 
+from server.core.model.commands import type_tag
+from server.core.model.events import EVENT_CLASSES
 from server.protocol.base import PROTOCOL_VERSION, WireModel
-from server.protocol.commands import COMMAND_CLASSES, type_tag
-from server.protocol.events import EVENT_CLASSES
+from server.protocol.commands import COMMAND_CLASSES
 from server.protocol.export_markdown import docstring, markdown
 from server.protocol.frames import SERVER_FRAME_CLASSES, EventFrame
 from server.protocol.permissions import ALLOWED_ROLES

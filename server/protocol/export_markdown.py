@@ -15,10 +15,11 @@ import textwrap
 from collections.abc import Container, Iterator
 from typing import Any, Final
 
+from server.core.model.commands import type_tag
+from server.core.model.events import EVENT_CHANNELS, EVENT_CLASSES
 from server.protocol.base import ERROR_CODES, ROLES, WireModel
 from server.protocol.codec import json_schema
-from server.protocol.commands import COMMAND_CLASSES, type_tag
-from server.protocol.events import EVENT_CHANNELS, EVENT_CLASSES
+from server.protocol.commands import COMMAND_CLASSES
 from server.protocol.frames import SERVER_FRAME_CLASSES
 from server.protocol.permissions import ALLOWED_ROLES
 

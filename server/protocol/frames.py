@@ -12,6 +12,8 @@ from typing import Annotated, Final, Literal, get_args
 
 from pydantic import Field, JsonValue
 
+from server.core.model.events import Event
+from server.core.model.state import Forecast, Personal, PublicState, StaffState
 from server.protocol.base import (
     PROTOCOL_VERSION,
     Channel,
@@ -23,8 +25,6 @@ from server.protocol.base import (
     WireModel,
 )
 from server.protocol.commands import ChannelPositions
-from server.protocol.events import Event
-from server.protocol.state import Forecast, Personal, PublicState, StaffState
 
 
 class EventFrame(WireModel):

@@ -27,6 +27,7 @@ from server.adapters.db.base import utcnow
 from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow, QuestionVote, Segment
 from server.core.decide import decide, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
+from server.core.model import Person, SegmentInfo
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
 from server.core.views import personal_view, views_for
 from server.protocol import (
@@ -42,7 +43,6 @@ from server.protocol import (
     QuestionVote as QuestionVoteCommand,
 )
 from server.protocol.frames import ErrorFrame, EventFrame, ResultFrame, SnapshotFrame
-from server.protocol.state import Person, SegmentInfo
 
 log = logging.getLogger("parley.live")
 

@@ -17,7 +17,7 @@ def page(filename: str, *, cache: bool = True) -> Callable[[Request], Awaitable[
     """An endpoint serving ``frontend/filename``, described in the OpenAPI document."""
 
     async def serve(request: Request) -> Response:
-        headers = {} if cache else dict(NO_STORE)  # security headers: server/adapters/http/security.py
+        headers = {} if cache else dict(NO_STORE)  # security headers: server/entrypoints/http/security.py
         return FileResponse(request.app.state.frontend_dir / filename, headers=headers, media_type="text/html")
 
     serve.__name__ = f"page_{filename.removesuffix('.html')}"

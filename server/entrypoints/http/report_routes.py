@@ -20,9 +20,9 @@ from starlette.routing import Route
 
 from server.adapters.db.base import utcnow
 from server.adapters.db.models import Event
-from server.adapters.http.auth import json_body, require_principal
-from server.adapters.http.organiser_routes import event_for_organiser
-from server.adapters.http.problems import Problem
+from server.entrypoints.http.auth import json_body, require_principal
+from server.entrypoints.http.organiser_routes import event_for_organiser
+from server.entrypoints.http.problems import Problem
 from server.services import reports
 from server.services.reports import store
 from server.services.reports.gather import read_programme

@@ -13,19 +13,19 @@ from typing import Annotated, ClassVar, Final, Literal, get_args
 
 from pydantic import Field
 
-from server.protocol.base import (
+from server.core.model.base import (
     Channel,
     Count,
     Id,
     Instant,
     LimitSeconds,
+    Model,
     NoticeText,
     QuestionText,
     Seconds,
     SignedSeconds,
-    WireModel,
 )
-from server.protocol.state import (
+from server.core.model.state import (
     PublicQuestion,
     QueueEntry,
     Speech,
@@ -33,7 +33,7 @@ from server.protocol.state import (
 )
 
 
-class BaseEvent(WireModel):
+class BaseEvent(Model):
     channel: ClassVar[Channel]
 
 

@@ -10,9 +10,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.adapters.db.base import utcnow
-from server.adapters.http.auth import json_body
-from server.adapters.http.organiser_routes import event_for_organiser
-from server.adapters.http.problems import Problem
+from server.entrypoints.http.auth import json_body
+from server.entrypoints.http.organiser_routes import event_for_organiser
+from server.entrypoints.http.problems import Problem
 from server.programme import parse_offset
 from server.services import reminders
 

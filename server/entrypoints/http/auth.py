@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from server.adapters.http.problems import Problem
+from server.entrypoints.http.problems import Problem
 from server.services import auth
 
 COOKIE = "parley_session"

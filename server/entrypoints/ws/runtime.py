@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.adapters.bus.base import Bus
 from server.adapters.db.base import utcnow
-from server.adapters.ws.connection import Connection, ConnectionState
-from server.adapters.ws.hub import RESYNC_SLOW, Hub
+from server.entrypoints.ws.connection import Connection, ConnectionState
+from server.entrypoints.ws.hub import RESYNC_SLOW, Hub
 from server.protocol import ChannelPositions, encode_frame
 from server.protocol.frames import ResyncFrame
 from server.services import auth

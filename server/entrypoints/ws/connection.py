@@ -12,8 +12,8 @@ from datetime import datetime
 
 from starlette.websockets import WebSocket
 
-from server.adapters.ws.wire import DirectWriter
 from server.core.state import Actor
+from server.entrypoints.ws.wire import DirectWriter
 from server.protocol import Channel
 from server.services.auth import Principal
 

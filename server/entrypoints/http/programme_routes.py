@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.adapters.http.problems import Problem, problem_response
+from server.entrypoints.http.problems import Problem, problem_response
 from server.services import programmes
 
 PROBE_TIMEOUT_S = 2.0

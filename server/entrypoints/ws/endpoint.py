@@ -19,11 +19,11 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.adapters.db.models import Event
-from server.adapters.http.auth import session_token
-from server.adapters.ws.connection import Connection
-from server.adapters.ws.runtime import LiveRuntime
-from server.adapters.ws.wire import direct_writer
 from server.core.state import Actor
+from server.entrypoints.http.auth import session_token
+from server.entrypoints.ws.connection import Connection
+from server.entrypoints.ws.runtime import LiveRuntime
+from server.entrypoints.ws.wire import direct_writer
 from server.protocol import (
     CHANNELS_BY_ROLE,
     ChannelPosition,

@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.adapters.db.models import Event, Registration
-from server.adapters.http.auth import require_principal
-from server.adapters.http.auth_routes import join_url, links
-from server.adapters.http.problems import Problem
+from server.entrypoints.http.auth import require_principal
+from server.entrypoints.http.auth_routes import join_url, links
+from server.entrypoints.http.problems import Problem
 from server.services import registrations
 from server.services.reports.cells import neutralise
 

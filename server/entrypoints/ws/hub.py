@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from server.adapters.bus.base import Bus, BusReset
-from server.adapters.ws.connection import Connection, ConnectionState
-from server.adapters.ws.wire import text_frame
 from server.core.forecast import forecast
+from server.entrypoints.ws.connection import Connection, ConnectionState
+from server.entrypoints.ws.wire import text_frame
 from server.protocol import Channel, encode_frame
 from server.protocol.frames import ChannelSeqs, HeartbeatFrame, ResyncFrame
 from server.services.live import LiveService, topic

@@ -14,18 +14,18 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from server.protocol.base import (
+from server.core.model.base import (
     Count,
     Id,
     Instant,
     LimitSeconds,
+    Model,
     NoticeText,
     OptionalShortLine,
     QuestionText,
     Role,
     Seconds,
     SignedSeconds,
-    WireModel,
 )
 
 SegmentKind = Literal["opening", "panel", "closing"]
@@ -38,7 +38,7 @@ StaffQuestionStatus = Literal["pending", "dismissed"]
 # -- programme ------------------------------------------------------------------------------------
 
 
-class Person(WireModel):
+class Person(Model):
     """A person of the programme (panel moderator or speaker), by the id the database gave them."""
 
     id: Id
@@ -46,7 +46,7 @@ class Person(WireModel):
     role: PersonRole
 
 
-class SegmentInfo(WireModel):
+class SegmentInfo(Model):
     """A segment as scheduled: what the service loads from the programme to start the live state."""
 
     id: Id
@@ -79,7 +79,7 @@ class Segment(SegmentInfo):
 # -- stage ----------------------------------------------------------------------------------------
 
 
-class Speech(WireModel):
+class Speech(Model):
     """Whoever has the floor: a queue entry (``entry_id``, ``user_id``) or a programme person.
 
     Time spoken is ``(paused_at or now) - started_at - paused_s``.
@@ -101,14 +101,14 @@ class Speech(WireModel):
     paused_s: Seconds = 0.0
 
 
-class Notice(WireModel):
+class Notice(Model):
     """A short message shown to everyone ("the next panel starts at 10:52")."""
 
     text: NoticeText
     posted_at: Instant
 
 
-class Stage(WireModel):
+class Stage(Model):
     live_segment_id: Id | None = None
     """The segment that is live or paused; at most one."""
     speech: Speech | None = None
@@ -120,7 +120,7 @@ class Stage(WireModel):
 # -- speakers queue -------------------------------------------------------------------------------
 
 
-class QueueEntry(WireModel):
+class QueueEntry(Model):
     """A request for the floor, waiting. Speakers are public by nature, so is their user id."""
 
     id: Id
@@ -133,7 +133,7 @@ class QueueEntry(WireModel):
     requested_at: Instant
 
 
-class SpeakersQueue(WireModel):
+class SpeakersQueue(Model):
     """The list of speakers of the live (or last) segment: ``waiting`` is in the order of the floor."""
 
     segment_id: Id | None = None
@@ -144,7 +144,7 @@ class SpeakersQueue(WireModel):
 # -- Q&A ------------------------------------------------------------------------------------------
 
 
-class PublicQuestion(WireModel):
+class PublicQuestion(Model):
     """A published question. ``asker_name`` and ``asker_organisation`` are null when anonymous."""
 
     id: Id
@@ -160,13 +160,13 @@ class PublicQuestion(WireModel):
     answered_at: Instant | None = None
 
 
-class Asker(WireModel):
+class Asker(Model):
     user_id: Id
     name: str
     organisation: str | None = None
 
 
-class StaffQuestion(WireModel):
+class StaffQuestion(Model):
     """A pending or dismissed question; moderators always see who asked, even when anonymous."""
 
     id: Id
@@ -185,7 +185,7 @@ class StaffQuestion(WireModel):
     dismissed_at: Instant | None = None
 
 
-class QuestionProvenance(WireModel):
+class QuestionProvenance(Model):
     """The staff-only facts of a published question. ``approved_by`` is null when moderation was off."""
 
     asker: Asker
@@ -200,7 +200,7 @@ class QuestionProvenance(WireModel):
 # -- presence -------------------------------------------------------------------------------------
 
 
-class PresenceCounts(WireModel):
+class PresenceCounts(Model):
     online: Count = 0
     peak_today: Count = 0
     by_category: dict[str, Count] = Field(default_factory=dict)
@@ -210,7 +210,7 @@ class PresenceCounts(WireModel):
 # -- the two views and the personal one -----------------------------------------------------------
 
 
-class PublicState(WireModel):
+class PublicState(Model):
     """Everything every attendee sees, the same for all."""
 
     segments: tuple[Segment, ...] = ()
@@ -222,7 +222,7 @@ class PublicState(WireModel):
     """The question now being answered; always an ``approved`` one."""
 
 
-class StaffState(WireModel):
+class StaffState(Model):
     """What only moderators and organisers see."""
 
     moderation: bool = True
@@ -233,7 +233,7 @@ class StaffState(WireModel):
     presence: PresenceCounts = PresenceCounts()
 
 
-class OwnQuestion(WireModel):
+class OwnQuestion(Model):
     """One of the user's own questions: pending ones are visible to their asker only."""
 
     id: Id
@@ -245,7 +245,7 @@ class OwnQuestion(WireModel):
     asked_at: Instant
 
 
-class Personal(WireModel):
+class Personal(Model):
     """The part of a snapshot that is about the connected user."""
 
     user_id: Id
@@ -257,7 +257,7 @@ class Personal(WireModel):
     """Ids of the published questions this user has voted for."""
 
 
-class Forecast(WireModel):
+class Forecast(Model):
     """Computed from the state and the clock (``core.forecast``); not stored."""
 
     day: date | None = None

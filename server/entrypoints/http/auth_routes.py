@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from server.adapters.http.auth import COOKIE, json_body, require_principal, set_session_cookie
-from server.adapters.http.problems import Problem
+from server.entrypoints.http.auth import COOKIE, json_body, require_principal, set_session_cookie
+from server.entrypoints.http.problems import Problem
 from server.services import auth, registrations
 from server.services.auth import AuthError, JoinLinks
 

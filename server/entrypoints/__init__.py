@@ -1,0 +1,1 @@
+"""The driving side: HTTP routes and the websocket endpoint, which call the services."""
