@@ -114,9 +114,9 @@ from server.protocol.base import (
     ROLES,
     Channel,
     ErrorCode,
+    Model,
     ProtocolError,
     Role,
-    WireModel,
 )
 from server.protocol.codec import encode_frame, json_schema, parse_command, parse_server_frame
 from server.protocol.commands import (
@@ -264,7 +264,7 @@ __all__ = [
     "StaffQuestionStatus",
     "StaffState",
     "StateCommand",
-    "WireModel",
+    "Model",
     "encode_frame",
     "is_allowed",
     "json_schema",

@@ -38,8 +38,6 @@ PROTOCOL_VERSION: Final = 1
 MAX_FRAME_BYTES: Final = 64 * 1024
 """A client frame over this size closes the connection (the websocket adapter enforces it)."""
 
-WireModel = Model
-"""Frames are built on the same base model as the state and events they carry."""
 
 
 class ProtocolError(Exception):
@@ -56,5 +54,5 @@ __all__ = [
     "CHANNELS", "CHANNELS_BY_ROLE", "ERROR_CODES", "MAX_FRAME_BYTES", "MAX_SAFE_INTEGER", "PROTOCOL_VERSION",
     "ROLES", "Channel", "Cid", "Count", "Epoch", "ErrorCode", "Id", "Instant", "LimitSeconds", "Model",
     "NoticeText", "OptionalShortLine", "ProtocolError", "QuestionText", "Role", "Seconds", "Seq", "ShortLine",
-    "SignedSeconds", "WireModel", "require_type_tag",
+    "SignedSeconds", "require_type_tag",
 ]

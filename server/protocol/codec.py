@@ -12,8 +12,8 @@ from server.protocol.base import (
     ERROR_CODES,
     PROTOCOL_VERSION,
     Cid,
+    Model,
     ProtocolError,
-    WireModel,
 )
 from server.protocol.commands import Command
 from server.protocol.frames import ServerFrame
@@ -89,7 +89,7 @@ def _readable_cid(raw: str | bytes) -> str | None:
         return None
 
 
-def encode_frame(frame: WireModel) -> str:
+def encode_frame(frame: Model) -> str:
     """A server frame as the JSON text to send (encode once, send the same text to everyone)."""
     return frame.model_dump_json()
 

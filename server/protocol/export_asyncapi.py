@@ -13,7 +13,7 @@ import yaml
 
 from server.core.model.commands import type_tag
 from server.core.model.events import EVENT_CLASSES
-from server.protocol.base import PROTOCOL_VERSION, WireModel
+from server.protocol.base import PROTOCOL_VERSION, Model
 from server.protocol.commands import COMMAND_CLASSES
 from server.protocol.export_markdown import docstring, markdown
 from server.protocol.frames import SERVER_FRAME_CLASSES, EventFrame
@@ -39,13 +39,13 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"./{SCHEMA_FILE}#/$defs/{name}"}
 
 
-def _summary(model: type[WireModel]) -> str:
+def _summary(model: type[Model]) -> str:
     """The first sentence of ``model``'s docstring."""
     first = markdown(docstring(model)).split("\n\n")[0]
     return re.split(r"(?<!e\.g)(?<!i\.e)\.\s", first, maxsplit=1)[0].rstrip(".") + "." if first else ""
 
 
-def _message(tag: str, model: type[WireModel], payload: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _message(tag: str, model: type[Model], payload: dict[str, Any], **extra: Any) -> dict[str, Any]:
     message: dict[str, Any] = {"name": tag, "title": tag}
     if model.__doc__:
         message["summary"] = _summary(model)

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from server.core.model.commands import type_tag
 from server.core.model.events import EVENT_CHANNELS, EVENT_CLASSES
-from server.protocol.base import ERROR_CODES, ROLES, WireModel
+from server.protocol.base import ERROR_CODES, ROLES, Model
 from server.protocol.codec import json_schema
 from server.protocol.commands import COMMAND_CLASSES
 from server.protocol.frames import SERVER_FRAME_CLASSES
@@ -34,7 +34,7 @@ _EVENT_NAMES: Final = {cls.__name__ for cls in EVENT_CLASSES}
 # -- reading the code --------------------------------------------------------------------------------
 
 
-def docstring(model: type[WireModel]) -> str:
+def docstring(model: type[Model]) -> str:
     """The spec a wire model carries, dedented."""
     return inspect.cleandoc(model.__doc__ or "")
 
@@ -46,11 +46,11 @@ def markdown(text: str, *, cell: bool = False) -> str:
     return out.replace("|", "\\|") if cell else out
 
 
-def _field_docs(model: type[WireModel]) -> dict[str, str]:
+def _field_docs(model: type[Model]) -> dict[str, str]:
     """The attribute docstrings (a string right after a field) of ``model`` and its bases."""
     docs: dict[str, str] = {}
     for cls in reversed(model.__mro__):
-        if not (isinstance(cls, type) and issubclass(cls, WireModel)) or cls is WireModel:
+        if not (isinstance(cls, type) and issubclass(cls, Model)) or cls is Model:
             continue
         body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0]
         assert isinstance(body, ast.ClassDef)
@@ -66,9 +66,9 @@ def _field_docs(model: type[WireModel]) -> dict[str, str]:
     return docs
 
 
-def _models() -> dict[str, type[WireModel]]:
-    found: dict[str, type[WireModel]] = {}
-    todo: list[type[WireModel]] = [WireModel]
+def _models() -> dict[str, type[Model]]:
+    found: dict[str, type[Model]] = {}
+    todo: list[type[Model]] = [Model]
     while todo:
         cls = todo.pop()
         for sub in cls.__subclasses__():
@@ -77,7 +77,7 @@ def _models() -> dict[str, type[WireModel]]:
     return found
 
 
-def mentioned(model: type[WireModel], names: Container[str]) -> list[str]:
+def mentioned(model: type[Model], names: Container[str]) -> list[str]:
     """The ``names`` a docstring mentions in double backticks, in order, each once."""
     hits = [m for m in _BACKTICKED.findall(model.__doc__ or "") if m in names]
     return list(dict.fromkeys(hits))

@@ -21,13 +21,13 @@ from server.protocol.base import (
     Epoch,
     ErrorCode,
     Instant,
+    Model,
     Seq,
-    WireModel,
 )
 from server.protocol.commands import ChannelPositions
 
 
-class EventFrame(WireModel):
+class EventFrame(Model):
     type: Literal["event"] = "event"
     channel: Channel
     epoch: Epoch
@@ -35,7 +35,7 @@ class EventFrame(WireModel):
     event: Event
 
 
-class ResultFrame(WireModel):
+class ResultFrame(Model):
     """The command ``cid`` succeeded; ``data`` holds what the command created, if anything (e.g.
     ``{"entry_id": 7}`` for ``floor.request``, ``{"question_id": 3}`` for ``question.ask``)."""
 
@@ -44,7 +44,7 @@ class ResultFrame(WireModel):
     data: dict[str, JsonValue] | None = None
 
 
-class ErrorFrame(WireModel):
+class ErrorFrame(Model):
     """The command ``cid`` (null when it could not be read) was refused; nothing changed."""
 
     type: Literal["error"] = "error"
@@ -53,7 +53,7 @@ class ErrorFrame(WireModel):
     message: str
 
 
-class SnapshotFrame(WireModel):
+class SnapshotFrame(Model):
     """The full state for this user, with the channel positions it reflects. ``staff`` and
     ``channels.staff`` are null for attendees."""
 
@@ -67,12 +67,12 @@ class SnapshotFrame(WireModel):
     """Drift, forecast end of the morning and the speaker's time, as of the snapshot."""
 
 
-class ChannelSeqs(WireModel):
+class ChannelSeqs(Model):
     public: Seq
     staff: Seq | None = None
 
 
-class HeartbeatFrame(WireModel):
+class HeartbeatFrame(Model):
     """Sent periodically; a client whose last applied seq is behind ``seqs`` has missed events."""
 
     type: Literal["heartbeat"] = "heartbeat"
@@ -85,7 +85,7 @@ class HeartbeatFrame(WireModel):
 ResyncReason = Literal["epoch_changed", "history_exhausted", "gap", "slow_consumer"]
 
 
-class ResyncFrame(WireModel):
+class ResyncFrame(Model):
     """The server cannot replay what this client missed: load a fresh snapshot."""
 
     type: Literal["resync"] = "resync"
@@ -96,4 +96,4 @@ ServerFrame = Annotated[
     EventFrame | ResultFrame | ErrorFrame | SnapshotFrame | HeartbeatFrame | ResyncFrame,
     Field(discriminator="type"),
 ]
-SERVER_FRAME_CLASSES: Final[tuple[type[WireModel], ...]] = get_args(get_args(ServerFrame)[0])
+SERVER_FRAME_CLASSES: Final[tuple[type[Model], ...]] = get_args(get_args(ServerFrame)[0])
