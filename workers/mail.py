@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from config.settings import Settings
+from server.core.languages import interface_language
 from server.services.reminders import DeliveryError, MailSegment, ReminderMail
 
 log = logging.getLogger("parley.mail")
@@ -68,7 +69,9 @@ class Words:
     """The phrases of one language, and dates and times said in it."""
 
     def __init__(self, language: str) -> None:
-        self.language = language
+        # a delivery's language was picked when it was scheduled; picked again by the shared order,
+        # a language the templates lack (a row from before it was dropped, say) still gives a mail
+        self.language = interface_language([language])
         self.L = labels(language)
 
     def __getitem__(self, key: str) -> Any:
@@ -233,7 +236,7 @@ def render_html(mail: ReminderMail, words: Words, zones: Zones, fields: dict[str
     theme = f" – {mail.day_theme}" if mail.day_theme else ""
     return _template(words.language, "html").substitute(
         {k: e(v) for k, v in fields.items()},
-        lang=e(mail.language),
+        lang=e(words.language),
         own_segments=own_block,
         programme_heading=e(f"{words['programme']}{theme}"),
         programme=f'<ul style="padding-left: 18px;">{"".join(rows)}</ul>',
@@ -319,7 +322,7 @@ def compose_reminder(mail: ReminderMail, settings: Settings) -> Message:
     message["Subject"] = Header(fields["subject"], "utf-8")  # type: ignore[assignment]
     message["Date"] = format_datetime(mail.mail_date)
     message["Message-ID"] = mail.message_id
-    message["Content-Language"] = mail.language
+    message["Content-Language"] = words.language
     message["Auto-Submitted"] = "auto-generated"
     message["X-Parley-Reminder"] = f"{mail.event_slug} {mail.day.isoformat()} {mail.kind}"
     return message

@@ -1,6 +1,6 @@
 // The client's copy of the live state: a snapshot, then every event applied exactly as the server
 // does (server/core/apply.py: apply_public, apply_staff). Objects are never mutated: each event
-// gives new ones, so a failed apply leaves the old state intact. tests/browser/test_store_mirror.py
+// gives new ones, so a failed apply leaves the old state intact. tests/browser/test_frontend_modules.py
 // folds the core's own test cases through these functions and compares with the Python result.
 
 export class InconsistentEvent extends Error {

@@ -5,8 +5,8 @@
   builds from events is the state the server has.
 - ``frontend/js/forecast.js`` gives the same drift, end of day and speaker time as
   ``server/core/forecast.py``.
-- ``frontend/js/i18n.js`` has the same keys in English, French and Spanish, and every key the
-  pages use exists.
+
+The interface strings and the language rule are checked in ``tests/test_i18n.py``.
 
 Node.js is on every machine of this project's kind; without it these skip (or fail under
 ``PARLEY_REQUIRE_SERVICES=1``).
@@ -15,7 +15,6 @@ Node.js is on every machine of this project's kind; without it these skip (or fa
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -174,52 +173,3 @@ def test_forecast_js_computes_what_the_core_computes() -> None:
                 want["forecast_end_of_day"].replace("Z", "+00:00")
             )
 
-
-I18N = f"""
-import {{ STRINGS }} from {json.dumps((JS / "i18n.js").as_uri())};
-process.stdout.write(JSON.stringify(STRINGS));
-"""
-
-# keys built at run time from a prefix and a value
-DYNAMIC = {
-    "category.": ["member_state", "un_system", "intergovernmental", "civil_society", "academia", "media", "other"],
-    "conn.": ["idle", "connecting", "live", "reconnecting", "offline", "closed"],
-    "conn.closed.": ["signed_out", "forbidden", "not_found"],
-    "status.": ["scheduled", "live", "paused", "ended"],
-    "kind.": ["opening", "panel", "closing"],
-    "lang.": ["fr", "en", "es"],
-    "inbox.": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
-    "inbox.empty_": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
-    "reminder.audience.": ["attendees", "speakers"],
-}
-
-
-def test_every_interface_string_exists_in_english_french_and_spanish() -> None:
-    from server.protocol import ERROR_CODES
-
-    strings = node(I18N, None)
-    assert set(strings) == {"en", "fr", "es"}
-    keys = set(strings["en"])
-    for lang in ("fr", "es"):
-        assert set(strings[lang]) == keys, (lang, set(strings[lang]) ^ keys)
-        for key, text in strings[lang].items():
-            assert text.strip(), (lang, key)
-            placeholders = set(re.findall(r"\{(\w+)\}", strings["en"][key]))
-            assert set(re.findall(r"\{(\w+)\}", text)) == placeholders, (lang, key)
-
-    used: set[str] = set()
-    sources = [*JS.glob("*.js"), *(ROOT / "frontend").glob("*.html")]
-    for path in sources:
-        text = path.read_text()
-        used |= set(re.findall(r"\bt\(\s*\"([a-z_]+(?:\.[a-z_]+)+)\"", text))
-        for first, second in re.findall(r"\bt\([^()\"]*\? \"([a-z_]+\.[a-z_.]+)\" : \"([a-z_]+\.[a-z_.]+)\"", text):
-            used |= {first, second}
-        if path.suffix == ".html":
-            used |= set(re.findall(r"data-i18n=\"([^\"]+)\"", text))
-            for pairs in re.findall(r"data-i18n-attr=\"([^\"]+)\"", text):
-                used |= {pair.split(":")[1] for pair in pairs.split(";")}
-    for prefix, values in DYNAMIC.items():
-        used |= {prefix + value for value in values}
-    used |= {f"err.{code}" for code in ERROR_CODES}
-    missing = sorted(used - keys)
-    assert not missing, missing

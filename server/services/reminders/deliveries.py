@@ -27,6 +27,7 @@ from server.adapters.db.models import (
     SegmentPerson,
     User,
 )
+from server.core.languages import pick_text
 from server.services.auth import JoinLinks
 from server.services.reminders.rules import (
     CLAIM_LEASE,
@@ -205,11 +206,10 @@ class DeliveryError(Exception):
         self.code = code
 
 
-def _text(texts: dict[str, Any], language: str, languages: Sequence[str]) -> str:
-    for key in (language, *languages):
-        if texts.get(key):
-            return str(texts[key])
-    return next((str(v) for v in texts.values() if v), "")
+def _text(texts: dict[str, Any], language: str) -> str:
+    """A programme text in the mail's language, else by the shared fallback order (the event's first
+    language comes first in ``texts`` and is always there)."""
+    return pick_text(texts, [language])[0]
 
 
 def claim(session: Session, delivery_id: int, now: datetime) -> str | None:
@@ -289,7 +289,6 @@ def _mail(
     base_url: str,
     domain: str,
 ) -> ReminderMail:
-    languages = list(event.languages)
     segments = list(session.scalars(select(Segment).where(Segment.day_id == day.id).order_by(Segment.starts_at)))
     people = session.scalars(
         select(SegmentPerson)
@@ -308,7 +307,7 @@ def _mail(
             MailSegment(
                 s.key,
                 s.kind,
-                _text(s.title, row.language, languages),
+                _text(s.title, row.language),
                 s.starts_at,
                 s.ends_at,
                 tuple((p.role, p.name, p.title, p.affiliation) for p in listed),
@@ -335,11 +334,11 @@ def _mail(
         language=row.language,
         recipient_timezone=row.timezone,
         event_slug=event.slug,
-        event_title=_text(event.title, row.language, languages),
+        event_title=_text(event.title, row.language),
         event_timezone=event.timezone,
         day=day.date,
-        day_title=_text(day.title, row.language, languages),
-        day_theme=_text(day.theme, row.language, languages) or None,
+        day_title=_text(day.title, row.language),
+        day_theme=_text(day.theme, row.language) or None,
         starts_at=day.starts_at,
         ends_at=day.ends_at,
         segments=tuple(mail_segments),

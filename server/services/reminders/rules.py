@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from server.adapters.db.models import Registration
+from server.core.languages import INTERFACE_LANGUAGES, pick_language
 from server.programme import MAX_REMINDER_MINUTES, ReminderSpec, format_offset, parse_offset
 
 Audience = Literal["attendees", "speakers"]
-MAIL_LANGUAGES = ("fr", "en", "es")
+MAIL_LANGUAGES = INTERFACE_LANGUAGES  # workers/templates has each one's labels and layouts
 
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this is a dead worker's: reclaimable
 REQUEUE_AFTER = timedelta(minutes=5)  # an enqueued row nobody picked up is enqueued again
@@ -112,11 +113,9 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def mail_language(preferred: str | None, event_languages: Sequence[str]) -> str:
-    """The recipient's language when mails exist in it, else the event's first language, else English."""
-    for language in (preferred, *event_languages[:1]):
-        if language in MAIL_LANGUAGES:
-            return str(language)
-    return "en"
+    """The recipient's language when mails exist in it, else the event's first language, else the
+    shared fallback order (server/core/languages.py)."""
+    return pick_language([preferred, *event_languages[:1]], MAIL_LANGUAGES) or MAIL_LANGUAGES[0]
 
 
 def digest(*parts: object, size: int = 16) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from server.core.attendance import Interval
+from server.core.languages import pick_text
 
 Scope = str
 """``"YYYY-MM-DD"`` (one morning) or ``"event"`` (every morning that has begun)."""
@@ -27,16 +28,12 @@ MEDIA_TYPES = {
 DEFAULT_THRESHOLD = 0.5
 
 
-def pick_title(title: dict[str, Any] | str | None, languages: tuple[str, ...] = ("en", "fr", "es")) -> str:
-    """The English title when there is one (reports are in English), else the first language's."""
+def pick_title(title: dict[str, Any] | str | None) -> str:
+    """The English title when there is one (reports are in English), else by the shared fallback
+    order (server/core/languages.py)."""
     if isinstance(title, str):
         return title
-    if not title:
-        return ""
-    for language in languages:
-        if title.get(language):
-            return str(title[language])
-    return str(next(iter(title.values())))
+    return pick_text(title, ["en"])[0]
 
 
 # -- read from the database -------------------------------------------------------------------------
