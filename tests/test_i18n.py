@@ -18,13 +18,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 
+from server.adapters.db.models import LANGUAGES
 from server.core.languages import FALLBACK, INTERFACE_LANGUAGES, LANGUAGES_FILE, pick_language, pick_text
 from server.protocol import ERROR_CODES, json_schema
+from server.services.registrations import RegistrationIn
 from server.services.reminders import mail_language
 from server.services.reports.model import pick_title
 from tests.fixtures.services import need
@@ -304,6 +306,11 @@ def test_mails_and_reports_follow_the_rule() -> None:
     assert pick_title({"fr": "Journée", "es": "Jornada"}) == "Journée"
     assert pick_title({"ar": "يوم", "es": "Jornada"}) == "Jornada"
     assert pick_title("Plain") == "Plain" and pick_title(None) == ""
+
+
+def test_registrations_accept_exactly_the_interface_languages() -> None:
+    assert set(LANGUAGES) == set(INTERFACE_LANGUAGES)
+    assert set(get_args(RegistrationIn.model_fields["language"].annotation)) == set(INTERFACE_LANGUAGES)
 
 
 def test_every_interface_language_has_its_mail_labels_and_layouts() -> None:

@@ -58,7 +58,7 @@ function renderHeader() {
   renderStaffHeader(state.event, state.me, slug, "organise", state.role === undefined || state.role === "organiser");
 }
 
-/** The page behind a message (a key of i18n.js), kept in the page's language. */
+/** The page behind a message (a key of the catalogues, frontend/i18n), kept in the page's language. */
 function gate(key, withSignIn = false) {
   state.gate = { key, withSignIn };
   renderGate();

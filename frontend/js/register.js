@@ -3,6 +3,7 @@
 
 import { h, replaceChildren, $ } from "./dom.js";
 import { api, t, problemText, browserTimeZone, getLang } from "./page.js";
+import { INTERFACE_LANGUAGES } from "./languages.js";
 
 export const CATEGORIES = ["member_state", "un_system", "intergovernmental", "civil_society", "academia", "media", "other"];
 const FIELD_IDS = { name: "reg-name", email: "reg-email", organisation: "reg-org", category: "reg-category", country: "reg-country", language: "reg-language" };
@@ -18,7 +19,7 @@ function fillSelects(form) {
   category.value = current;
   const language = $("#reg-language", form);
   const lang = language.value || getLang();
-  replaceChildren(language, ...["fr", "en", "es"].map((code) => h("option", { value: code, lang: code }, t(`lang.${code}`))));
+  replaceChildren(language, ...INTERFACE_LANGUAGES.map((code) => h("option", { value: code, lang: code }, t(`lang.${code}`))));
   language.value = lang;
 }
 
