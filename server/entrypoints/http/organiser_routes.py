@@ -66,6 +66,7 @@ async def export_registrations(request: Request) -> Response:
       200: {description: "text/csv, UTF-8 with a byte-order mark; text a spreadsheet would read as a formula is neutralised."}
       401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
+      404: {description: No such event.}
     """
     rows = await _registrations(request)
     out = io.StringIO()
@@ -93,6 +94,7 @@ async def list_registrations(request: Request) -> Response:
       200: {description: The registrations.}
       401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
+      404: {description: No such event.}
     """
     rows = await _registrations(request)
     return JSONResponse({"registrations": rows})
@@ -108,8 +110,9 @@ async def revoke_registration(request: Request) -> Response:
       - {name: id, in: path, required: true, schema: {type: integer}}
     responses:
       204: {description: Revoked.}
+      401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
-      404: {description: No such registration in this event.}
+      404: {description: No such event, or no such registration in it.}
     """
     async with request.state.sessions() as session, session.begin():
         event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
@@ -130,8 +133,9 @@ async def reissue_link(request: Request) -> Response:
       - {name: id, in: path, required: true, schema: {type: integer}}
     responses:
       200: {description: The new join link; the old one stops working.}
+      401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
-      404: {description: No such registration in this event.}
+      404: {description: No such event, or no such registration in it.}
     """
     async with request.state.sessions() as session, session.begin():
         event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
