@@ -1,4 +1,7 @@
-"""Request helpers: the session cookie, the principal, JSON bodies with clear errors."""
+"""Request helpers shared by the route modules: the session cookie, the principal, the event a request
+may use (``server/services/access.py`` decides), join links, JSON bodies with clear errors.
+
+Route modules import from here, never from each other."""
 
 from __future__ import annotations
 
@@ -6,11 +9,12 @@ import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from server.entrypoints.http.problems import Problem
-from server.services import auth
+from server.services import access, auth
 
 COOKIE = "parley_session"
 MAX_BODY = 64 * 1024
@@ -34,10 +38,27 @@ async def current_principal(conn: HTTPConnection) -> auth.Principal | None:
 
 
 async def require_principal(request: Request) -> auth.Principal:
-    principal = await current_principal(request)
-    if principal is None:
-        raise Problem(401, "sign in first", code="not_signed_in")
-    return principal
+    """The signed-in principal; ``NotSignedIn`` (401) otherwise."""
+    return access.signed_in(await current_principal(request))
+
+
+async def event_access(request: Request, session: AsyncSession, capability: access.Capability) -> access.EventAccess:
+    """The event of the path when the request's principal may use it for ``capability``.
+
+    Raises ``access.AccessError`` (401, 404 or 403 problem JSON, see ``problems.py``). The principal is
+    read in the route's own database session: one connection per request.
+    """
+    token = session_token(request)
+    principal = await auth.principal_for_token(session, token) if token else None
+    return await access.event_for(session, principal, request.path_params["slug"], capability)
+
+
+def join_links(request: Request) -> auth.JoinLinks:
+    return auth.JoinLinks(request.state.settings.resolved_secret_key())
+
+
+def join_url(request: Request, token: str) -> str:
+    return f"{request.state.settings.base_url}/join/{token}"
 
 
 async def json_body(request: Request, model: type[M]) -> M:

@@ -7,10 +7,17 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from server.entrypoints.http.auth import COOKIE, json_body, require_principal, set_session_cookie
+from server.entrypoints.http.auth import (
+    COOKIE,
+    join_links,
+    join_url,
+    json_body,
+    require_principal,
+    set_session_cookie,
+)
 from server.entrypoints.http.problems import Problem
 from server.services import auth, registrations
-from server.services.auth import AuthError, JoinLinks
+from server.services.auth import AuthError
 
 
 class TokenIn(BaseModel):
@@ -22,14 +29,6 @@ class PasswordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1000)
-
-
-def links(request: Request) -> JoinLinks:
-    return JoinLinks(request.state.settings.resolved_secret_key())
-
-
-def join_url(request: Request, token: str) -> str:
-    return f"{request.state.settings.base_url}/join/{token}"
 
 
 async def register(request: Request) -> Response:
@@ -63,7 +62,7 @@ async def register(request: Request) -> Response:
     async with request.state.sessions() as session, session.begin():
         try:
             registration, token = await registrations.register(
-                session, request.path_params["slug"], data, links(request)
+                session, request.path_params["slug"], data, join_links(request)
             )
         except registrations.UnknownEvent:
             raise Problem(404, f"no event with slug {request.path_params['slug']!r}", code="event_not_found") from None
@@ -116,7 +115,7 @@ async def peek(request: Request) -> Response:
     data = await json_body(request, TokenIn)
     async with request.state.sessions() as session:
         try:
-            registration, event = await auth.peek_link(session, links(request), data.token)
+            registration, event = await auth.peek_link(session, join_links(request), data.token)
         except AuthError as exc:
             raise Problem(401, exc.message, code=exc.code) from None
     return JSONResponse({"name": registration.name, "event": event.slug, "event_title": event.title})
@@ -137,7 +136,7 @@ async def join(request: Request) -> Response:
     data = await json_body(request, TokenIn)
     async with request.state.sessions() as session, session.begin():
         try:
-            token, registration = await auth.join_with_link(session, links(request), data.token)
+            token, registration = await auth.join_with_link(session, join_links(request), data.token)
         except AuthError as exc:
             raise Problem(401, exc.message, code=exc.code) from None
     response = JSONResponse({"signed_in": "attendee", "name": registration.name, "session_token": token})

@@ -5,16 +5,15 @@ from __future__ import annotations
 import csv
 import io
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.adapters.db.models import Event, Registration
-from server.entrypoints.http.auth import require_principal
-from server.entrypoints.http.auth_routes import join_url, links
+from server.adapters.db.models import Registration
+from server.entrypoints.http.auth import event_access, join_links, join_url
 from server.entrypoints.http.problems import Problem
-from server.services import registrations
+from server.services import registrations, roster
+from server.services.access import Capability
 from server.services.reports.cells import neutralise
 
 CSV_COLUMNS = (
@@ -30,18 +29,6 @@ CSV_COLUMNS = (
     "revoked",
     "registered_at",
 )
-
-
-async def event_for_organiser(request: Request, session: object) -> Event:
-    """The event of the path, when the signed-in principal organises it (401, 403 or 404 otherwise)."""
-    principal = await require_principal(request)
-    slug = request.path_params["slug"]
-    event = (await session.execute(select(Event).where(Event.slug == slug))).scalar_one_or_none()  # type: ignore[attr-defined]
-    if event is None:
-        raise Problem(404, f"no event with slug {slug!r}", code="event_not_found")
-    if principal.role_in(event.id) != "organiser":
-        raise Problem(403, "only the event's organisers may do this", code="forbidden")
-    return event
 
 
 def registration_json(r: Registration) -> dict[str, object]:
@@ -63,13 +50,9 @@ def registration_json(r: Registration) -> dict[str, object]:
 async def _registrations(request: Request) -> list[dict[str, object]]:
     """The event's registrations as JSON rows, filtered by ``?q=`` (name, email, organisation, country)."""
     async with request.state.sessions() as session:
-        event = await event_for_organiser(request, session)
-        query = select(Registration).where(Registration.event_id == event.id).order_by(Registration.id)
-        rows = [registration_json(r) for r in (await session.execute(query)).scalars()]
-    q = request.query_params.get("q", "").strip().lower()
-    if q:
-        rows = [r for r in rows if any(q in str(r[f]).lower() for f in ("name", "email", "organisation", "country"))]
-    return rows
+        event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
+        found = await roster.registrations_of(session, event.id, request.query_params.get("q", ""))
+        return [registration_json(r) for r in found]
 
 
 async def export_registrations(request: Request) -> Response:
@@ -83,6 +66,7 @@ async def export_registrations(request: Request) -> Response:
       200: {description: "text/csv, UTF-8 with a byte-order mark; text a spreadsheet would read as a formula is neutralised."}
       401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
+      404: {description: No such event.}
     """
     rows = await _registrations(request)
     out = io.StringIO()
@@ -110,6 +94,7 @@ async def list_registrations(request: Request) -> Response:
       200: {description: The registrations.}
       401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
+      404: {description: No such event.}
     """
     rows = await _registrations(request)
     return JSONResponse({"registrations": rows})
@@ -125,14 +110,16 @@ async def revoke_registration(request: Request) -> Response:
       - {name: id, in: path, required: true, schema: {type: integer}}
     responses:
       204: {description: Revoked.}
+      401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
-      404: {description: No such registration in this event.}
+      404: {description: No such event, or no such registration in it.}
     """
     async with request.state.sessions() as session, session.begin():
-        event = await event_for_organiser(request, session)
-        registration = await session.get(Registration, request.path_params["id"])
-        if registration is None or registration.event_id != event.id:
-            raise Problem(404, "no such registration", code="not_found")
+        event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
+        try:
+            registration = await roster.registration_of(session, event.id, request.path_params["id"])
+        except roster.RegistrationNotFound:
+            raise Problem(404, "no such registration", code="not_found") from None
         await registrations.revoke(session, registration.id)
     return Response(status_code=204)
 
@@ -146,15 +133,17 @@ async def reissue_link(request: Request) -> Response:
       - {name: id, in: path, required: true, schema: {type: integer}}
     responses:
       200: {description: The new join link; the old one stops working.}
+      401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
-      404: {description: No such registration in this event.}
+      404: {description: No such event, or no such registration in it.}
     """
     async with request.state.sessions() as session, session.begin():
-        event = await event_for_organiser(request, session)
-        registration = await session.get(Registration, request.path_params["id"])
-        if registration is None or registration.event_id != event.id:
-            raise Problem(404, "no such registration", code="not_found")
-        token = await registrations.reissue(session, registration.id, links(request))
+        event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
+        try:
+            registration = await roster.registration_of(session, event.id, request.path_params["id"])
+        except roster.RegistrationNotFound:
+            raise Problem(404, "no such registration", code="not_found") from None
+        token = await registrations.reissue(session, registration.id, join_links(request))
     return JSONResponse({"join_url": join_url(request, token)})
 
 

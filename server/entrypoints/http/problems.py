@@ -9,6 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server.services.access import AccessError, AccessForbidden, EventNotFound, NotSignedIn
+
 log = logging.getLogger("parley.http")
 
 TITLES = {
@@ -52,6 +54,15 @@ async def on_problem(_request: Request, exc: Exception) -> Response:
     return problem_response(exc.status, exc.detail, code=exc.code, **exc.extra)
 
 
+ACCESS_STATUS: dict[type[AccessError], int] = {NotSignedIn: 401, EventNotFound: 404, AccessForbidden: 403}
+
+
+async def on_access_error(_request: Request, exc: Exception) -> Response:
+    """A refusal of ``server.services.access``: 401, 404 or 403 with its stable ``code``."""
+    assert isinstance(exc, AccessError)
+    return problem_response(ACCESS_STATUS[type(exc)], exc.message, code=exc.code)
+
+
 async def on_http_exception(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return problem_response(exc.status_code, exc.detail or TITLES.get(exc.status_code, "Error"))
@@ -62,4 +73,9 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(500, "An unexpected error occurred; it has been logged.")
 
 
-EXCEPTION_HANDLERS = {Problem: on_problem, HTTPException: on_http_exception, Exception: on_unexpected}
+EXCEPTION_HANDLERS = {
+    Problem: on_problem,
+    AccessError: on_access_error,
+    HTTPException: on_http_exception,
+    Exception: on_unexpected,
+}

@@ -10,11 +10,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.adapters.db.base import utcnow
-from server.entrypoints.http.auth import json_body
-from server.entrypoints.http.organiser_routes import event_for_organiser
+from server.entrypoints.http.auth import event_access, json_body
 from server.entrypoints.http.problems import Problem
 from server.programme import parse_offset
 from server.services import reminders
+from server.services.access import Capability
 
 SEND_TASK = "parley.reminders.send"
 
@@ -64,7 +64,7 @@ async def list_reminders(request: Request) -> Response:
       404: {description: No such event.}
     """
     async with request.state.sessions() as session:
-        event = await event_for_organiser(request, session)
+        event = (await event_access(request, session, Capability.MANAGE_REMINDERS)).event
         rows = await reminders.overview(session, event)
         schedule = await reminders.event_schedule(session, event.id)
     return JSONResponse({"reminders": rows, "schedule": schedule.labels()})
@@ -89,7 +89,7 @@ async def resend_reminder(request: Request) -> Response:
       409: {description: The morning is over, the link is revoked, or it is being sent right now.}
     """
     async with request.state.sessions() as session, session.begin():
-        event = await event_for_organiser(request, session)
+        event = (await event_access(request, session, Capability.MANAGE_REMINDERS)).event
         body = await json_body(request, ResendIn)
         try:
             delivery_id = await reminders.request_resend(
@@ -117,7 +117,7 @@ async def set_reminder_schedule(request: Request) -> Response:
       422: {description: 'A duration is not like "24h", "45m" or "1h30m".'}
     """
     async with request.state.sessions() as session, session.begin():
-        event = await event_for_organiser(request, session)
+        event = (await event_access(request, session, Capability.MANAGE_REMINDERS)).event
         body = await json_body(request, ScheduleIn)
         schedule = body.schedule()
         await reminders.set_schedule(session, event.id, schedule)

@@ -13,17 +13,15 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.adapters.db.base import utcnow
-from server.adapters.db.models import Event
-from server.entrypoints.http.auth import json_body, require_principal
-from server.entrypoints.http.organiser_routes import event_for_organiser
+from server.entrypoints.http.auth import event_access, json_body
 from server.entrypoints.http.problems import Problem
 from server.services import reports
+from server.services.access import Capability
 from server.services.reports import store
 from server.services.reports.gather import read_programme
 from server.services.reports.windows import windows_for_scope
@@ -57,7 +55,7 @@ async def list_reports(request: Request) -> Response:
       404: {description: No such event.}
     """
     async with request.state.sessions() as session:
-        event = await event_for_organiser(request, session)
+        event = (await event_access(request, session, Capability.MANAGE_REPORTS)).event
     found = await asyncio.to_thread(store.list_reports, request.state.settings.data_dir, event.slug)
     return JSONResponse(
         {
@@ -94,7 +92,7 @@ async def compile_report(request: Request) -> Response:
       503: {description: The task queue cannot be reached.}
     """
     async with request.state.sessions() as session:
-        event = await event_for_organiser(request, session)
+        event = (await event_access(request, session, Capability.MANAGE_REPORTS)).event
         body = await json_body(request, CompileRequest)
         now = utcnow()
         programme = await session.run_sync(lambda sync: read_programme(sync, event.id))
@@ -127,7 +125,7 @@ async def download_report(request: Request) -> Response:
       404: {description: Unknown scope or format, or not compiled yet.}
     """
     async with request.state.sessions() as session:
-        event = await event_for_organiser(request, session)
+        event = (await event_access(request, session, Capability.MANAGE_REPORTS)).event
     name = request.path_params["file"]
     scope, _, fmt = name.partition(".")
     try:
@@ -161,18 +159,6 @@ def _timeline_cache(request: Request) -> dict[tuple[int, str], tuple[float, dict
     return cache
 
 
-async def _event_for_staff(request: Request, session: Any) -> Event:
-    """The event of the path when the principal organises or moderates it (401, 403, 404)."""
-    principal = await require_principal(request)
-    slug = request.path_params["slug"]
-    event: Event | None = (await session.execute(select(Event).where(Event.slug == slug))).scalar_one_or_none()
-    if event is None:
-        raise Problem(404, f"no event with slug {slug!r}", code="event_not_found")
-    if principal.role_in(event.id) not in ("organiser", "moderator"):
-        raise Problem(403, "only the event's organisers and moderators may see this", code="forbidden")
-    return event
-
-
 async def attendance_timeline(request: Request) -> Response:
     """
     summary: Attendees present per minute of one morning (organisers and moderators)
@@ -188,7 +174,7 @@ async def attendance_timeline(request: Request) -> Response:
     """
     raw = request.query_params.get("day", "")
     async with request.state.sessions() as session:
-        event = await _event_for_staff(request, session)
+        event = (await event_access(request, session, Capability.SEE_ATTENDANCE_TIMELINE)).event
         try:
             day = date.fromisoformat(raw)
         except ValueError:

@@ -12,13 +12,11 @@ import contextlib
 import logging
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server.adapters.db.models import Event
 from server.core.state import Actor
 from server.entrypoints.http.auth import session_token
 from server.entrypoints.ws.connection import Connection
@@ -33,7 +31,7 @@ from server.protocol import (
     parse_command,
 )
 from server.protocol.frames import ErrorFrame, ResultFrame
-from server.services import auth
+from server.services import access, auth
 
 log = logging.getLogger("parley.ws")
 
@@ -44,6 +42,13 @@ OVERLOADED = (TimeoutError, SQLAlchemyTimeoutError, OperationalError)
 back later (1013) instead of failing with an error."""
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+REFUSALS: dict[type[access.AccessError], tuple[int, str]] = {
+    access.NotSignedIn: (CLOSE_POLICY, "sign in first"),
+    access.EventNotFound: (CLOSE_NOT_FOUND, "no such event"),
+    access.AccessForbidden: (CLOSE_FORBIDDEN, "no role in this event"),
+}
+"""How the access check's refusals close a socket (before it is accepted, so browsers see the
+handshake refused; the codes are what the frontend's connection.js tells people)."""
 
 
 def positions_from_query(ws: WebSocket) -> ChannelPositions | None:
@@ -68,23 +73,16 @@ async def live_socket(ws: WebSocket) -> None:
     try:
         async with ws.state.sessions() as session:
             principal = await auth.principal_for_token(session, token) if token else None
-            event_id = (
-                await session.execute(select(Event.id).where(Event.slug == ws.path_params["slug"]))
-            ).scalar_one_or_none()
+            granted = await access.event_for(session, principal, ws.path_params["slug"], access.Capability.JOIN_LIVE)
+    except access.AccessError as refused:
+        code, reason = REFUSALS[type(refused)]
+        await ws.close(code, reason)
+        return
     except OVERLOADED as exc:
         await ws.accept()
         await try_again_later(ws, exc)
         return
-    if principal is None:
-        await ws.close(CLOSE_POLICY, "sign in first")
-        return
-    if event_id is None:
-        await ws.close(CLOSE_NOT_FOUND, "no such event")
-        return
-    role = principal.role_in(event_id)
-    if role is None:
-        await ws.close(CLOSE_FORBIDDEN, "no role in this event")
-        return
+    principal, event_id, role = granted.principal, granted.event.id, granted.role
 
     await ws.accept()
     joined_at = runtime.clock()  # the presence starts here and its last_seen too: never before its start
