@@ -181,7 +181,9 @@ async def test_a_direct_writer_that_raises_falls_back_to_asgi_with_one_warning(
             texts = await post_notices(people[0], people, 10)
         assert_every_event_once_in_order(people, texts)
         assert hub.direct_writes >= 4, "some frames went directly before the failure"
-        assert hub.direct_failures == len(people), "each socket failed once, then used ASGI"
+        # each socket whose writer raised failed once (one busy at that moment may not have tried)
+        assert 0 < hub.direct_failures <= len(people)
+        assert hub.direct_failures == sum(conn.direct is None for conn in hub.connections)
         assert hub.feed_restarts == 0
         warnings = [r for r in caplog.records if "writing a frame directly" in r.getMessage()]
         assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
