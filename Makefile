@@ -3,14 +3,21 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
+UV     := uv==0.13.9
+PYPI   := https://pypi.org/simple
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint lock bench clean
 
-$(STAMP): pyproject.toml
+# Installs exactly the versions (and hashes) of requirements.lock, then Parley itself without
+# resolving anything again. A lock older than pyproject's dependencies stops here: `make lock`.
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit("Parley needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
+	@$(PYTHON) tools/lockfile.py check
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +32,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# Resolve pyproject's dependencies (dev included) from PyPI for every platform and Python >= 3.11,
+# with hashes, into requirements.lock. Run it after changing a dependency; commit both files.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet '$(UV)'
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
+		--no-config --index-url $(PYPI) --custom-compile-command 'make lock' --quiet --output-file $(LOCK)
+	$(PYTHON) tools/lockfile.py stamp
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

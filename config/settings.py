@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     idle_timeout_s: float = Field(
         45.0, gt=0, le=3600, description="A websocket silent this long is closed; its presence ends at its last frame."
     )
+    direct_frames: bool = Field(
+        True,
+        description="Write fan-out frames straight to uvicorn's transports; 0 = every frame through ASGI (slower).",
+    )
     report_attendance_threshold: float = Field(
         0.5, ge=0, le=1, description="Share of a morning an attendee must be present for to count as attended."
     )

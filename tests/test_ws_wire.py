@@ -1,23 +1,18 @@
 """Direct frame writes (server/entrypoints/ws/wire.py) against real uvicorn servers and real clients.
 
-The fan-out loop writes one pre-built frame to every socket's transport. These tests run both of
-uvicorn's websocket implementations in this process, so a uvicorn or Starlette upgrade that hides
-the server's protocol (and silently sends everything the slow way) or changes flow control fails
-here; the last test checks that the app as `parley serve` runs it takes the direct path.
+The fan-out loop writes one pre-built frame to every socket's transport. These tests run uvicorn's
+``websockets-sansio`` implementation (the one ``parley serve`` uses) in this process, so a uvicorn or
+Starlette upgrade that hides the server's protocol (and silently sends everything the slow way) or
+changes flow control fails here; the last tests check that the app as `parley serve` runs it takes
+the direct path, and that ``PARLEY_DIRECT_FRAMES=0`` turns it off.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import warnings
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 import websockets
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,37 +20,13 @@ from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
-from server.entrypoints.ws.wire import KeepServerSend, direct_writer, text_frame, uvicorn_websocket_options
-from tests.fixtures.live import LiveClient, demo_sign_in_links
-from tests.fixtures.parley import Parley, ServerProcess, free_port
+from config.settings import Settings
+from server.entrypoints.ws.wire import KeepServerSend, direct_writer, text_frame
+from tests.fixtures.live import LiveClient
+from tests.fixtures.parley import Parley, run_parley
+from tests.fixtures.served import served_parley, serving
 
 pytestmark = pytest.mark.anyio
-
-IMPLEMENTATIONS = ["websockets-sansio", "websockets"]
-
-
-@contextlib.asynccontextmanager
-async def serving(
-    app: Any, ws: str = "websockets-sansio", port: int | None = None, **options: Any
-) -> AsyncIterator[str]:
-    """``app`` under a real uvicorn in this event loop; yields its ws:// base URL."""
-    port = port or free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, ws=ws, log_level="warning", **{**uvicorn_websocket_options(), **options}
-    )
-    server = uvicorn.Server(config)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # uvicorn's legacy implementation warns
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-    try:
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 def probe_app(script: Any) -> Starlette:
@@ -68,8 +39,7 @@ def probe_app(script: Any) -> Starlette:
     return Starlette(routes=[WebSocketRoute("/ws", endpoint)], middleware=[Middleware(KeepServerSend)])
 
 
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
-async def test_direct_frames_arrive_whole_and_in_order_between_asgi_sends(implementation: str) -> None:
+async def test_direct_frames_arrive_whole_and_in_order_between_asgi_sends() -> None:
     seen: dict[str, Any] = {}
     big = "x" * 70_000  # a 64-bit length
     medium = "é" * 300  # a 16-bit length, multi-byte text
@@ -85,20 +55,17 @@ async def test_direct_frames_arrive_whole_and_in_order_between_asgi_sends(implem
         await ws.receive()  # the client's close
         seen["writable after close"] = writer.writable()
 
-    async with serving(probe_app(script), ws=implementation) as base:
+    async with serving(probe_app(script)) as base:
         async with websockets.connect(base + "/ws", compression=None) as client:
             received = [await asyncio.wait_for(client.recv(), 5) for _ in range(5)]
         await asyncio.sleep(0.2)
-    assert seen["writer"] is not None, f"uvicorn's {implementation} implementation was not recognised"
+    assert seen["writer"] is not None, "uvicorn's websockets-sansio implementation was not recognised"
     assert seen["writable"] is True
     assert received == ["asgi 1", "direct 😀", big, medium, "asgi 2"]
     assert seen["writable after close"] is False
 
 
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
-async def test_a_reader_that_stops_reading_makes_its_socket_unwritable_then_writable_again(
-    implementation: str,
-) -> None:
+async def test_a_reader_that_stops_reading_makes_its_socket_unwritable_then_writable_again() -> None:
     frame = text_frame("y" * 65_000)
     seen: dict[str, Any] = {}
     drained = asyncio.Event()
@@ -124,7 +91,7 @@ async def test_a_reader_that_stops_reading_makes_its_socket_unwritable_then_writ
         await ws.send_text("end")
         await ws.receive()
 
-    async with serving(probe_app(script), ws=implementation) as base:
+    async with serving(probe_app(script)) as base:
         async with websockets.connect(base + "/ws", compression=None, max_queue=1, max_size=None) as client:
             await asyncio.sleep(0.5)  # not reading: the client stops the TCP stream, the server's buffer grows
             assert "frames before full" in seen, "the transport never reported its high-water mark"
@@ -137,8 +104,7 @@ async def test_a_reader_that_stops_reading_makes_its_socket_unwritable_then_writ
     assert count == seen["frames before full"]
 
 
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
-async def test_a_compressed_socket_is_never_written_directly(implementation: str) -> None:
+async def test_a_compressed_socket_is_never_written_directly() -> None:
     """Frames differ per socket under permessage-deflate: those sockets go through ASGI."""
     seen: dict[str, Any] = {}
 
@@ -146,7 +112,7 @@ async def test_a_compressed_socket_is_never_written_directly(implementation: str
         await ws.send_text("asgi")
         seen["writable"] = writer.writable()
 
-    async with serving(probe_app(script), ws=implementation, ws_per_message_deflate=True) as base:
+    async with serving(probe_app(script), ws_per_message_deflate=True) as base:
         async with websockets.connect(base + "/ws", compression="deflate") as client:
             assert await asyncio.wait_for(client.recv(), 5) == "asgi"
     assert seen["writable"] is False
@@ -164,50 +130,39 @@ def test_an_unknown_server_gets_no_direct_writer() -> None:
     assert seen["writer"] is None
 
 
-@dataclass
-class InProcessServer:
-    url: str
-
-
-async def test_the_app_as_served_fans_out_by_direct_writes(sqlite_parley: Parley) -> None:
-    from server.app import create_app
-
-    first = ServerProcess(sqlite_parley)  # loads the programme and prints the demo sign-in links
-    links = demo_sign_in_links(first)
-    first.stop()
-
-    port = free_port()
-    app = create_app(sqlite_parley.settings(host="127.0.0.1", port=port))
-    state: dict[str, Any] = {}
-    lifespan = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def keeping_state(a: Any) -> AsyncIterator[Any]:
-        async with lifespan(a) as s:
-            state.update(s)
-            yield s
-
-    app.router.lifespan_context = keeping_state
-    async with serving(app, port=port) as base:
-        http = base.replace("ws://", "http://")
-        async with httpx.AsyncClient(base_url=http) as api:
-            moderator = (await api.post("/api/auth/link", json={"token": links["moderator"]})).json()["session_token"]
-            attendees = []
-            for i in range(3):
-                body = {"name": f"Delegate {i}", "email": f"d{i}@example.org", "category": "member_state"}
-                join = (await api.post("/api/events/idm-2022-1/registrations", json=body)).json()["join_url"]
-                joined = await api.post("/api/join", json={"token": join.rsplit("/", 1)[1]})
-                attendees.append(joined.json()["session_token"])
-        server = InProcessServer(http)
-        clients = [LiveClient(server, token) for token in [moderator, *attendees]]  # type: ignore[arg-type]
+async def fan_out_one_notice(parley: Parley, **settings: Any) -> tuple[int, int]:
+    """Serve the app as `parley serve` does, post one notice to four clients; the hub's
+    (direct, queued) writes for it."""
+    async with served_parley(parley, **settings) as served:
+        clients = [LiveClient(served, token) for token in [served.moderator, *served.attendees]]  # type: ignore[arg-type]
         for client in clients:
             await client.connect()
-        hub = state["live"].hub
-        before = hub.direct_writes
+        hub = served.runtime.hub
+        direct, queued = hub.direct_writes, hub.queued_writes
         await clients[0].ok("notice.set", text="Session resumes at 10:30")
         for client in clients[1:]:
             event = await client.expect("event")
             assert event["event"]["type"] == "notice.posted", event
-        assert hub.direct_writes - before >= 3, (hub.direct_writes, hub.queued_writes)
         for client in clients:
             await client.close()
+        return hub.direct_writes - direct, hub.queued_writes - queued
+
+
+async def test_the_app_as_served_fans_out_by_direct_writes(sqlite_parley: Parley) -> None:
+    direct, queued = await fan_out_one_notice(sqlite_parley)
+    assert direct >= 3, (direct, queued)
+
+
+async def test_direct_frames_off_sends_every_frame_through_asgi(sqlite_parley: Parley) -> None:
+    direct, queued = await fan_out_one_notice(sqlite_parley, direct_frames=False)
+    assert direct == 0 and queued >= 4, (direct, queued)
+
+
+def test_the_direct_frames_setting_is_read_and_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARLEY_DIRECT_FRAMES", "0")
+    assert Settings(_env_file=None).direct_frames is False  # type: ignore[call-arg]
+    monkeypatch.delenv("PARLEY_DIRECT_FRAMES")
+    assert Settings(_env_file=None).direct_frames is True  # type: ignore[call-arg]
+    listed = run_parley("settings", env={"PATH": "/usr/bin:/bin", "PARLEY_DATA_DIR": "/tmp"})
+    assert listed.returncode == 0, listed.stderr
+    assert "PARLEY_DIRECT_FRAMES=True" in listed.stdout

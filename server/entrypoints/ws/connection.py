@@ -106,7 +106,11 @@ class Connection:
     def write_now(self, frame: bytes) -> bool:
         """Write an encoded ``frame`` straight to the transport, if that keeps the order and does not
         pile up: the socket is live, nothing is queued before it, its writer is idle and its transport
-        takes data now. False: nothing was written, the caller queues the text instead."""
+        takes data now. False: nothing was written, the caller queues the text instead.
+
+        The direct writer reads the server's internals: whatever it raises propagates, and the
+        caller (``Hub.write_direct``) sends this socket's frames through ASGI from then on. A
+        transport raises before it buffers anything, so the frame is queued, never lost or doubled."""
         direct = self.direct
         if (
             direct is None
@@ -117,10 +121,7 @@ class Connection:
             or not direct.writable()
         ):
             return False
-        try:
-            direct.write(frame)
-        except Exception:  # the transport is gone: its reader sees the disconnect and cleans up
-            self.state = ConnectionState.CLOSED
+        direct.write(frame)
         return True
 
     def send(self, text: str) -> None:

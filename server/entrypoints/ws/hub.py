@@ -5,6 +5,12 @@ A feed delivers its channel's events in ``seq`` order without gaps: replicas pub
 own commits, so frames can cross; an early frame waits briefly for the missing ones, which are
 then read from the event log. A bus reset (Redis reconnected, an overflow) sends every socket of
 the feed a fresh snapshot.
+
+Nothing is lost silently. A feed is supervised: if it fails, the failure is logged, the feed
+subscribes again and its sockets catch up from the event log (or resync). A publish that never
+came (Redis down at that instant) is noticed at the next heartbeat, which reads the committed
+position: the feed then reads the missing events from the log, and the heartbeat tells clients
+the committed ``seq``, not the one this process happened to receive.
 """
 
 from __future__ import annotations
@@ -13,21 +19,32 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from server.adapters.bus.base import Bus, BusReset
 from server.core.forecast import forecast
+from server.core.state import LiveState
 from server.entrypoints.ws.connection import Connection, ConnectionState
 from server.entrypoints.ws.wire import text_frame
-from server.protocol import Channel, encode_frame
+from server.protocol import CHANNELS, Channel, encode_frame
 from server.protocol.frames import ChannelSeqs, HeartbeatFrame, ResyncFrame
-from server.services.live import LiveService, topic
+from server.services.live import LiveService, Position, topic
 
 log = logging.getLogger("parley.hub")
 
 GAP_WAIT_S = 0.25
+START_TIMEOUT_S = 10.0
+RESTART_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+"""Pause before each further restart of a failing feed (the last repeats); a feed that ran for
+``HEALTHY_AFTER_S`` starts again from the first."""
+HEALTHY_AFTER_S = 30.0
+
+
+def seq_of(text: str) -> int:
+    return int(json.loads(text)["seq"])
 
 
 class Feed:
@@ -37,24 +54,72 @@ class Feed:
         self.channel = channel
         self.connections: set[Connection] = set()
         self.epoch: str | None = None
-        self.last_seq = 0
+        self.last_seq = 0  # the last seq handed to every socket of the feed (written or queued)
         self.early: dict[int, str] = {}
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.restarts = 0
         self._gap_task: asyncio.Task[None] | None = None
 
+    @property
+    def name(self) -> str:
+        return f"{self.event_id}/{self.channel}"
+
     async def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name=f"feed-{self.event_id}-{self.channel}")
+        """Subscribe and read the position. The first attempt's failure is the caller's (a join
+        under an overloaded database is told to come back later); later ones the supervisor's."""
+        self.task = asyncio.create_task(self._supervise(), name=f"feed-{self.event_id}-{self.channel}")
+        ready = asyncio.ensure_future(self.ready.wait())
         try:
-            await asyncio.wait_for(self.ready.wait(), 10)
+            await asyncio.wait({ready, self.task}, timeout=START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+            if not self.ready.is_set():
+                if self.task.done():
+                    self.task.result()  # raises what stopped the first attempt
+                raise TimeoutError(f"feed {self.name} not ready in {START_TIMEOUT_S:.0f} s")
         except BaseException:  # not ready (the database is overloaded): no half-started feed stays behind
             await self.stop()
             raise
+        finally:
+            ready.cancel()
 
-    async def _run(self) -> None:
+    async def _supervise(self) -> None:
+        """Run the feed; after any failure log it, wait a little, subscribe again and catch up."""
+        failures = 0
+        while True:
+            began = time.monotonic()
+            try:
+                await self._follow()
+                problem = "its subscription ended"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self.ready.is_set():
+                    raise  # the first start: Feed.start raises it to the joining socket
+                problem = f"it failed ({type(exc).__name__}: {exc})"
+                log.exception("feed %s failed", self.name)
+            if time.monotonic() - began > HEALTHY_AFTER_S:
+                failures = 0
+            delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
+            failures += 1
+            self.restarts += 1
+            self.hub.feed_restarts += 1
+            log.warning(
+                "feed %s stopped: %s; restarting in %.1f s, then its %d sockets catch up from the event log",
+                self.name,
+                problem,
+                delay,
+                len(self.connections),
+            )
+            await asyncio.sleep(delay)
+
+    async def _follow(self) -> None:
         async with self.hub.bus.subscribe(topic(self.event_id, self.channel)) as subscription:
-            await self._sync_position()  # after subscribing: nothing published since can be missed
-            self.ready.set()
+            # after subscribing: nothing published since can be missed
+            if self.ready.is_set():
+                await self._recover()
+            else:
+                await self._sync_position()
+                self.ready.set()
             async for item in subscription:
                 if isinstance(item, BusReset):
                     log.warning("bus reset on %s (%s): resyncing its sockets", subscription.topic, item.reason)
@@ -70,6 +135,42 @@ class Feed:
         if position is not None:
             self.epoch = position.epoch
             self.last_seq = max(self.last_seq, position.seq(self.channel)) if self.epoch == position.epoch else 0
+
+    async def _recover(self) -> None:
+        """After a restart: hand every socket what it missed, from the event log. A live socket may
+        lack events the feed counted as handed out (a failure in the middle of a delivery), and the
+        feed lacks whatever was published while it was down. One read serves both."""
+        self.early.clear()
+        position = await self.hub.live.position(self.event_id)
+        if position is None:
+            return
+        if self.epoch != position.epoch:  # the state was reset meanwhile: nothing to replay
+            self.epoch, self.last_seq = position.epoch, position.seq(self.channel)
+            self._resync_all()
+            return
+        behind = [
+            c
+            for c in self.connections
+            if c.state is ConnectionState.LIVE and c.cursor.get(self.channel, 0) < self.last_seq
+        ]
+        start = min((c.cursor.get(self.channel, 0) for c in behind), default=self.last_seq)
+        frames = await self.hub.live.replay(self.event_id, self.channel, position.epoch, start)
+        if frames is None:  # too far behind for a replay
+            self.last_seq = max(self.last_seq, position.seq(self.channel))
+            self._resync_all()
+            return
+        for text in frames:
+            seq = seq_of(text)
+            if seq <= self.last_seq:
+                for conn in behind:
+                    conn.offer(self.channel, seq, text)  # ignored by sockets that have it
+            else:
+                await self.receive(text)
+        log.info("feed %s caught up to seq %d after its restart", self.name, self.last_seq)
+
+    def _resync_all(self) -> None:
+        for conn in list(self.connections):
+            self.hub.resync(conn)
 
     async def receive(self, text: str) -> None:
         head = json.loads(text)
@@ -91,10 +192,10 @@ class Feed:
     async def _deliver(self, seq: int, text: str) -> None:
         """One plain loop, the same bytes for all: the frame is built once and written straight to
         every socket that can take it now (no await), queued for its writer otherwise."""
-        self.last_seq = seq
         frame = text_frame(text)
+        self.last_seq = seq
         for conn in list(self.connections):
-            if conn.cursor.get(self.channel, 0) == seq - 1 and conn.write_now(frame):
+            if conn.cursor.get(self.channel, 0) == seq - 1 and self.hub.write_direct(conn, frame):
                 conn.cursor[self.channel] = seq
                 self.hub.direct_writes += 1
             else:
@@ -103,12 +204,20 @@ class Feed:
 
     async def _fill_gap(self) -> None:
         await asyncio.sleep(GAP_WAIT_S)
-        if not self.early or self.epoch is None:
+        if not self.early:
+            return
+        try:
+            await self.catch_up()
+        except Exception:  # the next early frame or heartbeat tries again
+            log.exception("feed %s could not read its gap from the event log", self.name)
+
+    async def catch_up(self) -> None:
+        """Deliver what the event log holds after ``last_seq``: events whose publish never came."""
+        if self.epoch is None:
             return
         frames = await self.hub.live.replay(self.event_id, self.channel, self.epoch, self.last_seq)
         if frames is None:
-            for conn in list(self.connections):
-                self.hub.resync(conn)
+            self._resync_all()
             return
         for text in frames:
             await self.receive(text)
@@ -117,6 +226,7 @@ class Feed:
         for task in (self.task, self._gap_task):
             if task is not None:
                 task.cancel()
+                # cancelled, or the first start's failure, which Feed.start has raised to its caller
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
@@ -131,6 +241,8 @@ class Hub:
         self.on_resync: Callable[[Connection], Awaitable[None]] | None = None
         self.direct_writes = 0  # frames the fan-out loop wrote straight to a transport
         self.queued_writes = 0  # frames it left to a socket's writer (busy, slow, or unknown server)
+        self.direct_failures = 0  # sockets whose direct writer raised: they use ASGI from then on
+        self.feed_restarts = 0
 
     async def feed(self, event_id: int, channel: Channel) -> Feed:
         key = (event_id, channel)
@@ -167,28 +279,71 @@ class Hub:
         conn.needs_snapshot = True
         conn.wake.set()
 
+    def write_direct(self, conn: Connection, frame: bytes) -> bool:
+        """``conn.write_now(frame)``, but a direct writer that raises (the server's internals are not
+        what wire.py expects) costs nothing but speed: that socket goes through ASGI from now on,
+        and the process says so once, not once per event."""
+        try:
+            return conn.write_now(frame)
+        except Exception:
+            conn.direct = None
+            self.direct_failures += 1
+            if self.direct_failures == 1:
+                log.warning(
+                    "writing a frame directly to a socket failed: it and any other socket that fails "
+                    "go through ASGI from now on (slower, nothing lost)",
+                    exc_info=True,
+                )
+            return False
+
     async def heartbeat_frames(self, now: datetime) -> dict[tuple[int, bool], str]:
-        """One encoded heartbeat per (event, staff?), shared by every socket of that kind."""
-        frames: dict[tuple[int, bool], str] = {}
+        """One encoded heartbeat per (event, staff?), shared by every socket of that kind.
+
+        The ``seqs`` are the committed ones, read once per event (with the state the forecast
+        needs), not the last ones this process received: a publish that failed after its commit
+        would otherwise stay unnoticed on a quiet channel. A feed behind the committed position
+        first reads the missing events from the log, so its sockets get them before the heartbeat."""
+        read: dict[int, tuple[LiveState, Position]] = {}
         for event_id in {event_id for event_id, _ in self.feeds}:
-            public = self.feeds.get((event_id, "public"))
-            staff = self.feeds.get((event_id, "staff"))
-            if public is None:
-                continue
-            state, _ = await self.live.state(event_id)
+            if (event_id, "public") in self.feeds:
+                read[event_id] = state, position = await self.live.state(event_id)
+                for channel in CHANNELS:
+                    feed = self.feeds.get((event_id, channel))
+                    if feed is not None and feed.epoch == position.epoch:
+                        await self._catch_up_to(feed, position)
+        # no await from here on: an event committed after the read and delivered meanwhile is
+        # counted, so a heartbeat never reports less than its sockets already have
+        frames: dict[tuple[int, bool], str] = {}
+        for event_id, (state, position) in read.items():
+            seqs = {channel: position.seq(channel) for channel in CHANNELS}
+            for channel in CHANNELS:
+                feed = self.feeds.get((event_id, channel))
+                if feed is not None and feed.epoch == position.epoch:
+                    seqs[channel] = max(seqs[channel], feed.last_seq)
             projected = forecast(state, now)
             frames[(event_id, False)] = encode_frame(
-                HeartbeatFrame(server_time=now, seqs=ChannelSeqs(public=public.last_seq), forecast=projected)
+                HeartbeatFrame(server_time=now, seqs=ChannelSeqs(public=seqs["public"]), forecast=projected)
             )
-            if staff is not None:
+            if (event_id, "staff") in self.feeds:
                 frames[(event_id, True)] = encode_frame(
                     HeartbeatFrame(
                         server_time=now,
-                        seqs=ChannelSeqs(public=public.last_seq, staff=staff.last_seq),
+                        seqs=ChannelSeqs(public=seqs["public"], staff=seqs["staff"]),
                         forecast=projected,
                     )
                 )
         return frames
+
+    async def _catch_up_to(self, feed: Feed, position: Position) -> None:
+        if feed.last_seq < position.seq(feed.channel):
+            # a publish lost after its commit, or one still on its way: one read of the log either way
+            log.info(
+                "feed %s is at seq %d, %d committed: reading the rest from the event log",
+                feed.name,
+                feed.last_seq,
+                position.seq(feed.channel),
+            )
+            await feed.catch_up()
 
     async def beat(self, now: datetime) -> None:
         frames = await self.heartbeat_frames(now)
@@ -197,7 +352,7 @@ class Hub:
             if conn.state is ConnectionState.LIVE:
                 key = (conn.event_id, "staff" in conn.channels)
                 text = frames.get(key)
-                if text is not None and not conn.write_now(encoded[key]):
+                if text is not None and not self.write_direct(conn, encoded[key]):
                     conn.send(text)
 
     async def close(self) -> None:

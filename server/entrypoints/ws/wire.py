@@ -10,13 +10,16 @@ know) goes through its outbox and ASGI as before.
 
 Writing whole frames beside the server's own writes is safe: every write on the loop is one whole
 frame (permessage-deflate is off, and uvicorn sends whole messages), so frames never interleave.
-Uvicorn's two websocket implementations are recognised; ``tests/test_ws_wire.py`` runs both, so an
-upgrade that changes them fails a test rather than silently slowing the fan-out.
+Only uvicorn's ``websockets-sansio`` implementation (its default since 0.35) is recognised, and the
+versions of uvicorn and websockets are pinned to the tested ranges: ``tests/test_ws_wire.py`` runs it
+against real clients, so an upgrade that changes it fails a test rather than silently slowing the
+fan-out. Should the protocol object still surprise us at run time, the caller treats any error of a
+direct writer as "not writable" and sends through ASGI (``Hub.write_direct``); and
+``PARLEY_DIRECT_FRAMES=0`` turns the direct path off altogether.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,6 +36,7 @@ def uvicorn_websocket_options() -> dict[str, Any]:
     from server.protocol import MAX_FRAME_BYTES
 
     return {
+        "ws": "websockets-sansio",  # the one implementation wire.py writes to directly (uvicorn's default)
         "ws_per_message_deflate": False,  # on, it costs 2.5x CPU and 2.4x memory per socket, and frames differ
         "ws_max_size": MAX_FRAME_BYTES,  # a bigger client frame closes that connection with 1009
     }
@@ -73,46 +77,20 @@ class _SansIOWriter:
         self.protocol.transport.write(frame)
 
 
-class _LegacyWriter:
-    """uvicorn's ``websockets`` implementation (on websockets' legacy protocol)."""
-
-    def __init__(self, protocol: Any) -> None:
-        self.protocol = protocol
-
-    def writable(self) -> bool:
-        p = self.protocol
-        return bool(
-            p.state is State.OPEN  # after the handshake's response (accept() returns before it here)
-            and not p.extensions  # compression frames each socket's messages differently
-            and not p._paused
-            and not p.transport.is_closing()
-        )
-
-    def write(self, frame: bytes) -> None:
-        self.protocol.transport.write(frame)
-
-
-LEGACY_MODULE = "uvicorn.protocols.websockets.websockets_impl"
-
-
-def _writer_for(protocol: object) -> type[_SansIOWriter] | type[_LegacyWriter] | None:
+def _writer_for(protocol: object) -> type[_SansIOWriter] | None:
     try:
         from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-    except ImportError:  # a uvicorn older than 0.35
-        pass
-    else:
-        if type(protocol) is WebSocketsSansIOProtocol:
-            return _SansIOWriter
-    # The legacy implementation warns when imported: look it up only if the server already has.
-    legacy = getattr(sys.modules.get(LEGACY_MODULE), "WebSocketProtocol", None)
-    if legacy is not None and type(protocol) is legacy:
-        return _LegacyWriter
-    return None
+    except ImportError:  # a uvicorn older than 0.35: everything goes through ASGI
+        return None
+    return _SansIOWriter if type(protocol) is WebSocketsSansIOProtocol else None
 
 
 def direct_writer(ws: WebSocket) -> DirectWriter | None:
-    """A direct writer for ``ws``, or None when its server is not one this module knows: then every
-    frame goes through ASGI."""
+    """A direct writer for ``ws``, or None when its server is not one this module knows or the app's
+    settings turn direct frames off (``PARLEY_DIRECT_FRAMES=0``): then every frame goes through ASGI."""
+    settings = getattr(ws.state, "settings", None)  # the app's lifespan state; absent in bare test apps
+    if settings is not None and not settings.direct_frames:
+        return None
     send = ws.scope.get(SERVER_SEND_KEY)
     protocol = getattr(send, "__self__", None)
     writer = _writer_for(protocol)
