@@ -306,7 +306,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         if "error" in r:
             lines.append(f"| {r['fault']} | {r['error']} |" + " |" * (head.count("|") - 3))
             continue
-        if "mails_due" in r:
+        if "summary" in r:
             lines.append(f"| {r['fault']} | {r['summary']} |" + " |" * (head.count("|") - 3))
             continue
         refused = ", ".join(f"{n} {code}" for code, n in r["commands_refused"].items()) or "0"
@@ -362,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(table(rows))
-    bad = [r for r in rows if "error" in r or r.get("lost") or r.get("duplicated") or r.get("missing")]
+    bad = [
+        r
+        for r in rows
+        if "error" in r or r.get("lost") or r.get("missing") or (r.get("duplicated") and not r.get("duplicates_identical"))
+    ]
     return 1 if bad else 0
 
 
