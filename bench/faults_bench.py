@@ -23,7 +23,7 @@ import os
 import platform
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from bench.faults_stacks import HEARTBEAT_S, Stack
 from tests.fixtures.resuming import ResumingClient, fresh_snapshot, score
 
 RESULTS = Path(__file__).resolve().parent / "results" / "faults.json"
-Inject = Callable[[Stack, "Run"], Awaitable[str]]
+Inject = Callable[[Stack, "Run"], Coroutine[Any, Any, str]]
 
 
 @dataclass
@@ -322,11 +322,15 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def machine() -> str:
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
-    return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{system}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,15 +361,17 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     command = "python -m bench faults " + " ".join(argv or [])
     args.out.write_text(
-        json.dumps({"command": command.strip(), "date": when, "machine": machine(), "scenarios": rows}, indent=2)
-        + "\n"
+        json.dumps({"command": command.strip(), "date": when, "machine": machine(), "scenarios": rows}, indent=2) + "\n"
     )
     print()
     print(table(rows))
     bad = [
         r
         for r in rows
-        if "error" in r or r.get("lost") or r.get("missing") or (r.get("duplicated") and not r.get("duplicates_identical"))
+        if "error" in r
+        or r.get("lost")
+        or r.get("missing")
+        or (r.get("duplicated") and not r.get("duplicates_identical"))
     ]
     return 1 if bad else 0
 

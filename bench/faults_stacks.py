@@ -138,8 +138,9 @@ async def in_process(attendees: int) -> AsyncIterator[Stack]:
     parley = Parley("sqlite", data_dir, migrated_sqlite(data_dir))
     try:
         async with served_parley(parley, attendees=attendees, heartbeat_s=HEARTBEAT_S, idle_timeout_s=3.0) as served:
-            yield Stack("embedded, in-process", parley, [served.url], served.moderator, served.attendees,
-                        runtime=served.runtime)
+            yield Stack(
+                "embedded, in-process", parley, [served.url], served.moderator, served.attendees, runtime=served.runtime
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
