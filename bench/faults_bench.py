@@ -131,7 +131,7 @@ class Scenario:
     stack: Callable[[int], Any]
     inject: Inject
     user_sees: str
-    timeout_s: float = 120.0
+    timeout_s: float = 150.0
     storm: bool = False
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.fixtures.bus import PrivateRedis
-from tests.fixtures.live import register, staff_token
+from tests.fixtures.live import staff_token
 from tests.fixtures.parley import LIVE_ENV, Parley, ServerProcess, free_port, migrated_sqlite
+from tests.fixtures.people import seed_attendees
 from tests.fixtures.services import PostgresDatabases, pg_admin_execute, pg_url
 
 HEARTBEAT_S = float(LIVE_ENV["PARLEY_HEARTBEAT_S"])
@@ -41,8 +42,7 @@ class Stack:
     storm_tokens: list[str] = field(default_factory=list)  # attendees who join all at once later
 
     def more_attendees(self, count: int) -> list[str]:
-        start = len(self.attendees)
-        made = [register(self.servers[0], f"Delegate {start + i}") for i in range(count)]
+        made = seed_attendees(self.parley.settings().sync_database_url, count, first=len(self.attendees))
         self.attendees.extend(made)
         return made
 
@@ -66,8 +66,8 @@ class Stack:
         return len(rows)
 
 
-def _attendees(server: ServerProcess, count: int) -> list[str]:
-    return [register(server, f"Delegate {i}") for i in range(count)]
+def _attendees(parley: Parley, count: int) -> list[str]:
+    return seed_attendees(parley.settings().sync_database_url, count)
 
 
 @contextlib.asynccontextmanager
@@ -78,7 +78,7 @@ async def embedded(attendees: int) -> AsyncIterator[Stack]:
     server = ServerProcess(parley)
     stack = Stack("embedded", parley, [server.url], staff_token(server, "moderator"), [], [server])
     try:
-        stack.attendees = _attendees(server, attendees)
+        stack.attendees = _attendees(parley, attendees)
         yield stack
     finally:
         for proc in stack.servers:
@@ -115,7 +115,7 @@ async def production(attendees: int) -> AsyncIterator[Stack]:
             parley,
             [s.url for s in servers],
             staff_token(servers[0], "moderator"),
-            _attendees(servers[0], attendees),
+            _attendees(parley, attendees),
             servers,
             redis,
             database,
