@@ -196,6 +196,7 @@ SCENARIOS = [
         faults_stacks.embedded,
         join_storm,
         "newcomers load their page and follow; the notices reach someone at most {delay:.1f} s late",
+        timeout_s=300.0,
         storm=True,
     ),
 ]
