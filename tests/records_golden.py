@@ -196,7 +196,8 @@ def build_figures(engine: Engine, event_id: int) -> dict[str, Any]:
     with Session(engine) as session:
         report = reports.build(session, event_id, REPORT_SCOPE, now=REPORT_NOW)
     # through JSON and back, so float and date forms compare as they are stored
-    return json.loads(json.dumps(report_figures(report)))
+    figures: dict[str, Any] = json.loads(json.dumps(report_figures(report)))
+    return figures
 
 
 # -- the session -------------------------------------------------------------------------------------------
@@ -390,11 +391,11 @@ async def play(database_url: str, folder_for_state: Callable[[dict[str, Any]], N
             else:
                 cid += 1
                 actor, key = (cast.moderator, cast.moderator_key) if who == "mod" else _attendee(cast, who)
-                command = parse_command(json.dumps({"cid": f"g{cid}", **what}))
-                reply = await live.execute(event_id, command, actor=actor, actor_key=key)  # type: ignore[arg-type]
+                parsed = parse_command(json.dumps({"cid": f"g{cid}", **what}))
+                reply = await live.execute(event_id, parsed, actor=actor, actor_key=key)  # type: ignore[arg-type]
                 if reply.type != "result":
                     raise RuntimeError(f"{clock_text_of(when)} {what['type']} was refused: {reply}")
-        return event_id
+        return int(event_id)
     finally:
         await bus.close()
         await engine.dispose()

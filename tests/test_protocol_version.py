@@ -24,7 +24,8 @@ RELEASES = Path(__file__).resolve().parent / "data" / "protocol"
 
 
 def released(version: int) -> dict[str, Any]:
-    return json.loads((RELEASES / f"v{version}.schema.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads((RELEASES / f"v{version}.schema.json").read_text(encoding="utf-8"))
+    return schema
 
 
 def release_versions() -> list[int]:
