@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -316,3 +317,21 @@ def test_rows_stored_before_the_format_column_are_format_1_and_new_rows_must_say
 
 def without_format(row: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in row.items() if key != "format"}
+
+
+def test_the_report_scan_goes_on_past_an_event_whose_records_it_cannot_read(
+    loaded: tuple[Parley, Engine, Golden], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, engine, golden = loaded
+    with Session(engine) as session, session.begin():
+        session.execute(update(EventLogEntry).where(EventLogEntry.type == "speech.ended").values(format=99))
+    assert reports.scan_due(engine, tmp_path, now=REPORT_NOW) == [], "nothing compiled, nothing raised"
+    assert "event_log row" in caplog.text and "not compiled" in caplog.text
+    with Session(engine) as session, session.begin():
+        session.execute(update(LiveStateRow).values(format=99))
+    assert reports.scan_due(engine, tmp_path, now=REPORT_NOW) == []
+    assert "live_states row of event" in caplog.text
+    with Session(engine) as session, session.begin():
+        session.execute(update(LiveStateRow).values(format=STATE_FORMAT))
+        session.execute(update(EventLogEntry).values(format=EVENT_FORMAT))
+    assert [done.scope for done in reports.scan_due(engine, tmp_path, now=REPORT_NOW)] == [REPORT_SCOPE]
