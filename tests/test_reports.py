@@ -49,6 +49,7 @@ from server.adapters.db.models import (
 )
 from server.core import decide, new_live_state
 from server.core.model import Person, SegmentInfo
+from server.core.records import encode_event, encode_state
 from server.core.state import Actor, LiveState
 from server.protocol import (
     FloorGrant,
@@ -110,26 +111,30 @@ class Recorder:
         key = f"{'a' if actor.role == 'attendee' else 'u'}:{actor.user_id}"
         for channel, event in emitted:
             self.seq[channel] += 1
+            payload, payload_format = encode_event(event)
             self.session.add(
                 EventLogEntry(
                     event_id=self.event_id,
                     channel=channel,
                     seq=self.seq[channel],
                     type=event.type,
-                    payload=event.model_dump(mode="json"),
+                    payload=payload,
+                    format=payload_format,
                     actor=key,
                     at=when,
                 )
             )
 
     def save(self) -> None:
+        state, state_format = encode_state(self.state)
         self.session.add(
             LiveStateRow(
                 event_id=self.event_id,
                 epoch="test",
                 public_seq=self.seq["public"],
                 staff_seq=self.seq["staff"],
-                state=self.state.model_dump(mode="json"),
+                state=state,
+                format=state_format,
             )
         )
 

@@ -4,6 +4,7 @@ Every change follows one path (``_change``): take the event's lock (a per-proces
 the database row of ``live_states``, so replicas on one PostgreSQL serialise too), load the state,
 let the pure core decide, append the events to ``event_log`` with the next ``seq`` of their
 channel, store the new state, commit, and only then publish the encoded frames on the bus.
+Both tables are written and read through ``server.core.records`` (JSON plus its format number).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import JsonValue, TypeAdapter
+from pydantic import JsonValue
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,6 +29,15 @@ from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow
 from server.core.decide import decide, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
 from server.core.model import Person, SegmentInfo
+from server.core.records import (
+    RecordError,
+    decode_event,
+    decode_state,
+    encode_event,
+    encode_state,
+    event_record,
+    state_record,
+)
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
 from server.core.views import personal_view, views_for
 from server.protocol import (
@@ -35,7 +45,6 @@ from server.protocol import (
     Channel,
     ChannelPosition,
     ChannelPositions,
-    Event,
     StateCommand,
     encode_frame,
 )
@@ -46,7 +55,6 @@ from server.protocol.frames import ErrorFrame, EventFrame, ResultFrame, Snapshot
 
 log = logging.getLogger("parley.live")
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 REPLAY_LIMIT = 1000
 
 Change = Callable[[LiveState, AsyncSession], Awaitable[tuple[LiveState, list[Emitted], dict[str, JsonValue] | None]]]
@@ -126,13 +134,11 @@ class LiveService:
             .execution_options(synchronize_session=False)
         )
         if (await session.execute(lock)).rowcount == 0:  # type: ignore[attr-defined]
-            state = await self._initial_state(session, event_id)
+            state, state_format = encode_state(await self._initial_state(session, event_id))
             try:
                 async with session.begin_nested():
                     session.add(
-                        LiveStateRow(
-                            event_id=event_id, epoch=uuid.uuid4().hex[:16], state=state.model_dump(mode="json")
-                        )
+                        LiveStateRow(event_id=event_id, epoch=uuid.uuid4().hex[:16], state=state, format=state_format)
                     )
             except IntegrityError:  # another replica created it first: wait for its lock
                 await session.execute(lock)
@@ -157,7 +163,7 @@ class LiveService:
                     ).scalar_one_or_none()
                     if previous is not None:
                         return previous.get("data")  # a repeated command id: the first answer, applied once
-                state = LiveState.model_validate(row.state)
+                state = decode_state(row.state, row.format, record=state_record(event_id))
                 new_state, emitted, data = await change(state, session)
                 now = self._clock()
                 for channel, event in emitted:
@@ -167,13 +173,15 @@ class LiveService:
                     else:
                         row.staff_seq += 1
                         seq = row.staff_seq
+                    payload, payload_format = encode_event(event)
                     session.add(
                         EventLogEntry(
                             event_id=event_id,
                             channel=channel,
                             seq=seq,
                             type=event.type,
-                            payload=event.model_dump(mode="json"),
+                            payload=payload,
+                            format=payload_format,
                             actor=actor_key,
                             at=now,
                         )
@@ -181,7 +189,7 @@ class LiveService:
                     frame = EventFrame(channel=channel, epoch=row.epoch, seq=seq, event=event)
                     frames.append((topic(event_id, channel), encode_frame(frame)))
                 if emitted:
-                    row.state = new_state.model_dump(mode="json")
+                    row.state, row.format = encode_state(new_state)
                 if cid is not None and actor_key is not None:
                     session.add(CommandResult(event_id=event_id, actor=actor_key, cid=cid, result={"data": data}))
             for name, text in frames:  # after commit, never before
@@ -276,7 +284,8 @@ class LiveService:
         if row is None:
             await self.ensure_state(event_id)
             return await self.state(event_id)
-        return LiveState.model_validate(row.state), Position(row.epoch, row.public_seq, row.staff_seq)
+        state = decode_state(row.state, row.format, record=state_record(event_id))
+        return state, Position(row.epoch, row.public_seq, row.staff_seq)
 
     async def position(self, event_id: int) -> Position | None:
         async with self._sessions() as session:
@@ -321,7 +330,7 @@ class LiveService:
         async with self._sessions() as session:
             rows = (
                 await session.execute(
-                    select(EventLogEntry.seq, EventLogEntry.payload)
+                    select(EventLogEntry.id, EventLogEntry.seq, EventLogEntry.payload, EventLogEntry.format)
                     .where(
                         EventLogEntry.event_id == event_id,
                         EventLogEntry.channel == channel,
@@ -333,12 +342,23 @@ class LiveService:
             ).all()
         if len(rows) > REPLAY_LIMIT:
             return None
-        return [
-            encode_frame(
-                EventFrame(channel=channel, epoch=epoch, seq=seq, event=EVENT_ADAPTER.validate_python(payload))
-            )
-            for seq, payload in rows
-        ]
+        try:
+            return [
+                encode_frame(
+                    EventFrame(
+                        channel=channel,
+                        epoch=epoch,
+                        seq=seq,
+                        event=decode_event(payload, fmt, record=event_record(row_id, event_id, channel, seq)),
+                    )
+                )
+                for row_id, seq, payload, fmt in rows
+            ]
+        except RecordError as exc:
+            # a row this server cannot read (written by a newer one, or damaged): the snapshot is
+            # still right, so the client resyncs instead of getting a hole in its history
+            log.error("replay of %s after seq %d needs a resync: %s", channel, after_seq, exc)
+            return None
 
 
 def channels_for(role: str) -> tuple[Channel, ...]:

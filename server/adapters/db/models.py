@@ -207,6 +207,7 @@ class LiveStateRow(Base):
     public_seq: Mapped[int] = mapped_column(default=0)
     staff_seq: Mapped[int] = mapped_column(default=0)
     state: Mapped[dict[str, Any]]
+    format: Mapped[int]  # of ``state``: written and read through server.core.records, never directly
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -223,8 +224,9 @@ class EventLogEntry(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(8))
     seq: Mapped[int]
-    type: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))  # as written (an upcaster may rename it: see core.records)
     payload: Mapped[dict[str, Any]]
+    format: Mapped[int]  # of ``payload``: written and read through server.core.records, never directly
     actor: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[datetime]
 
