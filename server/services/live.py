@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from server.adapters.bus.base import Bus, BusUnavailable
 from server.adapters.db.base import utcnow
 from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow, QuestionVote, Segment
+from server.adapters.db.models import Event as EventRow
 from server.core.decide import decide, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
 from server.core.model import Person, SegmentInfo
@@ -41,6 +42,9 @@ from server.protocol import (
 )
 from server.protocol import (
     QuestionVote as QuestionVoteCommand,
+)
+from server.protocol import (
+    SegmentOpen as SegmentOpenCommand,
 )
 from server.protocol.frames import ErrorFrame, EventFrame, ResultFrame, SnapshotFrame
 
@@ -206,7 +210,10 @@ class LiveService:
             state: LiveState, session: AsyncSession
         ) -> tuple[LiveState, list[Emitted], dict[str, JsonValue] | None]:
             nonlocal vote_changed
-            new_state, emitted = decide(state, command, actor=actor, now=self._clock())
+            rehearsal = False
+            if isinstance(command, SegmentOpenCommand):  # only opening a segment depends on it
+                rehearsal = bool(await session.scalar(select(EventRow.is_rehearsal).where(EventRow.id == event_id)))
+            new_state, emitted = decide(state, command, actor=actor, now=self._clock(), rehearsal=rehearsal)
             if isinstance(command, QuestionVoteCommand):
                 vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)
                 return new_state, emitted, {"question_id": command.question_id, "up": command.up}
