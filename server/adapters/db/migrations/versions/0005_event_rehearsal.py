@@ -1,7 +1,7 @@
 """events.is_rehearsal: rehearsal copies may open their segments on any day
 
 Revision ID: 0005
-Revises: 0004 (pointed at 0003 until 0004 is merged: see the branch's notes)
+Revises: 0004 (down_revision reads 0003 until migration 0004 is on main)
 Create Date: 2026-12-01 01:30:00.000000
 """
 
