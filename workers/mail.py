@@ -1,8 +1,9 @@
 """Reminder mails: compose (text + HTML + .ics, in fr/en/es) and send (SMTP, or the outbox folder).
 
-Composition is deterministic for one copy of one delivery: Message-ID, Date, MIME boundaries and the
-calendar UID all derive from the delivery, so a copy sent again after a crash is byte-for-byte the
-same message and mail systems can recognise it (see docs/workers.md).
+Composition is deterministic for one copy of one delivery: Message-ID, Date and MIME boundaries
+derive from the delivery, the calendar UID from the person (normalised email) and the morning, so a
+copy sent again after a crash is byte-for-byte the same message and mail systems can recognise it,
+and every reminder of one morning to one person updates one calendar entry (see docs/workers.md).
 """
 
 from __future__ import annotations

@@ -155,6 +155,16 @@ async def sign_in_with_link(session: AsyncSession, token: str) -> str:
     return await _open_session(session, user_id=user_id)
 
 
+async def end_registration_sessions(session: AsyncSession, registration_id: int, *, now: datetime) -> None:
+    """End every session a registration's join links opened. Each server's re-check of its open
+    sockets (every few seconds) then closes theirs with 4401, in every deployment mode."""
+    await session.execute(
+        update(WebSession)
+        .where(WebSession.registration_id == registration_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
 async def sign_out(session: AsyncSession, session_id: int) -> None:
     await session.execute(update(WebSession).where(WebSession.id == session_id).values(revoked_at=utcnow()))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.adapters.db.base import Base, Timestamped, utcnow
@@ -25,6 +25,8 @@ class Event(Timestamped, Base):
     languages: Mapped[list[Any]]
     streams: Mapped[dict[str, Any]]
     source: Mapped[str] = mapped_column(Text, default="")
+    is_rehearsal: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A rehearsal copy: its segments may be opened on any day (``parley event copy --rehearsal``)."""
 
     days: Mapped[list[Day]] = relationship(back_populates="event", order_by="Day.date", cascade="all, delete-orphan")
     segments: Mapped[list[Segment]] = relationship(

@@ -47,6 +47,7 @@ ErrorCode = Literal[
     "already_waiting",
     "invalid_transition",
     "reorder_mismatch",
+    "outside_day",
     # the service
     "rate_limited",
     "internal",

@@ -344,7 +344,7 @@ def _mail(
         segments=tuple(mail_segments),
         join_url=join,
         site_url=base_url,
-        calendar_uid=calendar_uid(event.slug, day.date, row.recipient, domain),
+        calendar_uid=calendar_uid(event.slug, day.date, row.email, domain),
         calendar_sequence=_calendar_sequence(session, day, segments),
         outbox_name=f"{first:%Y%m%dT%H%M%SZ}-{event.slug}-{day.date.isoformat()}-{row.kind}-{tag}-{row.resends}",
     )
