@@ -49,8 +49,10 @@ async def json_body(request: Request, model: type[M]) -> M:
         raise Problem(413, f"body larger than {MAX_BODY} bytes", code="too_large")
     try:
         data: Any = json.loads(raw or b"null")
-    except ValueError as exc:
+    except ValueError as exc:  # UnicodeDecodeError included
         raise Problem(400, f"malformed JSON: {exc}", code="bad_json") from None
+    except RecursionError:  # 40 KB of "[" fits under the cap and is deeper than Python's stack
+        raise Problem(400, "malformed JSON: nested too deeply", code="bad_json") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from server.core.model.base import OneLineText
 from server.entrypoints.http.auth import COOKIE, json_body, require_principal, set_session_cookie
 from server.entrypoints.http.problems import Problem
 from server.services import auth, registrations
@@ -20,7 +21,7 @@ class TokenIn(BaseModel):
 
 class PasswordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=254)
+    email: OneLineText = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1000)
 
 
