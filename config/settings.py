@@ -49,7 +49,9 @@ class Settings(BaseSettings):
         description="Signs sessions and join links; empty = generated once into DATA_DIR (development only).",
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Origins allowed to open websockets; empty = the server's own URL."
+        default_factory=list,
+        description="Origins allowed to open websockets and to send POST/PUT/PATCH/DELETE requests; "
+        "empty = the server's own URL.",
     )
     load_programmes: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: sorted(SHIPPED_PROGRAMMES.glob("*.yaml")),
