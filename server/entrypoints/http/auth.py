@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -11,6 +12,7 @@ from starlette.responses import Response
 
 from server.entrypoints.http.problems import Problem
 from server.services import auth
+from server.services.sign_in_audit import Limits
 
 COOKIE = "parley_session"
 MAX_BODY = 64 * 1024
@@ -38,6 +40,20 @@ async def require_principal(request: Request) -> auth.Principal:
     if principal is None:
         raise Problem(401, "sign in first", code="not_signed_in")
     return principal
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The peer's address (uvicorn puts the proxy's X-Forwarded-For there for trusted proxies)."""
+    return conn.client.host if conn.client else ""
+
+
+def sign_in_limits(conn: HTTPConnection) -> Limits:
+    settings = conn.state.settings
+    return Limits(
+        window=timedelta(seconds=settings.sign_in_window_s),
+        per_account=settings.sign_in_max_failures_per_account,
+        per_address=settings.sign_in_max_failures_per_address,
+    )
 
 
 async def json_body(request: Request, model: type[M]) -> M:
