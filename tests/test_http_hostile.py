@@ -140,3 +140,10 @@ def test_c1_controls_are_refused_by_the_protocol_texts_too(char: str) -> None:
     with pytest.raises(ProtocolError) as refused:
         parse_command(json.dumps({"type": "question.ask", "cid": "c1", "text": f"why{char}not"}))
     assert refused.value.code == "invalid" and "control characters" in str(refused.value)
+
+
+@pytest.mark.parametrize("path", ["/api/events/%00", "/api/events/idm%1B2022/registrations.csv", "/join/%C2%85"])
+def test_control_characters_in_paths_are_404_problems(site: Site, path: str) -> None:
+    with organiser(site) as client:
+        is_problem(client.get(path), 404)
+        is_problem(client.post(path, json=ATTENDEE), 404)

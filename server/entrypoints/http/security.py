@@ -7,6 +7,7 @@ sign-in links carry their token in the path: no Referer may leak it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -109,3 +110,26 @@ class SameOriginWrites:
         if not bearer and COOKIE in cookie_parser(headers.get("cookie", "")):
             return "a request signed in by cookie must carry an Origin header"
         return None
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class NoControlCharactersInPaths:
+    """404 for a path holding a control character (``/api/events/%00``), before any route reads it.
+
+    Slugs and file names come from the path and go into queries: PostgreSQL refuses NUL in text
+    with an error, which would be a 500. No path of Parley holds a control character.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"} or not _CONTROL_CHARS.search(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "no such path"})
+            return
+        await problem_response(404, "no such path", code="not_found")(scope, receive, send)
