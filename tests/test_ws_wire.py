@@ -190,7 +190,7 @@ async def test_the_app_as_served_fans_out_by_direct_writes(sqlite_parley: Parley
     app.router.lifespan_context = keeping_state
     async with serving(app, port=port) as base:
         http = base.replace("ws://", "http://")
-        async with httpx.AsyncClient(base_url=http) as api:
+        async with httpx.AsyncClient(base_url=http, headers={"Origin": http}) as api:
             moderator = (await api.post("/api/auth/link", json={"token": links["moderator"]})).json()["session_token"]
             attendees = []
             for i in range(3):
