@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.adapters.db.base import utcnow
 from server.adapters.db.models import Event, Registration
+from server.core.model.base import OneLineText
 from server.services.accounts import EMAIL_RE
 from server.services.auth import JoinLinks, end_registration_sessions, new_nonce
 
@@ -21,11 +22,11 @@ Category = Literal["member_state", "un_system", "intergovernmental", "civil_soci
 class RegistrationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
-    organisation: str = Field("", max_length=200)
+    name: OneLineText = Field(min_length=1, max_length=200)
+    email: OneLineText = Field(min_length=3, max_length=254)
+    organisation: OneLineText = Field("", max_length=200)
     category: Category
-    country: str = Field("", max_length=100)
+    country: OneLineText = Field("", max_length=100)
     language: Literal["fr", "en", "es"] = "en"
     listed: bool = Field(False, description="Consent to appear in the participant list.")
     timezone: str | None = Field(None, max_length=64)

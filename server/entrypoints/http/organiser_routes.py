@@ -152,6 +152,6 @@ async def reissue_link(request: Request) -> Response:
 routes = [
     Route("/api/events/{slug}/registrations", list_registrations, methods=["GET"]),
     Route("/api/events/{slug}/registrations.csv", export_registrations, methods=["GET"]),
-    Route("/api/events/{slug}/registrations/{id:int}/revoke", revoke_registration, methods=["POST"]),
-    Route("/api/events/{slug}/registrations/{id:int}/link", reissue_link, methods=["POST"]),
+    Route("/api/events/{slug}/registrations/{id:id}/revoke", revoke_registration, methods=["POST"]),
+    Route("/api/events/{slug}/registrations/{id:id}/link", reissue_link, methods=["POST"]),
 ]
