@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         middleware=[Middleware(KeepServerSend), Middleware(SecurityHeaders)],
     )
     app.state.frontend_dir = FRONTEND_DIR

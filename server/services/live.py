@@ -114,12 +114,12 @@ class LiveService:
                 SegmentInfo(
                     id=s.id,
                     key=s.key,
-                    kind=s.kind,  # type: ignore[arg-type]
+                    kind=s.kind,
                     day=s.day.date,
                     title=s.title,
                     starts_at=s.starts_at,
                     ends_at=s.ends_at,
-                    people=tuple(Person(id=p.id, name=p.name, role=p.role) for p in s.people),  # type: ignore[arg-type]
+                    people=tuple(Person(id=p.id, name=p.name, role=p.role) for p in s.people),
                 )
                 for s in segments
             ]
@@ -162,7 +162,8 @@ class LiveService:
                         )
                     ).scalar_one_or_none()
                     if previous is not None:
-                        return previous.get("data")  # a repeated command id: the first answer, applied once
+                        first: dict[str, JsonValue] | None = previous.get("data")
+                        return first  # a repeated command id: the first answer, applied once
                 state = decode_state(row.state, row.format, record=state_record(event_id))
                 new_state, emitted, data = await change(state, session)
                 now = self._clock()
@@ -224,8 +225,8 @@ class LiveService:
             data = await self._change(event_id, change, actor_key=actor_key, cid=command.cid)
         except CommandRejected as exc:
             return ErrorFrame(cid=command.cid, code=exc.code, message=exc.message)
-        if vote_changed:
-            self._dirty_votes[event_id].add(command.question_id)  # type: ignore[union-attr]
+        if vote_changed and isinstance(command, QuestionVoteCommand):
+            self._dirty_votes[event_id].add(command.question_id)
         return ResultFrame(cid=command.cid, data=data)
 
     async def _set_vote(self, session: AsyncSession, event_id: int, question_id: int, voter: str, up: bool) -> bool:
