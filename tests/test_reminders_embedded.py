@@ -143,7 +143,7 @@ def test_make_run_alone_sends_reminders_to_the_outbox_and_organisers_can_resend(
 
         again = http.post(f"/api/events/{SLUG}/reminders/resend", json=resend, headers=organiser)
         assert again.status_code == 202 and again.json()["queued"] is True, again.text
-        first_copy, second_copy = outbox_files(parley.data_dir, 2)
+        _, second_copy = outbox_files(parley.data_dir, 2)
         resent = email.message_from_bytes(second_copy.read_bytes(), policy=policy.default)
         assert resent["Message-ID"] != mail["Message-ID"] and resent["To"] == mail["To"]
 

@@ -41,7 +41,6 @@ from server.core.records import (
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
 from server.core.views import personal_view, views_for
 from server.protocol import (
-    CHANNELS_BY_ROLE,
     Channel,
     ChannelPosition,
     ChannelPositions,
@@ -360,7 +359,3 @@ class LiveService:
             # still right, so the client resyncs instead of getting a hole in its history
             log.error("replay of %s after seq %d needs a resync: %s", channel, after_seq, exc)
             return None
-
-
-def channels_for(role: str) -> tuple[Channel, ...]:
-    return tuple(CHANNELS_BY_ROLE[role])  # type: ignore[index]

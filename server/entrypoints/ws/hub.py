@@ -21,7 +21,6 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from server.adapters.bus.base import Bus, BusReset
@@ -238,7 +237,6 @@ class Hub:
         self.feeds: dict[tuple[int, Channel], Feed] = {}
         self._feed_locks: defaultdict[tuple[int, Channel], asyncio.Lock] = defaultdict(asyncio.Lock)
         self.connections: set[Connection] = set()
-        self.on_resync: Callable[[Connection], Awaitable[None]] | None = None
         self.direct_writes = 0  # frames the fan-out loop wrote straight to a transport
         self.queued_writes = 0  # frames it left to a socket's writer (busy, slow, or unknown server)
         self.direct_failures = 0  # sockets whose direct writer raised: they use ASGI from then on
