@@ -57,7 +57,6 @@ class Feed:
         self.early: dict[int, str] = {}
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
-        self.restarts = 0
         self._gap_task: asyncio.Task[None] | None = None
 
     @property
@@ -100,7 +99,6 @@ class Feed:
                 failures = 0
             delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
             failures += 1
-            self.restarts += 1
             self.hub.feed_restarts += 1
             log.warning(
                 "feed %s stopped: %s; restarting in %.1f s, then its %d sockets catch up from the event log",
