@@ -122,6 +122,8 @@ class EventRole(Base):
 
 # --- attendees and sign-in ---------------------------------------------------------------------------
 
+LANGUAGES = ("fr", "en", "es")
+
 
 class Registration(Base):
     """An attendee of one event. The join link carries a signed nonce; rotating the nonce revokes it."""
