@@ -113,7 +113,7 @@ async def _clients(
 def client_process(
     url: str, tokens: list[str], origin: str, marker: str, rounds: int, out: multiprocessing.Queue
 ) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20000), hard))
     asyncio.run(_clients(url, tokens, origin, marker, rounds, out))
 

@@ -773,8 +773,9 @@ def test_xlsx_has_a_summary_and_one_sheet_per_table_with_text_never_formulas(
     assert header[:3] == ["Registration", "Name", "Email"] and "First join (local)" in header
     rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
     alice = rows["Alice Martin"]
-    assert alice[header.index("First join (local)")] == datetime(2022, 2, 28, 8, 50)
-    assert alice[header.index("First join (UTC)")] == datetime(2022, 2, 28, 13, 50)
+    # spreadsheet cells hold naive wall-clock values: the column names the zone
+    assert alice[header.index("First join (local)")] == datetime(2022, 2, 28, 8, 50)  # noqa: DTZ001
+    assert alice[header.index("First join (UTC)")] == datetime(2022, 2, 28, 13, 50)  # noqa: DTZ001
     assert alice[header.index("Minutes present")] == 190.0 and alice[header.index("Attended (≥ 50%)")] == "yes"
     formula_cell = next(c for c in sheet["B"] if c.value == "'=1+2")
     assert formula_cell.data_type == "s"

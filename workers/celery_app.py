@@ -10,6 +10,7 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from server.adapters.db.engine import make_sync_engine
 from workers.schedule import BEAT_SCHEDULE
 
 
@@ -55,8 +56,6 @@ def worker_resources(app: Any) -> WorkerResources:
     """Per process (a prefork child must not reuse its parent's connections), created on first use."""
     pid = os.getpid()
     if pid not in _resources:
-        from server.adapters.db.engine import make_sync_engine
-
         settings = getattr(app, "parley_settings", None) or Settings()
         engine = make_sync_engine(settings)
         _resources.clear()

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from config.settings import Settings
@@ -18,8 +19,6 @@ T = TypeVar("T")
 
 
 def database_label(settings: Settings) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(settings.sync_database_url).render_as_string(hide_password=True)
 
 
@@ -45,7 +44,7 @@ def _is_connect_error(exc: DBAPIError) -> bool:
 
 def run_async(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(session)`` in one transaction on the async engine."""
-    from server.adapters.db.engine import make_async_engine, make_sessionmaker
+    from server.adapters.db.engine import make_async_engine, make_sessionmaker  # noqa: PLC0415 - the engine loads only for database commands
 
     async def main() -> T:
         engine = make_async_engine(settings)
@@ -60,11 +59,11 @@ def run_async(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def ensure_migrated(settings: Settings) -> None:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - Alembic loads only for database commands
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - Alembic loads only for database commands
 
-    from server.adapters.db.engine import make_sync_engine
-    from server.adapters.db.migrate import alembic_config
+    from server.adapters.db.engine import make_sync_engine  # noqa: PLC0415 - the engine loads only for database commands
+    from server.adapters.db.migrate import alembic_config  # noqa: PLC0415 - Alembic loads only for database commands
 
     engine = make_sync_engine(settings)
     with database_errors(settings), engine.connect() as conn:

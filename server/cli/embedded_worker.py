@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -57,6 +58,4 @@ def stop_embedded_worker(process: subprocess.Popen[bytes] | None, grace: float =
 def _die_with_parent() -> None:
     """Linux: the child gets SIGTERM when serve dies, even by SIGKILL."""
     if sys.platform.startswith("linux"):
-        import ctypes
-
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

@@ -15,7 +15,7 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
         super().__init__(message)
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]  # click's stubs say ClassVar, but click reads it per instance
 
     def show(self, file: Any = None) -> None:
         click.echo(f"parley: error: {self.format_message()}", err=True)

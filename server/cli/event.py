@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -28,9 +29,7 @@ def event() -> None:
 )
 def event_copy(slug: str, new_slug: str, first_day: Any, rehearsal: bool) -> None:
     """The same programme on new dates (local times kept), e.g. a rehearsal or the next edition."""
-    import re
-
-    from server.services import programmes
+    from server.services import programmes  # noqa: PLC0415 - the services load only when the command runs
 
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,62}", new_slug):
         fail(f"--new-slug {new_slug!r}: use lower-case letters, digits and '-'", EXIT_USAGE)

@@ -10,6 +10,7 @@ import click
 from server.cli.database import ensure_migrated, run_async
 from server.cli.errors import EXIT_USAGE, fail
 from server.cli.settings import load_settings
+from server.programme import ProgrammeError, load_programme
 
 
 @click.group()
@@ -18,8 +19,6 @@ def programme() -> None:
 
 
 def _parse(path: Path) -> Any:
-    from server.programme import ProgrammeError, load_programme
-
     try:
         return load_programme(path)
     except ProgrammeError as exc:
@@ -41,7 +40,7 @@ def programme_check(file: Path) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def programme_load(file: Path) -> None:
     """Create or update (by slug) the event described by FILE, all or nothing."""
-    from server.services import programmes
+    from server.services import programmes  # noqa: PLC0415 - the services load only when the command runs
 
     spec = _parse(file)
     settings = load_settings()

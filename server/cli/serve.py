@@ -6,12 +6,14 @@ import os
 from typing import Any
 
 import click
+from sqlalchemy import select
 
 from config.settings import Settings
 from server.cli.database import ensure_migrated, run_async
 from server.cli.embedded_worker import start_embedded_worker, stop_embedded_worker
 from server.cli.errors import CliError, fail
 from server.cli.settings import load_settings
+from server.programme import ProgrammeError, load_programme
 
 
 @click.command()
@@ -19,9 +21,9 @@ from server.cli.settings import load_settings
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default PARLEY_PORT).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the HTTP API, the websockets and the frontend with uvicorn."""
-    import uvicorn
+    import uvicorn  # noqa: PLC0415 - only `parley serve` loads the server
 
-    from server.entrypoints.ws.wire import uvicorn_websocket_options
+    from server.entrypoints.ws.wire import uvicorn_websocket_options  # noqa: PLC0415 - only `parley serve` loads the server
 
     settings = load_settings()
     if host:
@@ -52,7 +54,7 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 def print_demo_links(settings: Settings, slug: str) -> None:
-    from server.services.demo import create_demo_staff
+    from server.services.demo import create_demo_staff  # noqa: PLC0415 - the services load only when the command runs
 
     async def create(session: Any) -> list[tuple[str, str, str]]:
         return await create_demo_staff(session, slug)
@@ -63,8 +65,7 @@ def print_demo_links(settings: Settings, slug: str) -> None:
 
 def load_shipped_programmes(settings: Settings) -> list[str]:
     """Load each configured programme file whose event does not exist yet (first start); their slugs."""
-    from server.programme import ProgrammeError, load_programme
-    from server.services import programmes
+    from server.services import programmes  # noqa: PLC0415 - the services load only when the command runs
 
     slugs = []
     for path in settings.load_programmes:
@@ -74,9 +75,7 @@ def load_shipped_programmes(settings: Settings) -> list[str]:
             fail(str(exc))
 
         async def load(session: Any, spec: Any = spec) -> bool:
-            from sqlalchemy import select
-
-            from server.adapters.db.models import Event
+            from server.adapters.db.models import Event  # noqa: PLC0415 - the services load only when the command runs
 
             if (await session.execute(select(Event.id).where(Event.slug == spec.slug))).first():
                 return False

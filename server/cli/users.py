@@ -26,7 +26,7 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_add(role: str, slug: str, email: str, name: str, password_stdin: bool) -> None:
     """Give EMAIL the ROLE on an event (creating the account when new)."""
-    from server.services import accounts
+    from server.services import accounts  # noqa: PLC0415 - the services load only when the command runs
 
     email = email.strip().lower()
     if not accounts.EMAIL_RE.fullmatch(email):
@@ -55,7 +55,7 @@ def users_add(role: str, slug: str, email: str, name: str, password_stdin: bool)
 @click.option("--email", required=True)
 def users_remove(role: str, slug: str, email: str) -> None:
     """Take ROLE on an event away from EMAIL; its open live connections close within seconds."""
-    from server.services import accounts
+    from server.services import accounts  # noqa: PLC0415 - the services load only when the command runs
 
     email = email.strip().lower()
     settings = load_settings()
@@ -78,8 +78,8 @@ def users_remove(role: str, slug: str, email: str) -> None:
 @click.option("--address", default="", help="Clear the failed sign-ins from this client address.")
 def users_unlock(email: str, address: str) -> None:
     """Let a throttled account or address sign in again now (the failures stay in the audit)."""
-    from server.adapters.db.base import utcnow
-    from server.services import sign_in_audit
+    from server.adapters.db.base import utcnow  # noqa: PLC0415 - the database loads only when the command runs
+    from server.services import sign_in_audit  # noqa: PLC0415 - the services load only when the command runs
 
     if not email.strip() and not address.strip():
         fail("give --email, --address or both", EXIT_USAGE)

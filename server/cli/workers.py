@@ -10,7 +10,7 @@ from server.cli.settings import load_settings
 
 def _celery(args: list[str]) -> None:
     settings = load_settings()
-    from workers.celery_app import create_celery
+    from workers.celery_app import create_celery  # noqa: PLC0415 - the server never imports workers; Celery loads only here
 
     app = create_celery(settings)
     app.start(argv=args)
@@ -37,7 +37,7 @@ def worker_ping(timeout: float) -> None:
     settings = load_settings()
     if settings.embedded:
         fail("worker-ping needs Redis (PARLEY_REDIS_URL): the embedded SQLite broker carries no broadcasts")
-    from workers.celery_app import create_celery
+    from workers.celery_app import create_celery  # noqa: PLC0415 - the server never imports workers; Celery loads only here
 
     replies = create_celery(settings).control.ping(timeout=timeout)
     if not replies:

@@ -82,10 +82,6 @@ class EventAccess:
     role: Role
 
 
-def may(role: Role | None, capability: Capability) -> bool:
-    return role is not None and role in RULES[capability]
-
-
 def signed_in(principal: Principal | None) -> Principal:
     if principal is None:
         raise NotSignedIn("sign in first")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.adapters.db.models import Event, Presence, Registration
@@ -56,7 +57,7 @@ class AttendanceService:
         if not items:
             return
         statement = (
-            update(Presence.__table__)
+            update(cast(Table, Presence.__table__))  # a mapped class's table; the stubs promise a FromClause
             .where(
                 Presence.__table__.c.connection_id == bindparam("cid"),
                 Presence.__table__.c.ended_at.is_(None),

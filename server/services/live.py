@@ -42,7 +42,6 @@ from server.core.records import (
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
 from server.core.views import personal_view, views_for
 from server.protocol import (
-    CHANNELS_BY_ROLE,
     Channel,
     ChannelPosition,
     ChannelPositions,
@@ -118,12 +117,12 @@ class LiveService:
                 SegmentInfo(
                     id=s.id,
                     key=s.key,
-                    kind=s.kind,  # type: ignore[arg-type]
+                    kind=s.kind,
                     day=s.day.date,
                     title=s.title,
                     starts_at=s.starts_at,
                     ends_at=s.ends_at,
-                    people=tuple(Person(id=p.id, name=p.name, role=p.role) for p in s.people),  # type: ignore[arg-type]
+                    people=tuple(Person(id=p.id, name=p.name, role=p.role) for p in s.people),
                 )
                 for s in segments
             ]
@@ -166,7 +165,8 @@ class LiveService:
                         )
                     ).scalar_one_or_none()
                     if previous is not None:
-                        return previous.get("data")  # a repeated command id: the first answer, applied once
+                        first: dict[str, JsonValue] | None = previous.get("data")
+                        return first  # a repeated command id: the first answer, applied once
                 state = decode_state(row.state, row.format, record=state_record(event_id))
                 new_state, emitted, data = await change(state, session)
                 now = self._clock()
@@ -231,8 +231,8 @@ class LiveService:
             data = await self._change(event_id, change, actor_key=actor_key, cid=command.cid)
         except CommandRejected as exc:
             return ErrorFrame(cid=command.cid, code=exc.code, message=exc.message)
-        if vote_changed:
-            self._dirty_votes[event_id].add(command.question_id)  # type: ignore[union-attr]
+        if vote_changed and isinstance(command, QuestionVoteCommand):
+            self._dirty_votes[event_id].add(command.question_id)
         return ResultFrame(cid=command.cid, data=data)
 
     async def _set_vote(self, session: AsyncSession, event_id: int, question_id: int, voter: str, up: bool) -> bool:
@@ -402,7 +402,3 @@ class LiveService:
             # still right, so the client resyncs instead of getting a hole in its history
             log.error("replay of %s after seq %d needs a resync: %s", channel, after_seq, exc)
             return None
-
-
-def channels_for(role: str) -> tuple[Channel, ...]:
-    return tuple(CHANNELS_BY_ROLE[role])  # type: ignore[index]

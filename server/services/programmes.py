@@ -96,9 +96,9 @@ async def upsert_programme(session: AsyncSession, spec: ProgrammeSpec) -> tuple[
     # segments are matched by key across the whole event: a segment may move to another day
     existing = {seg.key: (seg, day) for day in event.days for seg in day.segments}
     wanted_keys = {seg.key for day in spec.days for seg in day.segments}
-    for key, (seg, day) in existing.items():
+    for key, (seg, owner_day) in existing.items():
         if key not in wanted_keys:
-            day.segments.remove(seg)
+            owner_day.segments.remove(seg)
             changed = True
     days_by_date = {d.date: d for d in event.days}
     wanted_dates = {d.date for d in spec.days}

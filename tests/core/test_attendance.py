@@ -43,7 +43,7 @@ def test_overlapping_and_touching_intervals_merge_and_empty_ones_vanish() -> Non
 
 def test_intervals_must_be_aware_and_forward() -> None:
     with pytest.raises(ValueError):
-        Interval(datetime(2022, 1, 1), datetime(2022, 1, 2))
+        Interval(datetime(2022, 1, 1), datetime(2022, 1, 2))  # noqa: DTZ001 - naive on purpose: refused
     with pytest.raises(ValueError):
         iv(10, 5)
 

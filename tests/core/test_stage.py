@@ -298,7 +298,7 @@ def test_forecast_skips_segments_left_behind() -> None:
 
 def test_forecast_refuses_a_naive_clock() -> None:
     with pytest.raises(ValueError):
-        forecast(fresh(), datetime(2022, 2, 28, 14, 0))
+        forecast(fresh(), datetime(2022, 2, 28, 14, 0))  # noqa: DTZ001 - naive on purpose: refused
 
 
 def test_instants_are_normalised_to_utc() -> None:

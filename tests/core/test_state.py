@@ -117,7 +117,7 @@ def test_decide_needs_an_aware_clock() -> None:
     from server.core import decide
 
     with pytest.raises(ValueError):
-        decide(busy(), command("notice.clear"), actor=MODERATOR, now=datetime(2022, 2, 28, 14, 0))
+        decide(busy(), command("notice.clear"), actor=MODERATOR, now=datetime(2022, 2, 28, 14, 0))  # noqa: DTZ001 - naive on purpose
 
 
 def test_events_that_do_not_fit_the_view_are_refused() -> None:

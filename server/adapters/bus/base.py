@@ -157,7 +157,7 @@ class Subscription:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self, _exc_type: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
     ) -> None:
         if self.state is not SubscriptionState.ACTIVE:
             return

@@ -14,7 +14,6 @@ def make_bus(redis_url: str, *, channel_prefix: str = "", max_queue: int = DEFAU
     """
     if not redis_url:
         return MemoryBus(max_queue=max_queue)
-    # Imported here so the embedded mode never loads redis-py.
-    from server.adapters.bus.redis import RedisBus
+    from server.adapters.bus.redis import RedisBus  # noqa: PLC0415 - the embedded mode never loads redis-py
 
     return RedisBus(redis_url, channel_prefix=channel_prefix, max_queue=max_queue)

@@ -10,10 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.adapters.db.base import Base, Timestamped, utcnow
 
-SEGMENT_KINDS = ("opening", "panel", "closing")
-PERSON_ROLES = ("moderator", "speaker")
-STAFF_ROLES = ("moderator", "organiser")
-
 
 class Event(Timestamped, Base):
     __tablename__ = "events"
@@ -128,15 +124,6 @@ class EventRole(Base):
 
 # --- attendees and sign-in ---------------------------------------------------------------------------
 
-CATEGORIES = (
-    "member_state",
-    "un_system",
-    "intergovernmental",
-    "civil_society",
-    "academia",
-    "media",
-    "other",
-)
 LANGUAGES = ("fr", "en", "es")
 
 
@@ -296,8 +283,6 @@ class Presence(Base):
 
 
 # --- reminders ----------------------------------------------------------------------------------------
-
-REMINDER_STATUSES = ("pending", "sending", "sent", "failed", "expired", "cancelled")
 
 
 class ReminderSchedule(Base):

@@ -137,7 +137,7 @@ async def try_again_later(ws: WebSocket, exc: BaseException) -> None:
 
 
 def error(cid: str | None, code: str, message: str) -> str:
-    return encode_frame(ErrorFrame(cid=cid, code=code, message=message))  # type: ignore[arg-type]
+    return encode_frame(ErrorFrame(cid=cid, code=code, message=message))
 
 
 async def read_commands(runtime: LiveRuntime, conn: Connection) -> None:

@@ -21,7 +21,6 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from server.adapters.bus.base import Bus, BusReset
@@ -58,7 +57,6 @@ class Feed:
         self.early: dict[int, str] = {}
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
-        self.restarts = 0
         self._gap_task: asyncio.Task[None] | None = None
 
     @property
@@ -101,7 +99,6 @@ class Feed:
                 failures = 0
             delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
             failures += 1
-            self.restarts += 1
             self.hub.feed_restarts += 1
             log.warning(
                 "feed %s stopped: %s; restarting in %.1f s, then its %d sockets catch up from the event log",
@@ -238,7 +235,6 @@ class Hub:
         self.feeds: dict[tuple[int, Channel], Feed] = {}
         self._feed_locks: defaultdict[tuple[int, Channel], asyncio.Lock] = defaultdict(asyncio.Lock)
         self.connections: set[Connection] = set()
-        self.on_resync: Callable[[Connection], Awaitable[None]] | None = None
         self.direct_writes = 0  # frames the fan-out loop wrote straight to a transport
         self.queued_writes = 0  # frames it left to a socket's writer (busy, slow, or unknown server)
         self.direct_failures = 0  # sockets whose direct writer raised: they use ASGI from then on

@@ -197,7 +197,7 @@ class LiveRuntime:
             current = await self.live.position(conn.event_id)
             if current is not None and current.epoch == positions.public.epoch:
                 reason = "history_exhausted"
-            conn.send(encode_frame(ResyncFrame(reason=reason)))  # type: ignore[arg-type]
+            conn.send(encode_frame(ResyncFrame(reason=reason)))
         await self.send_snapshot(conn)
 
     async def writer(self, conn: Connection) -> None:

@@ -27,14 +27,14 @@ from starlette.websockets import WebSocket
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from server.protocol import MAX_FRAME_BYTES
+
 SERVER_SEND_KEY = "parley.server_send"
 """Where :class:`KeepServerSend` leaves the server's own ``send`` in a websocket scope."""
 
 
 def uvicorn_websocket_options() -> dict[str, Any]:
     """How ``parley serve`` runs uvicorn's websockets (tests run the same)."""
-    from server.protocol import MAX_FRAME_BYTES
-
     return {
         "ws": "websockets-sansio",  # the one implementation wire.py writes to directly (uvicorn's default)
         "ws_per_message_deflate": False,  # on, it costs 2.5x CPU and 2.4x memory per socket, and frames differ
@@ -79,7 +79,7 @@ class _SansIOWriter:
 
 def _writer_for(protocol: object) -> type[_SansIOWriter] | None:
     try:
-        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol  # noqa: PLC0415 - optional: absent before uvicorn 0.35
     except ImportError:  # a uvicorn older than 0.35: everything goes through ASGI
         return None
     return _SansIOWriter if type(protocol) is WebSocketsSansIOProtocol else None

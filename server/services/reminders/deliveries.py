@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.adapters.db.models import (
@@ -58,8 +59,6 @@ log = logging.getLogger("parley.reminders")
 def _insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]], keys: list[str]) -> None:
     if not rows:
         return
-    from sqlalchemy.dialects import postgresql, sqlite
-
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(dialect.insert(model).on_conflict_do_nothing(index_elements=keys), rows)
 

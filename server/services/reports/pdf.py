@@ -137,7 +137,7 @@ def chart(timeline: MorningTimeline, zone: ZoneInfo, width: float, height: float
 
     for index, (key, seg_start, seg_end) in enumerate(timeline.segments):
         drawing.add(
-            Rect(x(seg_start), bottom, x(seg_end) - x(seg_start), plot_h, fillColor=BANDS[index % 2], strokeColor=None)
+            Rect(x(seg_start), bottom, x(seg_end) - x(seg_start), plot_h, fillColor=BANDS[index % 2], strokeColor=None)  # type: ignore[arg-type]  # types-reportlab: Rect's **kw lacks Unpack[]
         )
         drawing.add(
             String(

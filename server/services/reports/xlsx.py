@@ -58,7 +58,7 @@ def _cell(sheet: WriteOnlyWorksheet, value: Any, column: Column, report: Report)
             return cell
         return value
     if isinstance(value, date):
-        cell = WriteOnlyCell(sheet, value=value)
+        cell = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]  # openpyxl writes dates; its stubs omit them
         cell.number_format = "yyyy-mm-dd"
         return cell
     return _text_cell(sheet, str(value))
