@@ -5,7 +5,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LOCK   := requirements.lock
 UV     := uv==0.13.9
-PYPI   := https://pypi.org/simple
 
 .PHONY: run test install lint lock bench clean
 
@@ -40,7 +39,7 @@ lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet '$(UV)'
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
-		--no-config --index-url $(PYPI) --custom-compile-command 'make lock' --quiet --output-file $(LOCK)
+		--no-config --custom-compile-command 'make lock' --quiet --output-file $(LOCK)
 	$(PYTHON) tools/lockfile.py stamp
 
 bench: $(STAMP)
