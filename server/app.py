@@ -13,7 +13,6 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
@@ -29,6 +28,7 @@ from server.entrypoints.http import (
     reminder_routes,
     report_routes,
 )
+from server.entrypoints.http.fallback import unrouted
 from server.entrypoints.http.problems import EXCEPTION_HANDLERS
 from server.entrypoints.http.security import SecurityHeaders
 from server.entrypoints.ws import endpoint as ws_endpoint
@@ -113,8 +113,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *ws_endpoint.routes,
         OPENAPI_SPEC.route(),
     ]
-    if FRONTEND_DIR.is_dir():
-        routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend"))
+    files = StaticFiles(directory=FRONTEND_DIR, html=True) if FRONTEND_DIR.is_dir() else None
+    routes.append(unrouted(list(routes), files))  # 405 with Allow, 404 for /api, else the static files
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -90,6 +90,7 @@ class Me(Out):
     tags=["attendees"],
     path=[SLUG],
     body=registrations.RegistrationIn,
+    example={"name": "Ada Example", "email": "ada.example@example.org", "category": "academia", "language": "en"},
     responses={201: Reply("The registration and its personal join link.", RegistrationOut)},
     problems={404: "No such event.", 409: "This email is already registered for the event."},
 )

@@ -125,6 +125,7 @@ class RouteSpec:
     body: type[BaseModel] | None = None
     responses: Mapping[int, Reply] = field(default_factory=dict)
     problems: Mapping[int, str] = field(default_factory=dict)
+    example: Mapping[str, Any] | None = None  # of the body, validated against ``body``
 
     def __post_init__(self) -> None:
         where = f"{self.method} {self.path}"
@@ -147,6 +148,10 @@ class RouteSpec:
             raise SpecError(f"{where}: replies are below 400, problems 400 and above")
         if len({p.name for p in self.query}) != len(self.query):
             raise SpecError(f"{where}: a query parameter is declared twice")
+        if self.example is not None:
+            if self.body is None:
+                raise SpecError(f"{where}: an example without a body")
+            self.body.model_validate(self.example)  # a stale example fails at import
 
     def all_problems(self) -> dict[int, str]:
         found = dict(BODY_PROBLEMS) if self.body is not None else {}
@@ -188,6 +193,7 @@ class Routes:
         body: type[BaseModel] | None = None,
         responses: Mapping[int, Reply],
         problems: Mapping[int, str] | None = None,
+        example: Mapping[str, Any] | None = None,
     ) -> Callable[[Endpoint], Endpoint]:
         """Declare the decorated endpoint as ``method url``; ``path`` lists the path's parameters."""
 
@@ -205,6 +211,7 @@ class Routes:
                     body=body,
                     responses=dict(responses),
                     problems=dict(problems or {}),
+                    example=example,
                 )
             )
             return endpoint
@@ -242,6 +249,8 @@ def _operation(spec: RouteSpec, refs: Mapping[tuple[type[BaseModel], str], dict[
         op["parameters"] = params
     if spec.body is not None:
         op["requestBody"] = {"required": True, "content": _content([JSON], refs[(spec.body, "validation")])}
+        if spec.example is not None:
+            op["requestBody"]["content"][JSON]["example"] = dict(spec.example)
     responses: dict[str, Any] = {}
     for status, reply in sorted(spec.responses.items()):
         out: dict[str, Any] = {"description": reply.description}

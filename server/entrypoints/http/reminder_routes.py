@@ -106,6 +106,7 @@ async def list_reminders(request: Request) -> Response:
     tags=["organisers"],
     path=[SLUG],
     body=ResendIn,
+    example={"registration_id": 1, "day": "2022-02-28", "kind": "attendees-24h"},
     responses={202: Reply("Queued.", ResendQueued)},
     problems={
         **ORGANISER_PROBLEMS,
@@ -138,6 +139,7 @@ async def resend_reminder(request: Request) -> Response:
     tags=["organisers"],
     path=[SLUG],
     body=ScheduleIn,
+    example={"attendees": ["24h", "15m"], "speakers": ["24h", "45m"]},
     responses={200: Reply("The schedule now in force.", ScheduleOut)},
     problems={**ORGANISER_PROBLEMS, 422: 'A duration is not like "24h", "45m" or "1h30m".'},
 )

@@ -123,6 +123,7 @@ async def list_reports(request: Request) -> Response:
     tags=["reports"],
     path=[SLUG],
     body=CompileRequest,
+    example={"scope": "2022-02-28"},
     responses={202: Reply("Queued.", CompileQueued, headers={"location": "The list of reports."})},
     problems={
         **ORGANISER_PROBLEMS,
