@@ -232,17 +232,21 @@ def test_a_real_server_keeps_to_its_document(organiser_server: tuple[ServerProce
         *[arg for op in EXCLUDED_OPERATIONS for arg in ("--exclude-operation-id", op)],
     ]
     started = time.monotonic()
-    run = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=TIME_CAP_S + 30,
-        env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"},
-        cwd=tmp_path,  # its .schemathesis cache stays out of the checkout
-    )
+    try:
+        run = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=TIME_CAP_S,
+            env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"},
+            cwd=tmp_path,  # its .schemathesis cache stays out of the checkout
+        )
+    except subprocess.TimeoutExpired as stopped:
+        out = stopped.stdout.decode() if isinstance(stopped.stdout, bytes) else stopped.stdout or ""
+        pytest.fail(f"schemathesis ran over {TIME_CAP_S}s:\n{out[-5000:]}")
     elapsed = time.monotonic() - started
     assert run.returncode == 0, f"{run.stdout[-20000:]}\n{run.stderr[-5000:]}"
-    assert elapsed < TIME_CAP_S, f"the run took {elapsed:.0f}s"
+    print(f"schemathesis: {elapsed:.0f}s")
     # The organiser's token reached the protected routes: each answered a success at least once.
     succeeded = {
         (entry["request"]["method"], urlsplit(entry["request"]["url"]).path)
