@@ -148,6 +148,7 @@ def play_live_session(engine: Engine, event_id: int, people: list[int], rng: ran
     from server.adapters.db.models import EventLogEntry, LiveStateRow, QuestionVote, Segment, User
     from server.core import decide, new_live_state
     from server.core.model import Person, SegmentInfo
+    from server.core.records import encode_event, encode_state
     from server.core.state import Actor
     from server.protocol import (
         FloorGrant,
@@ -201,13 +202,15 @@ def play_live_session(engine: Engine, event_id: int, people: list[int], rng: ran
             key = f"{'a' if actor.role == 'attendee' else 'u'}:{actor.user_id}"
             for channel, event in emitted:
                 seq[channel] += 1
+                payload, payload_format = encode_event(event)
                 log.append(
                     {
                         "event_id": event_id,
                         "channel": channel,
                         "seq": seq[channel],
                         "type": event.type,
-                        "payload": event.model_dump(mode="json"),
+                        "payload": payload,
+                        "format": payload_format,
                         "actor": key,
                         "at": when,
                     }
@@ -260,13 +263,15 @@ def play_live_session(engine: Engine, event_id: int, people: list[int], rng: ran
             run(SegmentEnd, mia, last_end, segment_id=segment.id)
         session.execute(insert(EventLogEntry), log)
         session.execute(insert(QuestionVote), votes)
+        stored_state, state_format = encode_state(state)
         session.add(
             LiveStateRow(
                 event_id=event_id,
                 epoch="bench",
                 public_seq=seq["public"],
                 staff_seq=seq["staff"],
-                state=state.model_dump(mode="json"),
+                state=stored_state,
+                format=state_format,
             )
         )
     return counters["speeches"], counters["questions"], len(votes)

@@ -4,6 +4,7 @@ Every change follows one path (``_change``): take the event's lock (a per-proces
 the database row of ``live_states``, so replicas on one PostgreSQL serialise too), load the state,
 let the pure core decide, append the events to ``event_log`` with the next ``seq`` of their
 channel, store the new state, commit, and only then publish the encoded frames on the bus.
+Both tables are written and read through ``server.core.records`` (JSON plus its format number).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import JsonValue, TypeAdapter
+from pydantic import JsonValue
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,9 +26,19 @@ from sqlalchemy.orm import selectinload
 from server.adapters.bus.base import Bus, BusUnavailable
 from server.adapters.db.base import utcnow
 from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow, QuestionVote, Segment
+from server.adapters.db.models import Event as EventRow
 from server.core.decide import decide, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
 from server.core.model import Person, SegmentInfo
+from server.core.records import (
+    RecordError,
+    decode_event,
+    decode_state,
+    encode_event,
+    encode_state,
+    event_record,
+    state_record,
+)
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
 from server.core.views import personal_view, views_for
 from server.protocol import (
@@ -35,18 +46,19 @@ from server.protocol import (
     Channel,
     ChannelPosition,
     ChannelPositions,
-    Event,
     StateCommand,
     encode_frame,
 )
 from server.protocol import (
     QuestionVote as QuestionVoteCommand,
 )
+from server.protocol import (
+    SegmentOpen as SegmentOpenCommand,
+)
 from server.protocol.frames import ErrorFrame, EventFrame, ResultFrame, SnapshotFrame
 
 log = logging.getLogger("parley.live")
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 REPLAY_LIMIT = 1000
 
 Change = Callable[[LiveState, AsyncSession], Awaitable[tuple[LiveState, list[Emitted], dict[str, JsonValue] | None]]]
@@ -126,13 +138,11 @@ class LiveService:
             .execution_options(synchronize_session=False)
         )
         if (await session.execute(lock)).rowcount == 0:  # type: ignore[attr-defined]
-            state = await self._initial_state(session, event_id)
+            state, state_format = encode_state(await self._initial_state(session, event_id))
             try:
                 async with session.begin_nested():
                     session.add(
-                        LiveStateRow(
-                            event_id=event_id, epoch=uuid.uuid4().hex[:16], state=state.model_dump(mode="json")
-                        )
+                        LiveStateRow(event_id=event_id, epoch=uuid.uuid4().hex[:16], state=state, format=state_format)
                     )
             except IntegrityError:  # another replica created it first: wait for its lock
                 await session.execute(lock)
@@ -157,7 +167,7 @@ class LiveService:
                     ).scalar_one_or_none()
                     if previous is not None:
                         return previous.get("data")  # a repeated command id: the first answer, applied once
-                state = LiveState.model_validate(row.state)
+                state = decode_state(row.state, row.format, record=state_record(event_id))
                 new_state, emitted, data = await change(state, session)
                 now = self._clock()
                 for channel, event in emitted:
@@ -167,13 +177,15 @@ class LiveService:
                     else:
                         row.staff_seq += 1
                         seq = row.staff_seq
+                    payload, payload_format = encode_event(event)
                     session.add(
                         EventLogEntry(
                             event_id=event_id,
                             channel=channel,
                             seq=seq,
                             type=event.type,
-                            payload=event.model_dump(mode="json"),
+                            payload=payload,
+                            format=payload_format,
                             actor=actor_key,
                             at=now,
                         )
@@ -181,7 +193,7 @@ class LiveService:
                     frame = EventFrame(channel=channel, epoch=row.epoch, seq=seq, event=event)
                     frames.append((topic(event_id, channel), encode_frame(frame)))
                 if emitted:
-                    row.state = new_state.model_dump(mode="json")
+                    row.state, row.format = encode_state(new_state)
                 if cid is not None and actor_key is not None:
                     session.add(CommandResult(event_id=event_id, actor=actor_key, cid=cid, result={"data": data}))
             for name, text in frames:  # after commit, never before
@@ -206,7 +218,10 @@ class LiveService:
             state: LiveState, session: AsyncSession
         ) -> tuple[LiveState, list[Emitted], dict[str, JsonValue] | None]:
             nonlocal vote_changed
-            new_state, emitted = decide(state, command, actor=actor, now=self._clock())
+            rehearsal = False
+            if isinstance(command, SegmentOpenCommand):  # only opening a segment depends on it
+                rehearsal = bool(await session.scalar(select(EventRow.is_rehearsal).where(EventRow.id == event_id)))
+            new_state, emitted = decide(state, command, actor=actor, now=self._clock(), rehearsal=rehearsal)
             if isinstance(command, QuestionVoteCommand):
                 vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)
                 return new_state, emitted, {"question_id": command.question_id, "up": command.up}
@@ -230,24 +245,60 @@ class LiveService:
             return True
         return False
 
+    @staticmethod
+    async def _count_votes(session: AsyncSession, event_id: int, ids: set[int]) -> dict[int, int]:
+        """The recorded votes of ``ids`` (0 for none): ``question_votes`` is the truth for totals."""
+        rows = await session.execute(
+            select(QuestionVote.question_id, func.count())
+            .where(QuestionVote.event_id == event_id, QuestionVote.question_id.in_(ids))
+            .group_by(QuestionVote.question_id)
+        )
+        return {qid: 0 for qid in ids} | {qid: n for qid, n in rows.tuples()}
+
+    async def _record_votes(self, event_id: int, ids: set[int] | None) -> None:
+        """Recount ``ids`` (None: every published question) under the event's lock; an event for the
+        totals that changed."""
+
+        async def change(state: LiveState, session: AsyncSession) -> tuple[LiveState, list[Emitted], None]:
+            wanted = ids if ids is not None else {q.id for q in state.public.questions}
+            counts = await self._count_votes(session, event_id, wanted) if wanted else {}
+            new_state, emitted = record_vote_counts(state, counts, now=self._clock())
+            return new_state, emitted, None
+
+        await self._change(event_id, change)
+
     async def flush_votes(self) -> None:
         """Publish the new totals of the questions voted on since the last flush (coalesced)."""
         pending, self._dirty_votes = self._dirty_votes, defaultdict(set)
         for event_id, question_ids in pending.items():
+            await self._record_votes(event_id, question_ids)
 
-            async def change(
-                state: LiveState, session: AsyncSession, ids: set[int] = question_ids, ev: int = event_id
-            ) -> tuple[LiveState, list[Emitted], None]:
-                rows = await session.execute(
-                    select(QuestionVote.question_id, func.count())
-                    .where(QuestionVote.event_id == ev, QuestionVote.question_id.in_(ids))
-                    .group_by(QuestionVote.question_id)
-                )
-                counts = {qid: 0 for qid in ids} | {qid: n for qid, n in rows.tuples()}
-                new_state, emitted = record_vote_counts(state, counts, now=self._clock())
-                return new_state, emitted, None
+    async def reconcile_votes(self) -> list[int]:
+        """Bring every event's vote totals back to ``question_votes``; the events that were off.
 
-            await self._change(event_id, change)
+        Run at start, before any socket is served. A vote is committed (and acknowledged) with its row
+        in ``question_votes``, but its question is only marked for the next coalesced flush in this
+        process's memory: a process killed in between (up to ``votes_s`` after the vote) leaves totals
+        that miss votes (or keep withdrawn ones) until the next vote on the same question. Rebuilding
+        from the table on start, rather than writing the total with each vote, keeps the coalescing (one
+        ``question.votes_updated`` per event every ``votes_s`` however many votes arrive, instead of one
+        frame per vote to every socket) and costs one read per event at start. The events are read
+        first without the lock, so an event whose totals are right is not written.
+        """
+        async with self._sessions() as session:
+            event_ids = list((await session.execute(select(LiveStateRow.event_id))).scalars())
+        fixed = []
+        for event_id in event_ids:
+            state, _ = await self.state(event_id)
+            shown = {q.id: q.votes for q in state.public.questions}
+            if not shown:
+                continue
+            async with self._sessions() as session:
+                recorded = await self._count_votes(session, event_id, set(shown))
+            if recorded != shown:
+                await self._record_votes(event_id, None)
+                fixed.append(event_id)
+        return fixed
 
     async def record_presence(
         self, event_id: int, *, online: int, peak_today: int, by_category: dict[str, int]
@@ -276,7 +327,8 @@ class LiveService:
         if row is None:
             await self.ensure_state(event_id)
             return await self.state(event_id)
-        return LiveState.model_validate(row.state), Position(row.epoch, row.public_seq, row.staff_seq)
+        state = decode_state(row.state, row.format, record=state_record(event_id))
+        return state, Position(row.epoch, row.public_seq, row.staff_seq)
 
     async def position(self, event_id: int) -> Position | None:
         async with self._sessions() as session:
@@ -321,7 +373,7 @@ class LiveService:
         async with self._sessions() as session:
             rows = (
                 await session.execute(
-                    select(EventLogEntry.seq, EventLogEntry.payload)
+                    select(EventLogEntry.id, EventLogEntry.seq, EventLogEntry.payload, EventLogEntry.format)
                     .where(
                         EventLogEntry.event_id == event_id,
                         EventLogEntry.channel == channel,
@@ -333,12 +385,23 @@ class LiveService:
             ).all()
         if len(rows) > REPLAY_LIMIT:
             return None
-        return [
-            encode_frame(
-                EventFrame(channel=channel, epoch=epoch, seq=seq, event=EVENT_ADAPTER.validate_python(payload))
-            )
-            for seq, payload in rows
-        ]
+        try:
+            return [
+                encode_frame(
+                    EventFrame(
+                        channel=channel,
+                        epoch=epoch,
+                        seq=seq,
+                        event=decode_event(payload, fmt, record=event_record(row_id, event_id, channel, seq)),
+                    )
+                )
+                for row_id, seq, payload, fmt in rows
+            ]
+        except RecordError as exc:
+            # a row this server cannot read (written by a newer one, or damaged): the snapshot is
+            # still right, so the client resyncs instead of getting a hole in its history
+            log.error("replay of %s after seq %d needs a resync: %s", channel, after_seq, exc)
+            return None
 
 
 def channels_for(role: str) -> tuple[Channel, ...]:

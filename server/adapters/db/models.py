@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.adapters.db.base import Base, Timestamped, utcnow
@@ -25,6 +25,8 @@ class Event(Timestamped, Base):
     languages: Mapped[list[Any]]
     streams: Mapped[dict[str, Any]]
     source: Mapped[str] = mapped_column(Text, default="")
+    is_rehearsal: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A rehearsal copy: its segments may be opened on any day (``parley event copy --rehearsal``)."""
 
     days: Mapped[list[Day]] = relationship(back_populates="event", order_by="Day.date", cascade="all, delete-orphan")
     segments: Mapped[list[Segment]] = relationship(
@@ -194,6 +196,30 @@ class SignInLink(Base):
     used_at: Mapped[datetime | None]
 
 
+class SignInAttempt(Base):
+    """One staff sign-in attempt: the audit, and what the sign-in throttle counts (see docs/security.md).
+
+    ``email`` is the address as typed (normalised), whether or not an account has it, so that unknown
+    and known accounts are throttled alike; ``user_id`` is the account when there is one.
+    """
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        CheckConstraint("method IN ('password', 'link', 'cli')", name="method"),
+        CheckConstraint("outcome IN ('success', 'failure', 'throttled', 'reset')", name="outcome"),
+        Index("ix_sign_in_attempts_email_at", "email", "at"),
+        Index("ix_sign_in_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    email: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+
+
 # --- the live session ---------------------------------------------------------------------------------
 
 
@@ -207,6 +233,7 @@ class LiveStateRow(Base):
     public_seq: Mapped[int] = mapped_column(default=0)
     staff_seq: Mapped[int] = mapped_column(default=0)
     state: Mapped[dict[str, Any]]
+    format: Mapped[int]  # of ``state``: written and read through server.core.records, never directly
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -223,8 +250,9 @@ class EventLogEntry(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(8))
     seq: Mapped[int]
-    type: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))  # as written (an upcaster may rename it: see core.records)
     payload: Mapped[dict[str, Any]]
+    format: Mapped[int]  # of ``payload``: written and read through server.core.records, never directly
     actor: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[datetime]
 

@@ -8,13 +8,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from server.core.model.base import OneLineText
 from server.entrypoints.http.auth import (
     COOKIE,
+    client_address,
     join_links,
     join_url,
     json_body,
     require_principal,
     set_session_cookie,
+    sign_in_limits,
 )
 from server.entrypoints.http.openapi import SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
@@ -34,7 +37,7 @@ class TokenIn(BaseModel):
 
 class PasswordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=254)
+    email: OneLineText = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1000)
 
 
@@ -185,15 +188,26 @@ async def join(request: Request) -> Response:
     tags=["staff"],
     body=PasswordIn,
     responses={200: Reply("Signed in; the session cookie is set.", StaffSignedIn, headers=SESSION)},
-    problems={401: "Unknown email or wrong password."},
+    problems={
+        401: "Unknown email or wrong password.",
+        429: "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try "
+        "again (docs/security.md).",
+    },
 )
 async def login(request: Request) -> Response:
     data = await json_body(request, PasswordIn)
-    async with request.state.sessions() as session, session.begin():
-        try:
-            token = await auth.sign_in_password(session, data.email, data.password)
-        except AuthError as exc:
-            raise Problem(401, exc.message, code=exc.code) from None
+    try:
+        token = await auth.sign_in_password(
+            request.state.sessions,
+            data.email,
+            data.password,
+            address=client_address(request),
+            limits=sign_in_limits(request),
+        )
+    except auth.SignInThrottled as exc:
+        raise Problem(429, exc.message, code=exc.code, headers={"Retry-After": str(exc.retry_after)}) from None
+    except AuthError as exc:
+        raise Problem(401, exc.message, code=exc.code) from None
     response = JSONResponse({"signed_in": "staff", "session_token": token})
     set_session_cookie(request, response, token)
     return response
@@ -214,7 +228,7 @@ async def sign_in_link(request: Request) -> Response:
     data = await json_body(request, TokenIn)
     async with request.state.sessions() as session, session.begin():
         try:
-            token = await auth.sign_in_with_link(session, data.token)
+            token = await auth.sign_in_with_link(session, data.token, address=client_address(request))
         except AuthError as exc:
             raise Problem(401, exc.message, code=exc.code) from None
     response = JSONResponse({"signed_in": "staff", "session_token": token})

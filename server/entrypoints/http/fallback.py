@@ -1,7 +1,7 @@
 """What a request no route takes is answered, in front of the frontend's static files.
 
 Without it the static files at ``/`` answered every such request: a POST to an API path with a
-non-integer id (``{id:int}`` does not match ``abc``) got a 405 without an ``Allow`` header, a status
+non-integer id (``{id:id}`` takes digits only) got a 405 without an ``Allow`` header, a status
 the OpenAPI document cannot describe, and a known path asked with another method got the same 405
 without saying which methods it has. Here, in order:
 

@@ -31,11 +31,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
-from starlette.convertors import IntegerConvertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from server.core.model.base import MAX_SAFE_INTEGER
 from server.entrypoints.http.problems import TITLES
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -49,6 +49,8 @@ BODY_PROBLEMS = {
     415: "The body is not `application/json`.",
     422: "Invalid input; `errors` lists the fields.",
 }
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CROSS_SITE = "A request from another site: `Origin` (or `Referer`) is not an allowed origin (`cross_site_request`)."
 SCALARS: dict[type, dict[str, Any]] = {
     str: {"type": "string"},
     int: {"type": "integer"},
@@ -94,11 +96,14 @@ class Param:
     type: type = str
     required: bool = True
     example: Any = None
+    schema_extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. bounds
 
     def schema(self) -> dict[str, Any]:
-        return dict(SCALARS[self.type])
+        return {**SCALARS[self.type], **self.schema_extra}
 
 
+# A row id, as the ``{…:id}`` convertor accepts it (server/entrypoints/http/convertors.py).
+ID_RANGE = {"minimum": 1, "maximum": MAX_SAFE_INTEGER}
 SLUG = Param("slug", "The event's slug.", example="idm-2022-1")
 
 
@@ -136,7 +141,7 @@ class RouteSpec:
                 f"{where}: the path has parameters {sorted(convertors)}, the spec declares {sorted(declared)}"
             )
         for name, convertor in convertors.items():
-            wanted = int if isinstance(convertor, IntegerConvertor) else str
+            wanted = type(convertor.convert("1"))  # int for {…:int} and {…:id}, str for {…} and {…:path}
             if declared[name].type is not wanted:
                 raise SpecError(f"{where}: path parameter {name} is {wanted.__name__} in the path")
         if not self.responses:
@@ -156,6 +161,8 @@ class RouteSpec:
     def all_problems(self) -> dict[int, str]:
         found = dict(BODY_PROBLEMS) if self.body is not None else {}
         found.update(self.problems)
+        if self.method not in SAFE_METHODS:  # security.SameOriginWrites stands before every route
+            found[403] = " ".join(filter(None, [found.get(403), CROSS_SITE]))
         return dict(sorted(found.items()))
 
     def route(self) -> ApiRoute:

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.adapters.db.models import Registration
 from server.entrypoints.http.auth import event_access, join_links, join_url
-from server.entrypoints.http.openapi import SLUG, Out, Param, Reply, Routes
+from server.entrypoints.http.openapi import ID_RANGE, SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.services import registrations, roster
 from server.services.access import Capability
@@ -33,7 +33,7 @@ CSV_COLUMNS = (
 )
 
 api = Routes()
-REGISTRATION_ID = Param("id", "The registration's id.", type=int)
+REGISTRATION_ID = Param("id", "The registration's id.", type=int, schema_extra=ID_RANGE)
 SEARCH = Param("q", "Search in name, email, organisation and country.", required=False)
 ORGANISER_PROBLEMS = {401: "Not signed in.", 403: "Not an organiser of this event.", 404: "No such event."}
 
@@ -133,7 +133,7 @@ async def list_registrations(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/events/{slug}/registrations/{id:int}/revoke",
+    "/api/events/{slug}/registrations/{id:id}/revoke",
     summary="Revoke a registration's join link (organisers)",
     description="The link stops working and the attendee's open sockets close within seconds.",
     tags=["organisers"],
@@ -154,11 +154,13 @@ async def revoke_registration(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/events/{slug}/registrations/{id:int}/link",
+    "/api/events/{slug}/registrations/{id:id}/link",
     summary="A new join link for a registration (organisers)",
+    description="For a link that leaked. The old link stops working and every session it opened ends (as "
+    "revoking does; open sockets close with 4401 within seconds); a revoked registration is reinstated.",
     tags=["organisers"],
     path=[SLUG, REGISTRATION_ID],
-    responses={200: Reply("The new join link; the old one stops working.", NewLink)},
+    responses={200: Reply("The new join link; the old one and its sessions no longer work.", NewLink)},
     problems={**ORGANISER_PROBLEMS, 404: "No such event, or no such registration in it."},
 )
 async def reissue_link(request: Request) -> Response:

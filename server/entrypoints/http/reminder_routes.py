@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.adapters.db.base import utcnow
+from server.core.model.base import Id, OneLineText
 from server.entrypoints.http.auth import event_access, json_body
 from server.entrypoints.http.openapi import SLUG, Out, Reply, Routes
 from server.entrypoints.http.problems import Problem
@@ -26,9 +27,11 @@ ORGANISER_PROBLEMS = {401: "Not signed in.", 403: "Not an organiser of this even
 class ResendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    registration_id: int = Field(ge=1)
+    registration_id: Id
     day: date = Field(description="The morning, YYYY-MM-DD.")
-    kind: str = Field(min_length=1, max_length=32, description='A reminder of the schedule, e.g. "attendees-24h".')
+    kind: OneLineText = Field(
+        min_length=1, max_length=32, description='A reminder of the schedule, e.g. "attendees-24h".'
+    )
 
 
 class ScheduleIn(BaseModel):

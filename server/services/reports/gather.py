@@ -4,6 +4,10 @@ through ``AsyncSession.run_sync``).
 Two steps, because which presence rows to read depends on when the mornings ran:
 ``read_programme`` (event, days, segments as they ran from the live state), then ``read_activity``
 (registrations, presence intervals overlapping the windows, speeches, questions, decisions).
+
+The live state and the event log are read through ``server.core.records``, the same decoder the
+live service uses: reports work on typed events, and a record that cannot be read stops the
+report with a ``RecordError`` naming the row instead of printing blanks.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -29,6 +32,23 @@ from server.adapters.db.models import (
     User,
 )
 from server.core.attendance import Interval
+from server.core.model import (
+    Event as LiveEvent,
+)
+from server.core.model import (
+    FloorRequested,
+    QaModerationSet,
+    QuestionAnswered,
+    QuestionApproved,
+    QuestionArchived,
+    QuestionAsked,
+    QuestionDismissed,
+    QuestionEdited,
+    QuestionUnarchived,
+    QuestionUndismissed,
+    SpeechEnded,
+)
+from server.core.records import decode_event, decode_state, event_record, state_record, stored_event_types
 from server.core.state import LiveState
 from server.services.attendance import STALE_AFTER
 from server.services.reports.model import (
@@ -42,29 +62,30 @@ from server.services.reports.model import (
     pick_title,
 )
 
-LOGGED_TYPES = (
-    "speech.ended",
-    "floor.requested",
-    "question.asked",
-    "question.edited",
-    "question.approved",
-    "question.dismissed",
-    "question.undismissed",
-    "question.answered",
-    "question.archived",
-    "question.unarchived",
-    "qa.moderation_set",
+QuestionDecision = (
+    QuestionAsked
+    | QuestionEdited
+    | QuestionApproved
+    | QuestionDismissed
+    | QuestionUndismissed
+    | QuestionAnswered
+    | QuestionArchived
+    | QuestionUnarchived
 )
-DECISIONS = {
-    "question.asked": "asked",
-    "question.edited": "edited",
-    "question.approved": "approved",
-    "question.dismissed": "dismissed",
-    "question.undismissed": "restored",
-    "question.answered": "answered",
-    "question.archived": "archived",
-    "question.unarchived": "unarchived",
+DECISIONS: dict[type[QuestionDecision], str] = {
+    QuestionAsked: "asked",
+    QuestionEdited: "edited",
+    QuestionApproved: "approved",
+    QuestionDismissed: "dismissed",
+    QuestionUndismissed: "restored",
+    QuestionAnswered: "answered",
+    QuestionArchived: "archived",
+    QuestionUnarchived: "unarchived",
 }
+LOGGED_TYPES = stored_event_types(
+    [cls.model_fields["type"].default for cls in (SpeechEnded, FloorRequested, QaModerationSet, *DECISIONS)]
+)
+"""The event types a report reads from the log (under every name they have been stored as)."""
 
 
 class EventNotFound(LookupError):
@@ -82,17 +103,13 @@ class Programme:
     state: LiveState | None
 
 
-def instant(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
 def read_programme(session: Session, event_id: int) -> Programme:
     event = session.get(Event, event_id)
     if event is None:
         raise EventNotFound(f"no event {event_id}")
     days = session.execute(select(Day).where(Day.event_id == event_id).order_by(Day.date)).scalars().all()
     row = session.get(LiveStateRow, event_id)
-    state = LiveState.model_validate(row.state) if row is not None else None
+    state = decode_state(row.state, row.format, record=state_record(event_id)) if row is not None else None
     ran = {s.id: s for s in state.public.segments} if state is not None else {}
     segments = []
     query = (
@@ -205,26 +222,30 @@ def read_activity(
         ).scalars()
     }
     names = _Names(session, attendees)
-    log = session.execute(
-        select(EventLogEntry.type, EventLogEntry.payload, EventLogEntry.actor, EventLogEntry.at)
-        .where(EventLogEntry.event_id == event_id, EventLogEntry.type.in_(LOGGED_TYPES))
-        .order_by(EventLogEntry.at, EventLogEntry.id)
-    ).all()
     floor_actor: dict[int, str | None] = {}
     asker_actor: dict[int, str | None] = {}
     speeches: list[SpeechFacts] = []
     decisions: list[Decision] = []
-    for type_, payload, actor, logged_at in log:
-        if type_ == "floor.requested":
-            floor_actor[int(payload["entry"]["id"])] = actor
-        elif type_ == "speech.ended":
-            speeches.append(_speech(payload, floor_actor))
-        elif type_ == "qa.moderation_set":
-            action = "moderation on" if payload.get("enabled") else "moderation off"
-            at = instant(payload["at"]) if "at" in payload else logged_at
-            decisions.append(Decision(at, action, None, names.user(payload.get("by"))))
-        else:
-            decisions.append(_decision(type_, payload, actor, logged_at, names, asker_actor))
+    for event, actor in read_log(session, event_id, LOGGED_TYPES):
+        match event:
+            case FloorRequested():
+                floor_actor[event.entry.id] = actor
+            case SpeechEnded():
+                speeches.append(_speech(event, floor_actor))
+            case QaModerationSet():
+                action = "moderation on" if event.enabled else "moderation off"
+                decisions.append(Decision(event.at, action, None, names.user(event.by)))
+            case (
+                QuestionAsked()
+                | QuestionEdited()
+                | QuestionApproved()
+                | QuestionDismissed()
+                | QuestionUndismissed()
+                | QuestionAnswered()
+                | QuestionArchived()
+                | QuestionUnarchived()
+            ):
+                decisions.append(_decision(event, actor, names, asker_actor))
     votes = {
         question_id: int(count)
         for question_id, count in session.execute(
@@ -248,51 +269,67 @@ def read_activity(
     )
 
 
-def _speech(payload: dict[str, Any], floor_actor: dict[int, str | None]) -> SpeechFacts:
-    speech = payload["speech"]
-    entry_id = speech.get("entry_id")
+def read_log(session: Session, event_id: int, types: tuple[str, ...]) -> list[tuple[LiveEvent, str | None]]:
+    """The event's logged events of ``types`` in the order they happened, each with its actor,
+    decoded by the one event-log decoder (``core.records``)."""
+    rows = session.execute(
+        select(
+            EventLogEntry.id,
+            EventLogEntry.channel,
+            EventLogEntry.seq,
+            EventLogEntry.payload,
+            EventLogEntry.format,
+            EventLogEntry.actor,
+        )
+        .where(EventLogEntry.event_id == event_id, EventLogEntry.type.in_(types))
+        .order_by(EventLogEntry.at, EventLogEntry.id)
+    )
+    return [
+        (decode_event(payload, fmt, record=event_record(row_id, event_id, channel, seq)), actor)
+        for row_id, channel, seq, payload, fmt, actor in rows
+    ]
+
+
+def _speech(event: SpeechEnded, floor_actor: dict[int, str | None]) -> SpeechFacts:
+    speech = event.speech
+    entry_id = speech.entry_id
     return SpeechFacts(
-        id=int(speech["id"]),
-        segment_id=int(speech["segment_id"]),
-        speaker_name=speech.get("speaker_name", ""),
-        organisation=speech.get("organisation"),
+        id=speech.id,
+        segment_id=speech.segment_id,
+        speaker_name=speech.speaker_name,
+        organisation=speech.organisation,
         source="floor" if entry_id is not None else "programme",
-        started_at=instant(speech["started_at"]),
-        ended_at=instant(payload["at"]),
-        duration_s=float(payload.get("duration_s", 0.0)),
-        on_behalf_of=speech.get("on_behalf_of"),
-        topic=speech.get("topic"),
-        point_of_order=bool(speech.get("point_of_order", False)),
-        registration_id=_registration_id(floor_actor.get(int(entry_id))) if entry_id is not None else None,
+        started_at=speech.started_at,
+        ended_at=event.at,
+        duration_s=event.duration_s,
+        on_behalf_of=speech.on_behalf_of,
+        topic=speech.topic,
+        point_of_order=speech.point_of_order,
+        registration_id=_registration_id(floor_actor.get(entry_id)) if entry_id is not None else None,
     )
 
 
 def _decision(
-    type_: str,
-    payload: dict[str, Any],
-    actor: str | None,
-    logged_at: datetime,
-    names: _Names,
-    asker_actor: dict[int, str | None],
+    event: QuestionDecision, actor: str | None, names: _Names, asker_actor: dict[int, str | None]
 ) -> Decision:
-    action = DECISIONS[type_]
-    question = payload.get("question")
-    question_id = int(question["id"]) if question else int(payload["question_id"])
-    at = instant(payload["at"]) if "at" in payload else logged_at
+    action = DECISIONS[type(event)]
     detail = ""
-    if type_ == "question.asked" and question:
-        asker_actor[question_id] = actor
-        at = instant(question["asked_at"])
-        by = names.actor(actor)
-    elif "by" in payload:
-        by = names.user(payload["by"])
-    else:  # public events carry no moderator: the log's actor is who did it
-        by = names.actor(actor)
-    if type_ == "question.edited":
-        detail = f"new text: {payload.get('text', '')}"
-    elif type_ == "question.unarchived":
-        detail = f"back to {payload.get('status')}"
-    return Decision(at, action, question_id, by, detail)
+    match event:
+        case QuestionAsked():
+            question_id, at = event.question.id, event.question.asked_at
+            asker_actor[question_id] = actor
+            return Decision(at, action, question_id, names.actor(actor))
+        case QuestionDismissed():
+            return Decision(event.at, action, event.question.id, names.user(event.by))
+        case QuestionEdited():
+            detail = f"new text: {event.text}"
+            return Decision(event.at, action, event.question_id, names.user(event.by), detail)
+        case QuestionApproved() | QuestionUndismissed():
+            return Decision(event.at, action, event.question_id, names.user(event.by))
+        case QuestionUnarchived():
+            detail = f"back to {event.status}"
+    # public events carry no moderator: the log's actor is who did it
+    return Decision(event.at, action, event.question_id, names.actor(actor), detail)
 
 
 def _questions(programme: Programme, votes: dict[int, int], asker_actor: dict[int, str | None]) -> list[QuestionFacts]:

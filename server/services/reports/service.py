@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from server.adapters.db.models import Day, Event
+from server.core.records import RecordError
 from server.services.reports import attendance_tables as at
 from server.services.reports import store
 from server.services.reports.csv_zip import write_csv_zip
@@ -38,6 +40,7 @@ from server.services.reports.windows import MorningWindow, morning_window, windo
 from server.services.reports.xlsx import write_xlsx
 
 WRITERS = {"csv.zip": write_csv_zip, "xlsx": write_xlsx, "pdf": write_pdf}
+log = logging.getLogger("parley.reports")
 
 
 class UnknownScope(LookupError):
@@ -161,7 +164,11 @@ def due_scopes(session: Session, data_dir: Path, now: datetime) -> list[tuple[in
         event_pending = bool(days) and not store.is_complete(data_dir, slug, EVENT_SCOPE)
         if not pending and not event_pending:
             continue
-        programme = read_programme(session, event_id)
+        try:
+            programme = read_programme(session, event_id)
+        except RecordError as exc:  # one event's unreadable record must not stop the others' reports
+            log.error("reports of %s not scanned: %s", slug, exc)
+            continue
         windows = {
             w.day.date.isoformat(): w for w in (morning_window(d, programme.segments, now) for d in programme.days)
         }
@@ -183,7 +190,10 @@ def scan_due(engine: Engine, data_dir: Path, *, now: datetime, threshold: float 
     for event_id, slug, scope in due:
         with scope_lock(data_dir, slug, f"{scope}-scan", wait=False) as mine:
             if mine and not store.is_complete(data_dir, slug, scope):
-                done.append(compile_report(engine, data_dir, event_id, scope, now=now, threshold=threshold))
+                try:
+                    done.append(compile_report(engine, data_dir, event_id, scope, now=now, threshold=threshold))
+                except RecordError as exc:  # named in the log; the next scan tries again, the others go on
+                    log.error("report %s/%s not compiled: %s", slug, scope, exc)
     return done
 
 
