@@ -51,6 +51,7 @@ BODY_PROBLEMS = {
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CROSS_SITE = "A request from another site: `Origin` (or `Referer`) is not an allowed origin (`cross_site_request`)."
+CONTROL_CHARACTERS = "A path with control characters (`not_found`)."
 SCALARS: dict[type, dict[str, Any]] = {
     str: {"type": "string"},
     int: {"type": "integer"},
@@ -161,6 +162,8 @@ class RouteSpec:
     def all_problems(self) -> dict[int, str]:
         found = dict(BODY_PROBLEMS) if self.body is not None else {}
         found.update(self.problems)
+        if any(p.type is str for p in self.path_params):  # security.NoControlCharactersInPaths
+            found[404] = " ".join(filter(None, [found.get(404), CONTROL_CHARACTERS]))
         if self.method not in SAFE_METHODS:  # security.SameOriginWrites stands before every route
             found[403] = " ".join(filter(None, [found.get(403), CROSS_SITE]))
         return dict(sorted(found.items()))
