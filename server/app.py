@@ -13,8 +13,6 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.schemas import SchemaGenerator
 from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
@@ -23,12 +21,14 @@ from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.tasks import TaskSender
 from server.entrypoints.http import (
     auth_routes,
+    openapi,
     organiser_routes,
     page_routes,
     programme_routes,
     reminder_routes,
     report_routes,
 )
+from server.entrypoints.http.fallback import unrouted
 from server.entrypoints.http.problems import EXCEPTION_HANDLERS
 from server.entrypoints.http.security import NoControlCharactersInPaths, SameOriginWrites, SecurityHeaders
 from server.entrypoints.ws import endpoint as ws_endpoint
@@ -39,12 +39,16 @@ log = logging.getLogger("parley")
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 
-schemas = SchemaGenerator(
-    {
-        "openapi": "3.0.3",
-        "info": {"title": "Parley", "version": "0.1.0", "description": "Virtual conference hosting backend."},
-    }
-)
+API_INFO = {"title": "Parley", "version": "0.1.0", "description": "Virtual conference hosting backend."}
+
+
+class OpenApiDocument(openapi.Out):
+    """Not described field by field here: tests/test_openapi.py validates it against the OpenAPI 3.1 schema."""
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
 
 
 class AppState(TypedDict):
@@ -56,15 +60,18 @@ class AppState(TypedDict):
     tasks: TaskSender
 
 
-def openapi_schema(request: Request) -> Response:
-    """
-    summary: This OpenAPI document
-    tags: [meta]
-    responses:
-      200:
-        description: The OpenAPI 3 description of every HTTP route.
-    """
-    return JSONResponse(schemas.get_schema(routes=request.app.routes))
+async def openapi_schema(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+OPENAPI_SPEC = openapi.RouteSpec(
+    method="GET",
+    path="/openapi.json",
+    endpoint=openapi_schema,
+    summary="This OpenAPI document",
+    tags=("meta",),
+    responses={200: openapi.Reply("The OpenAPI 3.1 description of every HTTP route.", OpenApiDocument)},
+)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -104,10 +111,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *report_routes.routes,
         *page_routes.routes,
         *ws_endpoint.routes,
-        Route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False),
+        OPENAPI_SPEC.route(),
     ]
-    if FRONTEND_DIR.is_dir():
-        routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend"))
+    files = StaticFiles(directory=FRONTEND_DIR, html=True) if FRONTEND_DIR.is_dir() else None
+    routes.append(unrouted(list(routes), files))  # 405 with Allow, 404 for /api, else the static files
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -120,4 +127,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
     )
     app.state.frontend_dir = FRONTEND_DIR
+    # Built once, here: an HTTP route without a spec stops the application from being built.
+    app.state.openapi = openapi.document(app.routes, API_INFO)
     return app

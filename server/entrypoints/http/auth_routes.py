@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
 
 from server.core.model.base import OneLineText
 from server.entrypoints.http.auth import (
@@ -18,9 +19,15 @@ from server.entrypoints.http.auth import (
     set_session_cookie,
     sign_in_limits,
 )
+from server.entrypoints.http.openapi import SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.services import auth, registrations
 from server.services.auth import AuthError
+
+api = Routes()
+TOKEN = Param("token", "The token of the link, as in the mailed URL.")
+HTML = ("text/html",)
+SESSION = {"set-cookie": "The session cookie `parley_session` (HttpOnly, SameSite=Lax)."}
 
 
 class TokenIn(BaseModel):
@@ -34,33 +41,63 @@ class PasswordIn(BaseModel):
     password: str = Field(min_length=1, max_length=1000)
 
 
+class RegistrationOut(Out):
+    id: int
+    name: str
+    email: str
+    organisation: str
+    category: registrations.Category
+    country: str
+    language: Literal["fr", "en", "es"]
+    listed: bool
+    timezone: str | None
+    join_url: str = Field(description="The personal join link; it is also mailed.")
+
+
+class LinkHolder(Out):
+    name: str
+    event: str = Field(description="The event's slug.")
+    event_title: dict[str, str]
+
+
+class AttendeeSignedIn(Out):
+    signed_in: Literal["attendee"]
+    name: str
+    session_token: str = Field(description="Also set as the session cookie; send as `Authorization: Bearer`.")
+
+
+class StaffSignedIn(Out):
+    signed_in: Literal["staff"]
+    session_token: str = Field(description="Also set as the session cookie; send as `Authorization: Bearer`.")
+
+
+class Role(Out):
+    event_id: int
+    role: Literal["moderator", "organiser"]
+
+
+class Me(Out):
+    kind: Literal["attendee", "staff"]
+    id: int = Field(description="The registration id of an attendee, the user id of staff.")
+    name: str
+    email: str
+    event_id: int | None = Field(description="The event of an attendee; null for staff.")
+    language: str
+    roles: list[Role]
+
+
+@api.route(
+    "POST",
+    "/api/events/{slug}/registrations",
+    summary="Register for an event",
+    tags=["attendees"],
+    path=[SLUG],
+    body=registrations.RegistrationIn,
+    example={"name": "Ada Example", "email": "ada.example@example.org", "category": "academia", "language": "en"},
+    responses={201: Reply("The registration and its personal join link.", RegistrationOut)},
+    problems={404: "No such event.", 409: "This email is already registered for the event."},
+)
 async def register(request: Request) -> Response:
-    """
-    summary: Register for an event
-    tags: [attendees]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [name, email, category]
-            properties:
-              name: {type: string, maxLength: 200}
-              email: {type: string}
-              organisation: {type: string, maxLength: 200}
-              category: {type: string, enum: [member_state, un_system, intergovernmental, civil_society, academia, media, other]}
-              country: {type: string, maxLength: 100}
-              language: {type: string, enum: [fr, en, es]}
-              listed: {type: boolean, description: consent to appear in the participant list}
-              timezone: {type: string, description: IANA time zone}
-    responses:
-      201: {description: "The registration and its personal join link."}
-      404: {description: No such event.}
-      409: {description: This email is already registered for the event.}
-      422: {description: Invalid input; `errors` lists the fields.}
-    """
     data = await json_body(request, registrations.RegistrationIn)
     async with request.state.sessions() as session, session.begin():
         try:
@@ -77,44 +114,43 @@ async def register(request: Request) -> Response:
     return JSONResponse(body, status_code=201)
 
 
+@api.route(
+    "GET",
+    "/join/{token}",
+    summary="The join page of a personal link",
+    description="Shows who is joining; a GET never uses the link up (mail scanners open links). "
+    "The page POSTs to /api/join.",
+    tags=["attendees"],
+    path=[TOKEN],
+    responses={200: Reply("HTML page.", media_types=HTML)},
+)
 async def join_page(request: Request) -> Response:
-    """
-    summary: The join page of a personal link
-    description: Shows who is joining; a GET never uses the link up (mail scanners open links). The page POSTs to /api/join.
-    tags: [attendees]
-    parameters:
-      - {name: token, in: path, required: true, schema: {type: string}}
-    responses:
-      200: {description: HTML page.}
-    """
     return FileResponse(request.app.state.frontend_dir / "join.html", headers={"Cache-Control": "no-store"})
 
 
+@api.route(
+    "GET",
+    "/signin/{token}",
+    summary="The page of a one-time staff sign-in link",
+    description="A GET never uses the link up; the page POSTs to /api/auth/link.",
+    tags=["staff"],
+    path=[TOKEN],
+    responses={200: Reply("HTML page.", media_types=HTML)},
+)
 async def sign_in_page(request: Request) -> Response:
-    """
-    summary: The page of a one-time staff sign-in link
-    description: A GET never uses the link up; the page POSTs to /api/auth/link.
-    tags: [staff]
-    parameters:
-      - {name: token, in: path, required: true, schema: {type: string}}
-    responses:
-      200: {description: HTML page.}
-    """
     return FileResponse(request.app.state.frontend_dir / "signin.html", headers={"Cache-Control": "no-store"})
 
 
+@api.route(
+    "POST",
+    "/api/join/peek",
+    summary="Who a join link is for",
+    tags=["attendees"],
+    body=TokenIn,
+    responses={200: Reply("Name and event of the link; nothing is signed in.", LinkHolder)},
+    problems={401: "Invalid or revoked link."},
+)
 async def peek(request: Request) -> Response:
-    """
-    summary: Who a join link is for
-    tags: [attendees]
-    requestBody:
-      content:
-        application/json:
-          schema: {type: object, required: [token], properties: {token: {type: string}}}
-    responses:
-      200: {description: "Name and event of the link, nothing signed in."}
-      401: {description: Invalid or revoked link.}
-    """
     data = await json_body(request, TokenIn)
     async with request.state.sessions() as session:
         try:
@@ -124,18 +160,16 @@ async def peek(request: Request) -> Response:
     return JSONResponse({"name": registration.name, "event": event.slug, "event_title": event.title})
 
 
+@api.route(
+    "POST",
+    "/api/join",
+    summary="Sign in with a personal join link",
+    tags=["attendees"],
+    body=TokenIn,
+    responses={200: Reply("Signed in; the session cookie is set.", AttendeeSignedIn, headers=SESSION)},
+    problems={401: "Invalid or revoked link."},
+)
 async def join(request: Request) -> Response:
-    """
-    summary: Sign in with a personal join link
-    tags: [attendees]
-    requestBody:
-      content:
-        application/json:
-          schema: {type: object, required: [token], properties: {token: {type: string}}}
-    responses:
-      200: {description: Signed in; the session cookie is set.}
-      401: {description: Invalid or revoked link.}
-    """
     data = await json_body(request, TokenIn)
     async with request.state.sessions() as session, session.begin():
         try:
@@ -147,19 +181,20 @@ async def join(request: Request) -> Response:
     return response
 
 
+@api.route(
+    "POST",
+    "/api/auth/login",
+    summary="Staff sign-in with email and password",
+    tags=["staff"],
+    body=PasswordIn,
+    responses={200: Reply("Signed in; the session cookie is set.", StaffSignedIn, headers=SESSION)},
+    problems={
+        401: "Unknown email or wrong password.",
+        429: "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try "
+        "again (docs/security.md).",
+    },
+)
 async def login(request: Request) -> Response:
-    """
-    summary: Staff sign-in with email and password
-    tags: [staff]
-    requestBody:
-      content:
-        application/json:
-          schema: {type: object, required: [email, password], properties: {email: {type: string}, password: {type: string}}}
-    responses:
-      200: {description: Signed in; the session cookie is set.}
-      401: {description: Unknown email or wrong password.}
-      429: {description: "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try again (docs/security.md)."}
-    """
     data = await json_body(request, PasswordIn)
     try:
         token = await auth.sign_in_password(
@@ -178,18 +213,18 @@ async def login(request: Request) -> Response:
     return response
 
 
+@api.route(
+    "POST",
+    "/api/auth/link",
+    summary="Staff sign-in with a one-time link",
+    tags=["staff"],
+    body=TokenIn,
+    responses={
+        200: Reply("Signed in; the link is used up and the session cookie is set.", StaffSignedIn, headers=SESSION)
+    },
+    problems={401: "Unknown, used or expired link."},
+)
 async def sign_in_link(request: Request) -> Response:
-    """
-    summary: Staff sign-in with a one-time link
-    tags: [staff]
-    requestBody:
-      content:
-        application/json:
-          schema: {type: object, required: [token], properties: {token: {type: string}}}
-    responses:
-      200: {description: Signed in; the link is used up.}
-      401: {description: Unknown, used or expired link.}
-    """
     data = await json_body(request, TokenIn)
     async with request.state.sessions() as session, session.begin():
         try:
@@ -201,15 +236,16 @@ async def sign_in_link(request: Request) -> Response:
     return response
 
 
+@api.route(
+    "POST",
+    "/api/auth/logout",
+    summary="Sign out",
+    description="Ends the session; its open websockets close within seconds.",
+    tags=["staff", "attendees"],
+    responses={204: Reply("Signed out; the cookie is cleared.")},
+    problems={401: "Not signed in."},
+)
 async def logout(request: Request) -> Response:
-    """
-    summary: Sign out
-    description: Ends the session; its open websockets close within seconds.
-    tags: [staff, attendees]
-    responses:
-      204: {description: Signed out.}
-      401: {description: Not signed in.}
-    """
     principal = await require_principal(request)
     async with request.state.sessions() as session, session.begin():
         await auth.sign_out(session, principal.session_id)
@@ -218,14 +254,15 @@ async def logout(request: Request) -> Response:
     return response
 
 
+@api.route(
+    "GET",
+    "/api/me",
+    summary="Who is signed in",
+    tags=["staff", "attendees"],
+    responses={200: Reply("The principal and its roles.", Me)},
+    problems={401: "Not signed in."},
+)
 async def me(request: Request) -> Response:
-    """
-    summary: Who is signed in
-    tags: [staff, attendees]
-    responses:
-      200: {description: The principal and its roles.}
-      401: {description: Not signed in.}
-    """
     p = await require_principal(request)
     return JSONResponse(
         {
@@ -240,14 +277,4 @@ async def me(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/api/events/{slug}/registrations", register, methods=["POST"]),
-    Route("/join/{token}", join_page, methods=["GET"]),
-    Route("/signin/{token}", sign_in_page, methods=["GET"]),
-    Route("/api/join/peek", peek, methods=["POST"]),
-    Route("/api/join", join, methods=["POST"]),
-    Route("/api/auth/login", login, methods=["POST"]),
-    Route("/api/auth/link", sign_in_link, methods=["POST"]),
-    Route("/api/auth/logout", logout, methods=["POST"]),
-    Route("/api/me", me, methods=["GET"]),
-]
+routes = api.routes

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from server.adapters.db.models import Registration
 from server.entrypoints.http.auth import event_access, join_links, join_url
+from server.entrypoints.http.openapi import ID_RANGE, SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.services import registrations, roster
 from server.services.access import Capability
@@ -29,6 +31,33 @@ CSV_COLUMNS = (
     "revoked",
     "registered_at",
 )
+
+api = Routes()
+REGISTRATION_ID = Param("id", "The registration's id.", type=int, schema_extra=ID_RANGE)
+SEARCH = Param("q", "Search in name, email, organisation and country.", required=False)
+ORGANISER_PROBLEMS = {401: "Not signed in.", 403: "Not an organiser of this event.", 404: "No such event."}
+
+
+class RegistrationRow(Out):
+    id: int
+    name: str
+    email: str
+    organisation: str
+    category: str
+    country: str
+    language: str
+    listed: bool
+    timezone: str | None
+    revoked: bool = Field(description="The join link was revoked.")
+    registered_at: datetime
+
+
+class RegistrationList(Out):
+    registrations: list[RegistrationRow]
+
+
+class NewLink(Out):
+    join_url: str
 
 
 def registration_json(r: Registration) -> dict[str, object]:
@@ -55,19 +84,23 @@ async def _registrations(request: Request) -> list[dict[str, object]]:
         return [registration_json(r) for r in found]
 
 
+@api.route(
+    "GET",
+    "/api/events/{slug}/registrations.csv",
+    summary="Registrations of an event as CSV (organisers)",
+    tags=["organisers"],
+    path=[SLUG],
+    query=[SEARCH],
+    responses={
+        200: Reply(
+            "UTF-8 with a byte-order mark; text a spreadsheet would read as a formula is neutralised.",
+            media_types=("text/csv",),
+            headers={"content-disposition": "attachment; filename=<slug>-registrations.csv"},
+        )
+    },
+    problems=ORGANISER_PROBLEMS,
+)
 async def export_registrations(request: Request) -> Response:
-    """
-    summary: Registrations of an event as CSV (organisers)
-    tags: [organisers]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: q, in: query, required: false, schema: {type: string}, description: the same search as the list}
-    responses:
-      200: {description: "text/csv, UTF-8 with a byte-order mark; text a spreadsheet would read as a formula is neutralised."}
-      401: {description: Not signed in.}
-      403: {description: Not an organiser of this event.}
-      404: {description: No such event.}
-    """
     rows = await _registrations(request)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -83,37 +116,32 @@ async def export_registrations(request: Request) -> Response:
     )
 
 
+@api.route(
+    "GET",
+    "/api/events/{slug}/registrations",
+    summary="Registrations of an event (organisers)",
+    tags=["organisers"],
+    path=[SLUG],
+    query=[SEARCH],
+    responses={200: Reply("The registrations, oldest first.", RegistrationList)},
+    problems=ORGANISER_PROBLEMS,
+)
 async def list_registrations(request: Request) -> Response:
-    """
-    summary: Registrations of an event (organisers)
-    tags: [organisers]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: q, in: query, required: false, schema: {type: string}, description: search in name, email, organisation, country}
-    responses:
-      200: {description: The registrations.}
-      401: {description: Not signed in.}
-      403: {description: Not an organiser of this event.}
-      404: {description: No such event.}
-    """
     rows = await _registrations(request)
     return JSONResponse({"registrations": rows})
 
 
+@api.route(
+    "POST",
+    "/api/events/{slug}/registrations/{id:id}/revoke",
+    summary="Revoke a registration's join link (organisers)",
+    description="The link stops working and the attendee's open sockets close within seconds.",
+    tags=["organisers"],
+    path=[SLUG, REGISTRATION_ID],
+    responses={204: Reply("Revoked.")},
+    problems={**ORGANISER_PROBLEMS, 404: "No such event, or no such registration in it."},
+)
 async def revoke_registration(request: Request) -> Response:
-    """
-    summary: Revoke a registration's join link (organisers)
-    description: The link stops working and the attendee's open sockets close within seconds.
-    tags: [organisers]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: id, in: path, required: true, schema: {type: integer}}
-    responses:
-      204: {description: Revoked.}
-      401: {description: Not signed in.}
-      403: {description: Not an organiser of this event.}
-      404: {description: No such event, or no such registration in it.}
-    """
     async with request.state.sessions() as session, session.begin():
         event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
         try:
@@ -124,21 +152,18 @@ async def revoke_registration(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@api.route(
+    "POST",
+    "/api/events/{slug}/registrations/{id:id}/link",
+    summary="A new join link for a registration (organisers)",
+    description="For a link that leaked. The old link stops working and every session it opened ends (as "
+    "revoking does; open sockets close with 4401 within seconds); a revoked registration is reinstated.",
+    tags=["organisers"],
+    path=[SLUG, REGISTRATION_ID],
+    responses={200: Reply("The new join link; the old one and its sessions no longer work.", NewLink)},
+    problems={**ORGANISER_PROBLEMS, 404: "No such event, or no such registration in it."},
+)
 async def reissue_link(request: Request) -> Response:
-    """
-    summary: A new join link for a registration (organisers)
-    description: For a link that leaked. The old link stops working and every session it opened ends
-      (as revoking does; open sockets close with 4401 within seconds); a revoked registration is reinstated.
-    tags: [organisers]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: id, in: path, required: true, schema: {type: integer}}
-    responses:
-      200: {description: The new join link; the old one and its sessions no longer work.}
-      401: {description: Not signed in.}
-      403: {description: Not an organiser of this event.}
-      404: {description: No such event, or no such registration in it.}
-    """
     async with request.state.sessions() as session, session.begin():
         event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
         try:
@@ -149,9 +174,4 @@ async def reissue_link(request: Request) -> Response:
     return JSONResponse({"join_url": join_url(request, token)})
 
 
-routes = [
-    Route("/api/events/{slug}/registrations", list_registrations, methods=["GET"]),
-    Route("/api/events/{slug}/registrations.csv", export_registrations, methods=["GET"]),
-    Route("/api/events/{slug}/registrations/{id:id}/revoke", revoke_registration, methods=["POST"]),
-    Route("/api/events/{slug}/registrations/{id:id}/link", reissue_link, methods=["POST"]),
-]
+routes = api.routes

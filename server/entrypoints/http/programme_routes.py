@@ -3,42 +3,107 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime
+from typing import Any, Literal
 
+from pydantic import Field
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from server.entrypoints.http.openapi import SLUG, Out, Reply, Routes
 from server.entrypoints.http.problems import Problem, problem_response
 from server.services import programmes
 
 PROBE_TIMEOUT_S = 2.0
 
+api = Routes()
+Localised = dict[str, str]  # a text per language code
 
+
+class EventSummary(Out):
+    id: int
+    slug: str
+    title: Localised
+    timezone: str = Field(description="IANA time zone of the event.")
+    first_day: date | None
+    last_day: date | None
+    url: str = Field(description="Path of the event's programme.")
+
+
+class EventList(Out):
+    events: list[EventSummary]
+
+
+class Person(Out):
+    id: int
+    role: Literal["moderator", "speaker"]
+    name: str
+    title: str | None
+    affiliation: str | None
+    video_message: bool
+
+
+class Segment(Out):
+    id: int
+    key: str
+    kind: Literal["opening", "panel", "closing"]
+    title: Localised
+    starts_at: datetime = Field(description="ISO 8601 with the event's UTC offset.")
+    ends_at: datetime
+    timezone: str
+    people: list[Person]
+
+
+class Day(Out):
+    date: date
+    title: Localised
+    theme: Localised
+    starts_at: datetime
+    ends_at: datetime
+    segments: list[Segment]
+
+
+class Programme(Out):
+    slug: str
+    title: Localised
+    timezone: str
+    languages: list[str]
+    streams: dict[str, Any] = Field(description="Stream player URLs per language.")
+    days: list[Day]
+
+
+class Health(Out):
+    status: Literal["ok"]
+
+
+class Ready(Out):
+    status: Literal["ready"]
+    checks: dict[str, str] = Field(description='Per dependency, "ok".')
+
+
+@api.route(
+    "GET",
+    "/api/events",
+    summary="List events",
+    tags=["programme"],
+    responses={200: Reply("Every event with its slug, title, time zone and first and last day.", EventList)},
+)
 async def list_events(request: Request) -> Response:
-    """
-    summary: List events
-    tags: [programme]
-    responses:
-      200:
-        description: Every event with its slug, title, time zone and first and last day.
-    """
     async with request.state.sessions() as session:
         return JSONResponse({"events": await programmes.list_events(session)})
 
 
+@api.route(
+    "GET",
+    "/api/events/{slug}",
+    summary="The whole programme of one event",
+    tags=["programme"],
+    path=[SLUG],
+    responses={200: Reply("Days, segments with ISO 8601 instants (with UTC offset) and their people.", Programme)},
+    problems={404: "No event with that slug."},
+)
 async def get_event(request: Request) -> Response:
-    """
-    summary: The whole programme of one event
-    tags: [programme]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-    responses:
-      200:
-        description: Days, segments with ISO 8601 instants (with UTC offset) and their people embedded.
-      404:
-        description: No event with that slug (problem JSON).
-    """
     slug = request.path_params["slug"]
     async with request.state.sessions() as session:
         try:
@@ -47,27 +112,26 @@ async def get_event(request: Request) -> Response:
             raise Problem(404, f"no event with slug {slug!r}", code="event_not_found") from None
 
 
+@api.route(
+    "GET",
+    "/healthz",
+    summary="Liveness",
+    tags=["health"],
+    responses={200: Reply("The process answers; no dependency is touched.", Health)},
+)
 async def healthz(_request: Request) -> Response:
-    """
-    summary: Liveness
-    tags: [health]
-    responses:
-      200:
-        description: The process answers; no dependency is touched.
-    """
     return JSONResponse({"status": "ok"})
 
 
+@api.route(
+    "GET",
+    "/readyz",
+    summary="Readiness",
+    tags=["health"],
+    responses={200: Reply("The database (and Redis when configured) answer.", Ready)},
+    problems={503: "A dependency is down; `checks` says which and why."},
+)
 async def readyz(request: Request) -> Response:
-    """
-    summary: Readiness
-    tags: [health]
-    responses:
-      200:
-        description: The database (and Redis when configured) answer.
-      503:
-        description: A dependency is down; `checks` says which and why.
-    """
     checks: dict[str, str] = {}
 
     async def database() -> None:
@@ -95,9 +159,4 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "checks": checks})
 
 
-routes = [
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/readyz", readyz, methods=["GET"]),
-    Route("/api/events", list_events, methods=["GET"]),
-    Route("/api/events/{slug}", get_event, methods=["GET"]),
-]
+routes = api.routes

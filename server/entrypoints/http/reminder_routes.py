@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from server.adapters.db.base import utcnow
 from server.core.model.base import Id, OneLineText
 from server.entrypoints.http.auth import event_access, json_body
+from server.entrypoints.http.openapi import SLUG, Out, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.programme import parse_offset
 from server.services import reminders
 from server.services.access import Capability
 
 SEND_TASK = "parley.reminders.send"
+
+api = Routes()
+ORGANISER_PROBLEMS = {401: "Not signed in.", 403: "Not an organiser of this event.", 404: "No such event."}
 
 
 class ResendIn(BaseModel):
@@ -53,19 +57,43 @@ class ScheduleIn(BaseModel):
         )
 
 
+class ReminderRow(Out):
+    day: date
+    kind: str = Field(description='e.g. "attendees-24h".')
+    audience: Literal["attendees", "speakers"]
+    due_at: datetime = Field(description="When it is due, in the event's zone.")
+    due: int = Field(description="How many people it is due to.")
+    sent: int
+    failed: int
+    pending: int
+    skipped: int = Field(description="Revoked, or its morning started first.")
+
+
+class ScheduleOut(Out):
+    schedule: dict[str, list[str]] = Field(description='Per audience, durations before each morning, e.g. "24h".')
+
+
+class ReminderOverview(ScheduleOut):
+    reminders: list[ReminderRow]
+
+
+class ResendQueued(Out):
+    delivery_id: int
+    queued: bool = Field(description="False: the next minute's scan sends it.")
+
+
+@api.route(
+    "GET",
+    "/api/events/{slug}/reminders",
+    summary="Reminders of an event, per morning and kind (organisers)",
+    description="For each morning and reminder of the schedule, when it is due and how many were due, sent, "
+    "failed, pending and skipped (revoked, or its morning started first).",
+    tags=["organisers"],
+    path=[SLUG],
+    responses={200: Reply("The reminders and the schedule in force.", ReminderOverview)},
+    problems=ORGANISER_PROBLEMS,
+)
 async def list_reminders(request: Request) -> Response:
-    """
-    summary: Reminders of an event, per morning and kind (organisers)
-    description: For each morning and reminder of the schedule, when it is due and how many were due, sent, failed, pending and skipped (revoked, or its morning started first).
-    tags: [organisers]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-    responses:
-      200: {description: '{"reminders": [{"day", "kind", "due", "sent", "failed", ...}], "schedule": {...}}'}
-      401: {description: Not signed in.}
-      403: {description: Not an organiser of this event.}
-      404: {description: No such event.}
-    """
     async with request.state.sessions() as session:
         event = (await event_access(request, session, Capability.MANAGE_REMINDERS)).event
         rows = await reminders.overview(session, event)
@@ -73,24 +101,23 @@ async def list_reminders(request: Request) -> Response:
     return JSONResponse({"reminders": rows, "schedule": schedule.labels()})
 
 
+@api.route(
+    "POST",
+    "/api/events/{slug}/reminders/resend",
+    summary="Send one attendee's reminder again (organisers)",
+    description="A new copy (a new Message-ID) goes out within seconds, until the morning ends.",
+    tags=["organisers"],
+    path=[SLUG],
+    body=ResendIn,
+    example={"registration_id": 1, "day": "2022-02-28", "kind": "attendees-24h"},
+    responses={202: Reply("Queued.", ResendQueued)},
+    problems={
+        **ORGANISER_PROBLEMS,
+        404: "No such event, registration, morning or reminder.",
+        409: "The morning is over, the link is revoked, or it is being sent right now.",
+    },
+)
 async def resend_reminder(request: Request) -> Response:
-    """
-    summary: Send one attendee's reminder again (organisers)
-    description: A new copy (a new Message-ID) goes out within seconds, until the morning ends.
-    tags: [organisers]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-    requestBody:
-      content:
-        application/json:
-          schema: {type: object, required: [registration_id, day, kind], properties: {registration_id: {type: integer}, day: {type: string, format: date}, kind: {type: string}}}
-    responses:
-      202: {description: 'Queued: {"delivery_id", "queued"}; queued false means the next minute''s scan sends it.'}
-      401: {description: Not signed in.}
-      403: {description: Not an organiser of this event.}
-      404: {description: No such event, registration, morning or reminder.}
-      409: {description: The morning is over, the link is revoked, or it is being sent right now.}
-    """
     async with request.state.sessions() as session, session.begin():
         event = (await event_access(request, session, Capability.MANAGE_REMINDERS)).event
         body = await json_body(request, ResendIn)
@@ -106,19 +133,20 @@ async def resend_reminder(request: Request) -> Response:
     return JSONResponse({"delivery_id": delivery_id, "queued": task_id is not None}, status_code=202)
 
 
+@api.route(
+    "PUT",
+    "/api/events/{slug}/reminders/schedule",
+    summary="Change the event's reminder schedule (organisers)",
+    description="Durations before each morning starts. Reminders already due keep their counts; a programme "
+    "file with a reminders section replaces this on its next load.",
+    tags=["organisers"],
+    path=[SLUG],
+    body=ScheduleIn,
+    example={"attendees": ["24h", "15m"], "speakers": ["24h", "45m"]},
+    responses={200: Reply("The schedule now in force.", ScheduleOut)},
+    problems={**ORGANISER_PROBLEMS, 422: 'A duration is not like "24h", "45m" or "1h30m".'},
+)
 async def set_reminder_schedule(request: Request) -> Response:
-    """
-    summary: Change the event's reminder schedule (organisers)
-    description: Durations before each morning starts. Reminders already due keep their counts; a programme file with a reminders section replaces this on its next load.
-    tags: [organisers]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-    responses:
-      200: {description: The schedule now in force.}
-      401: {description: Not signed in.}
-      403: {description: Not an organiser of this event.}
-      422: {description: 'A duration is not like "24h", "45m" or "1h30m".'}
-    """
     async with request.state.sessions() as session, session.begin():
         event = (await event_access(request, session, Capability.MANAGE_REMINDERS)).event
         body = await json_body(request, ScheduleIn)
@@ -127,8 +155,4 @@ async def set_reminder_schedule(request: Request) -> Response:
     return JSONResponse({"schedule": schedule.labels()})
 
 
-routes = [
-    Route("/api/events/{slug}/reminders", list_reminders, methods=["GET"]),
-    Route("/api/events/{slug}/reminders/resend", resend_reminder, methods=["POST"]),
-    Route("/api/events/{slug}/reminders/schedule", set_reminder_schedule, methods=["PUT"]),
-]
+routes = api.routes

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from server.adapters.db.base import utcnow
 from server.entrypoints.http.auth import event_access, json_body
+from server.entrypoints.http.openapi import SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.services import reports
 from server.services.access import Capability
@@ -38,22 +38,62 @@ class CompileRequest(BaseModel):
     scope: str = Field(pattern=r"^(event|\d{4}-\d{2}-\d{2})$", description="A morning (YYYY-MM-DD) or `event`.")
 
 
+api = Routes()
+ORGANISER_PROBLEMS = {401: "Not signed in.", 403: "Not an organiser of this event.", 404: "No such event."}
+
+
+class ReportFile(Out):
+    scope: str = Field(description="A morning (YYYY-MM-DD) or `event`.")
+    format: str = Field(description="csv.zip, xlsx or pdf.")
+    url: str
+    compiled_at: datetime
+    bytes: int
+    complete: bool = Field(description="False for a report compiled while its morning was running.")
+
+
+class ReportList(Out):
+    reports: list[ReportFile]
+
+
+class CompileQueued(Out):
+    scope: str
+    status: Literal["queued"]
+    task_id: str
+    reports: str = Field(description="Where the files will be listed.")
+
+
+class MinutePresence(Out):
+    minute: datetime = Field(description="In the event's zone.")
+    present: int
+
+
+class SegmentAttendance(Out):
+    id: int
+    title: str
+    unique_attendees: int
+    peak: int
+
+
+class Timeline(Out):
+    day: date
+    minutes: list[MinutePresence]
+    segments: list[SegmentAttendance]
+
+
 def _url(slug: str, scope: str, fmt: str) -> str:
     return f"/api/events/{slug}/reports/{scope}.{fmt}"
 
 
+@api.route(
+    "GET",
+    "/api/events/{slug}/reports",
+    summary="Compiled attendance reports of an event (organisers)",
+    tags=["reports"],
+    path=[SLUG],
+    responses={200: Reply("The compiled files.", ReportList)},
+    problems=ORGANISER_PROBLEMS,
+)
 async def list_reports(request: Request) -> Response:
-    """
-    summary: Compiled attendance reports of an event (organisers)
-    tags: [reports]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-    responses:
-      200: {description: "`{reports: [{scope, format, url, compiled_at, bytes, complete}]}`; `complete` is false for a report compiled while its morning was running."}
-      401: {description: Not signed in.}
-      403: {description: Not an organiser of this event.}
-      404: {description: No such event.}
-    """
     async with request.state.sessions() as session:
         event = (await event_access(request, session, Capability.MANAGE_REPORTS)).event
     found = await asyncio.to_thread(store.list_reports, request.state.settings.data_dir, event.slug)
@@ -74,23 +114,26 @@ async def list_reports(request: Request) -> Response:
     )
 
 
+@api.route(
+    "POST",
+    "/api/events/{slug}/reports",
+    summary="Compile a report now (organisers)",
+    description="Enqueues the compilation of one morning (`YYYY-MM-DD`) or the whole event (`event`) in every "
+    "format; the files appear in the list when the worker is done.",
+    tags=["reports"],
+    path=[SLUG],
+    body=CompileRequest,
+    example={"scope": "2022-02-28"},
+    responses={202: Reply("Queued.", CompileQueued, headers={"location": "The list of reports."})},
+    problems={
+        **ORGANISER_PROBLEMS,
+        404: "No such event, or no morning on that date.",
+        409: "That morning (or every morning of the event) has not begun.",
+        422: "Scope is neither a date nor `event`.",
+        503: "The task queue cannot be reached.",
+    },
+)
 async def compile_report(request: Request) -> Response:
-    """
-    summary: Compile a report now (organisers)
-    description: Enqueues the compilation of one morning (`YYYY-MM-DD`) or the whole event (`event`) in every format; the files appear in the list when the worker is done.
-    tags: [reports]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-    requestBody:
-      content: {application/json: {schema: {type: object, properties: {scope: {type: string, example: "2022-02-28"}}, required: [scope]}}}
-    responses:
-      202: {description: Queued.}
-      403: {description: Not an organiser of this event.}
-      404: {description: No such event, or no morning on that date.}
-      409: {description: That morning (or every morning of the event) has not begun.}
-      422: {description: Scope is neither a date nor `event`.}
-      503: {description: The task queue cannot be reached.}
-    """
     async with request.state.sessions() as session:
         event = (await event_access(request, session, Capability.MANAGE_REPORTS)).event
         body = await json_body(request, CompileRequest)
@@ -112,18 +155,22 @@ async def compile_report(request: Request) -> Response:
     )
 
 
+@api.route(
+    "GET",
+    "/api/events/{slug}/reports/{file}",
+    summary="Download a report file (organisers)",
+    tags=["reports"],
+    path=[SLUG, Param("file", "`<scope>.<format>`, format one of csv.zip, xlsx, pdf.", example="2022-02-28.xlsx")],
+    responses={
+        200: Reply(
+            "The file: a zip of CSV files, an XLSX workbook or a PDF.",
+            media_types=tuple(dict.fromkeys(reports.MEDIA_TYPES.values())),
+            headers={"content-disposition": "attachment; filename=<slug>-<scope>.<format>"},
+        )
+    },
+    problems={**ORGANISER_PROBLEMS, 404: "No such event, unknown scope or format, or not compiled yet."},
+)
 async def download_report(request: Request) -> Response:
-    """
-    summary: Download a report file (organisers)
-    tags: [reports]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: file, in: path, required: true, schema: {type: string, example: 2022-02-28.xlsx}, description: "`<scope>.<format>`, format one of csv.zip, xlsx, pdf."}
-    responses:
-      200: {description: The file (a zip of CSV files, an XLSX workbook or a PDF).}
-      403: {description: Not an organiser of this event.}
-      404: {description: Unknown scope or format, or not compiled yet.}
-    """
     async with request.state.sessions() as session:
         event = (await event_access(request, session, Capability.MANAGE_REPORTS)).event
     name = request.path_params["file"]
@@ -159,19 +206,23 @@ def _timeline_cache(request: Request) -> dict[tuple[int, str], tuple[float, dict
     return cache
 
 
+@api.route(
+    "GET",
+    "/api/events/{slug}/attendance/timeline",
+    summary="Attendees present per minute of one morning (organisers and moderators)",
+    description="Minutes in the event's zone; up to now while the morning runs.",
+    tags=["reports"],
+    path=[SLUG],
+    query=[Param("day", "The morning.", type=date)],
+    responses={200: Reply("Presence per minute and per segment.", Timeline)},
+    problems={
+        401: "Not signed in.",
+        403: "Neither organiser nor moderator of this event.",
+        404: "No such event, or no morning on that day.",
+        422: "`day` missing or not YYYY-MM-DD.",
+    },
+)
 async def attendance_timeline(request: Request) -> Response:
-    """
-    summary: Attendees present per minute of one morning (organisers and moderators)
-    tags: [reports]
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: day, in: query, required: true, schema: {type: string, format: date}}
-    responses:
-      200: {description: "`{day, minutes: [{minute, present}], segments: [{id, title, unique_attendees, peak}]}`, minutes in the event's zone; up to now while the morning runs."}
-      403: {description: Neither organiser nor moderator of this event.}
-      404: {description: No morning on that day.}
-      422: {description: "`day` missing or not YYYY-MM-DD."}
-    """
     raw = request.query_params.get("day", "")
     async with request.state.sessions() as session:
         event = (await event_access(request, session, Capability.SEE_ATTENDANCE_TIMELINE)).event
@@ -199,9 +250,4 @@ async def attendance_timeline(request: Request) -> Response:
     return JSONResponse(payload)
 
 
-routes = [
-    Route("/api/events/{slug}/reports", list_reports, methods=["GET"]),
-    Route("/api/events/{slug}/reports", compile_report, methods=["POST"]),
-    Route("/api/events/{slug}/reports/{file}", download_report, methods=["GET"]),
-    Route("/api/events/{slug}/attendance/timeline", attendance_timeline, methods=["GET"]),
-]
+routes = api.routes
