@@ -83,7 +83,11 @@ Id = Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER)]
 Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
 Seq = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
 _PERSON_REF: Final = re.compile(r"(attendee|staff):([1-9][0-9]{0,15})", re.ASCII)
-PersonRef = Annotated[str, StringConstraints(pattern=r"^(attendee|staff):[1-9][0-9]{0,15}$")]
+PersonRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^(attendee|staff):[1-9][0-9]{0,15}$"),
+    Field(description='A person: "attendee:<registration id>" or "staff:<user id>" (docs/protocol.md, People).'),
+]
 """Who a person is, wherever the state or an event names one: ``"attendee:<registration id>"`` or
 ``"staff:<user id>"``. Registrations and staff accounts are numbered apart, so attendee 3 and
 moderator 3 can be in the same event: the bare number never names a person. A string (not an
