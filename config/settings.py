@@ -49,11 +49,22 @@ class Settings(BaseSettings):
         description="Signs sessions and join links; empty = generated once into DATA_DIR (development only).",
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Origins allowed to open websockets; empty = the server's own URL."
+        default_factory=list,
+        description="Origins allowed to open websockets and to send POST/PUT/PATCH/DELETE requests; "
+        "empty = the server's own URL.",
     )
     load_programmes: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: sorted(SHIPPED_PROGRAMMES.glob("*.yaml")),
         description="Programme files loaded at start when their event does not exist yet.",
+    )
+    sign_in_window_s: int = Field(
+        900, ge=1, le=86400, description="Failed staff sign-ins older than this many seconds no longer count."
+    )
+    sign_in_max_failures_per_account: int = Field(
+        5, ge=1, le=1000, description="Failed password sign-ins per account within the window before 429."
+    )
+    sign_in_max_failures_per_address: int = Field(
+        20, ge=1, le=100000, description="Failed password sign-ins per client address within the window before 429."
     )
     heartbeat_s: float = Field(15.0, gt=0, le=300, description="Seconds between websocket heartbeats.")
     idle_timeout_s: float = Field(

@@ -30,7 +30,7 @@ from server.entrypoints.http import (
     report_routes,
 )
 from server.entrypoints.http.problems import EXCEPTION_HANDLERS
-from server.entrypoints.http.security import SecurityHeaders
+from server.entrypoints.http.security import NoControlCharactersInPaths, SameOriginWrites, SecurityHeaders
 from server.entrypoints.ws import endpoint as ws_endpoint
 from server.entrypoints.ws.runtime import LiveRuntime, Timing
 from server.entrypoints.ws.wire import KeepServerSend
@@ -112,7 +112,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[Middleware(KeepServerSend), Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(KeepServerSend),
+            Middleware(SecurityHeaders),
+            Middleware(SameOriginWrites, origins=settings.origins),
+            Middleware(NoControlCharactersInPaths),
+        ],
     )
     app.state.frontend_dir = FRONTEND_DIR
     return app

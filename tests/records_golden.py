@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Engine, Table, create_engine, insert, select
+from sqlalchemy import Date, DateTime, Engine, MetaData, Table, create_engine, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from server.adapters.db import migrate
@@ -103,8 +103,12 @@ def dump_table(session: Session, name: str) -> list[dict[str, Any]]:
 def insert_rows(session: Session, name: str, rows: list[dict[str, Any]]) -> None:
     table = Base.metadata.tables[name]
     if rows:
+        # only the columns the database has: it may be at an older revision than the models, and a
+        # column added since would otherwise be written with its Python-side default
+        present = {column["name"] for column in inspect(session.connection()).get_columns(name)}
+        narrowed = Table(name, MetaData(), *(column._copy() for column in table.columns if column.name in present))
         session.execute(
-            insert(table), [{key: _from_json(table, key, value) for key, value in row.items()} for row in rows]
+            insert(narrowed), [{key: _from_json(table, key, value) for key, value in row.items()} for row in rows]
         )
 
 

@@ -41,7 +41,7 @@ def test_registration_returns_a_join_link_that_a_get_does_not_use_up(server: Ser
         assert page.status_code == 200 and "<form" in page.text
     peek = httpx.post(f"{server.url}/api/join/peek", json={"token": token})
     assert peek.json()["name"] == "Amina Diallo"
-    with httpx.Client(base_url=server.url) as browser:
+    with httpx.Client(base_url=server.url, headers={"Origin": server.url}) as browser:
         joined = browser.post("/api/join", json={"token": token})
         assert joined.status_code == 200
         assert "parley_session" in joined.cookies
@@ -93,11 +93,11 @@ def test_forged_and_revoked_links_are_refused(server: ServerProcess) -> None:
     forged = httpx.post(f"{server.url}/api/join", json={"token": token[:-2] + "xx"})
     assert forged.status_code == 401 and forged.json()["code"] == "invalid_link"
 
-    organiser = httpx.Client(base_url=server.url)
+    organiser = httpx.Client(base_url=server.url, headers={"Origin": server.url})
     assert organiser.post("/api/auth/link", json={"token": demo_links(server)["organiser"]}).status_code == 200
     regs = organiser.get("/api/events/idm-2022-1/registrations", params={"q": "diallo"}).json()["registrations"]
     assert [r["name"] for r in regs] == ["Amina Diallo"]
-    attendee = httpx.Client(base_url=server.url)
+    attendee = httpx.Client(base_url=server.url, headers={"Origin": server.url})
     assert attendee.post("/api/join", json={"token": token}).status_code == 200
     assert organiser.post(f"/api/events/idm-2022-1/registrations/{regs[0]['id']}/revoke").status_code == 204
     assert attendee.get("/api/me").status_code == 401, "revoking ends the sessions the link opened"
@@ -110,7 +110,7 @@ def test_forged_and_revoked_links_are_refused(server: ServerProcess) -> None:
 def test_staff_sign_in_links_are_one_time_and_roles_are_per_event(server: ServerProcess) -> None:
     links = demo_links(server)
     assert set(links) == {"organiser", "moderator"}
-    moderator = httpx.Client(base_url=server.url)
+    moderator = httpx.Client(base_url=server.url, headers={"Origin": server.url})
     assert moderator.post("/api/auth/link", json={"token": links["moderator"]}).status_code == 200
     assert httpx.post(f"{server.url}/api/auth/link", json={"token": links["moderator"]}).status_code == 401
     me = moderator.get("/api/me").json()
@@ -151,7 +151,7 @@ def test_registrations_export_as_csv_with_formulas_neutralised(server: ServerPro
     assert (
         register(server, name='=HYPERLINK("http://evil")', email="x@example.org", organisation="+33").status_code == 201
     )
-    organiser = httpx.Client(base_url=server.url)
+    organiser = httpx.Client(base_url=server.url, headers={"Origin": server.url})
     assert organiser.post("/api/auth/link", json={"token": demo_links(server)["organiser"]}).status_code == 200
     response = organiser.get("/api/events/idm-2022-1/registrations.csv")
     assert response.status_code == 200

@@ -340,6 +340,44 @@ def test_the_calendar_sequence_goes_up_when_the_mornings_times_change(sqlite_par
     assert "9:00–9:40" in ics_text(second["DESCRIPTION"])
 
 
+def test_one_person_gets_one_calendar_entry_per_morning_from_both_reminders(sqlite_parley: Parley) -> None:
+    """Registered and also a moderator: the attendee reminder and the speakers' one carry the same UID
+    (one entry per person and morning), and the SEQUENCE still goes up when the morning moves."""
+    settings = sqlite_parley.settings()
+    world = build_world(
+        settings,
+        "twice",
+        date(2031, 3, 3),
+        [Attendee("Ugochi Daniels", "Ugochi@Example.org"), Attendee("Other", "other@example.org")],
+        speaker_emails={"Ugochi Daniels": " ugochi@example.org"},
+    )
+    sessions = _sessions(sqlite_parley)
+    start = world.starts[0]
+    sent: list[email.message.Message] = []
+    with sessions.begin() as session:
+        due = reminders.scan(session, start - H24)
+    for delivery_id in due:
+        assert _deliver(sessions, delivery_id, start - H24, sent, settings) == "sent"
+    with sessions.begin() as session:  # the opening runs 10 minutes longer: a new version of the morning
+        session.execute(
+            update(Segment)
+            .where(Segment.event_id == world.event_id, Segment.key == "d1-opening")
+            .values(ends_at=start + timedelta(minutes=40))
+        )
+        (speakers_45m,) = reminders.scan(session, start - M45)
+    assert _deliver(sessions, speakers_45m, start - M45, sent, settings) == "sent"
+    calendars = [
+        (m["Subject"], m["To"].lower(), parse_ics(m.get_payload()[1].get_payload(decode=True)))  # type: ignore[index, union-attr]
+        for m in sent
+    ]
+    ugochi = [(subject, ics) for subject, to, ics in calendars if "ugochi" in to]
+    other = [ics for _, to, ics in calendars if "other" in to]
+    assert len(ugochi) == 3, "attendee 24 h, speakers 24 h, speakers 45 min"
+    assert len({ics["UID"] for _, ics in ugochi}) == 1, "one calendar entry for one person and morning"
+    assert [ics["SEQUENCE"] for _, ics in ugochi] == ["0", "0", "1"]
+    assert other[0]["UID"] != ugochi[0][1]["UID"], "another person, another entry"
+
+
 # --- what a mail says ------------------------------------------------------------------------------
 
 

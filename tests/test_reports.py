@@ -22,8 +22,8 @@ import os
 import threading
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -70,7 +70,12 @@ from server.services import reports
 from server.services.reports import store
 from server.services.reports.cells import neutralise
 from server.services.reports.model import DayFacts, SegmentFacts
-from server.services.reports.windows import LIVE_SEGMENT_GRACE, morning_window
+from server.services.reports.windows import (
+    LIVE_SEGMENT_GRACE,
+    REPORT_MARGIN_AFTER,
+    REPORT_MARGIN_BEFORE,
+    morning_window,
+)
 
 NY = ZoneInfo("America/New_York")
 DAY1, DAY2 = date(2022, 2, 28), date(2022, 3, 1)
@@ -615,6 +620,44 @@ def test_a_morning_ends_by_the_clock_or_when_the_moderator_ends_its_last_segment
     assert (opened_early.start, opened_early.end) == (at(DAY1, "08:55"), at(DAY1, "12:05"))
     not_begun = morning_window(DAY, [_facts()], at(DAY1, "08:00"))
     assert not not_begun.started and not not_begun.final
+
+
+def test_a_segment_opened_on_another_day_leaves_the_morning_within_its_day() -> None:
+    """Opened (and ended) years later: the morning's window stops a bounded margin after its scheduled
+    end, and the report of it is final, whatever the log says."""
+    later = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    years_later = SegmentFacts(2, "late", "panel", "late", DAY1, at(DAY1, "11:00"), at(DAY1, "12:00"), later, None)
+    for facts in ([_facts(), years_later], [_facts(), replace(years_later, ended_at=later + timedelta(hours=1))]):
+        window = morning_window(DAY, facts, later + timedelta(hours=2))
+        assert window.start == at(DAY1, "09:00")
+        assert window.end <= at(DAY1, "12:00") + REPORT_MARGIN_AFTER and window.final
+        assert all(span.seconds == 0 for segment, span in window.segments if segment.key == "late")
+    before = replace(years_later, opened_at=datetime(2020, 1, 1, tzinfo=UTC), ended_at=None)
+    window = morning_window(DAY, [_facts(), before], at(DAY1, "13:00"))
+    assert window.start >= at(DAY1, "09:00") - REPORT_MARGIN_BEFORE
+
+
+def test_the_report_of_a_morning_with_a_segment_opened_years_later_is_a_few_hours(scenario: Scenario) -> None:
+    """The log as it was before the rule: the morning's last segment was ended, then opened again and
+    ended in 2026. The report stays on its morning: a few hours of minutes, not years."""
+    with Session(scenario.engine) as session, session.begin():
+        row = session.execute(select(LiveStateRow).where(LiveStateRow.event_id == scenario.event_id)).scalar_one()
+        state = dict(row.state)
+        public = dict(state["public"])
+        segments = [dict(s) for s in public["segments"]]
+        for segment in segments:
+            if segment["key"] == "d1-panel-2":
+                segment["opened_at"] = "2026-11-30T15:00:00Z"
+                segment["ended_at"] = "2026-11-30T16:00:00Z"
+                segment["status"] = "ended"
+        public["segments"] = segments
+        state["public"] = public
+        row.state = state
+    report = build(scenario, now=datetime(2026, 12, 1, tzinfo=UTC))
+    rows = report.table("timeline").rows
+    assert rows[0][0] == at(DAY1, "09:00")
+    assert rows[-1][0] < at(DAY1, "12:00") + REPORT_MARGIN_AFTER
+    assert len(rows) <= (3 * 60 + REPORT_MARGIN_AFTER.total_seconds() / 60), "minutes of one morning, not years"
 
 
 def test_scan_compiles_each_morning_once_when_it_is_over(sqlite_parley, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,8 +1,9 @@
 """Reminder mails: compose (text + HTML + .ics, in fr/en/es) and send (SMTP, or the outbox folder).
 
-Composition is deterministic for one copy of one delivery: Message-ID, Date, MIME boundaries and the
-calendar UID all derive from the delivery, so a copy sent again after a crash is byte-for-byte the
-same message and mail systems can recognise it (see docs/workers.md).
+Composition is deterministic for one copy of one delivery: Message-ID, Date and MIME boundaries
+derive from the delivery, the calendar UID from the person (normalised email) and the morning, so a
+copy sent again after a crash is byte-for-byte the same message and mail systems can recognise it,
+and every reminder of one morning to one person updates one calendar entry (see docs/workers.md).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import hashlib
 import html
 import logging
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from email.charset import QP, Charset
+from email.errors import HeaderParseError
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -325,7 +328,31 @@ def compose_reminder(mail: ReminderMail, settings: Settings) -> Message:
     message["Content-Language"] = words.language
     message["Auto-Submitted"] = "auto-generated"
     message["X-Parley-Reminder"] = f"{mail.event_slug} {mail.day.isoformat()} {mail.kind}"
+    _check_headers(message, mail)
     return message
+
+
+_NOT_IN_A_HEADER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class CompositionError(ValueError):
+    """The delivery's data cannot make a well-formed mail; the delivery is marked failed with this."""
+
+
+def _check_headers(message: Message, mail: ReminderMail) -> None:
+    """Refuse, at composition, a mail that would fail (or be altered) when it is serialised to be sent.
+
+    A line break in the recipient's name (stored before names were checked) would inject a header:
+    the library refuses it only while writing the message out, so fold every header here, once.
+    """
+    for what, text in (("name", mail.to_name), ("address", mail.to_email)):
+        if _NOT_IN_A_HEADER.search(text):
+            raise CompositionError(f"the recipient's {what} holds a line break or a control character: {text!r}")
+    for name, value in message.items():
+        try:
+            message.policy.fold(name, value)
+        except HeaderParseError as exc:
+            raise CompositionError(f"the {name} header cannot be written: {exc}") from None
 
 
 def _digest_tag(message_id: str) -> str:

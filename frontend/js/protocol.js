@@ -70,7 +70,7 @@ export const SPEC = Object.freeze(
     "speech.started": {"channel": "public", "fields": ["speech"]}
   },
   "server_frames": ["error", "event", "heartbeat", "result", "resync", "snapshot"],
-  "error_codes": ["bad_json", "unknown_type", "invalid", "forbidden", "not_found", "no_live_segment", "list_closed", "already_waiting", "invalid_transition", "reorder_mismatch", "rate_limited", "internal"],
+  "error_codes": ["bad_json", "unknown_type", "invalid", "forbidden", "not_found", "no_live_segment", "list_closed", "already_waiting", "invalid_transition", "reorder_mismatch", "outside_day", "rate_limited", "internal"],
   "resync_reasons": ["epoch_changed", "history_exhausted", "gap", "slow_consumer"]
 }
 );

@@ -21,7 +21,12 @@ def event() -> None:
 @click.argument("slug")
 @click.option("--new-slug", required=True, help="Slug of the copy.")
 @click.option("--first-day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD of day one.")
-def event_copy(slug: str, new_slug: str, first_day: Any) -> None:
+@click.option(
+    "--rehearsal",
+    is_flag=True,
+    help="A rehearsal copy: its segments may be opened on any day (a normal copy opens them on their own day).",
+)
+def event_copy(slug: str, new_slug: str, first_day: Any, rehearsal: bool) -> None:
     """The same programme on new dates (local times kept), e.g. a rehearsal or the next edition."""
     import re
 
@@ -35,6 +40,7 @@ def event_copy(slug: str, new_slug: str, first_day: Any) -> None:
 
     async def copy(session: Any) -> int:
         created = await programmes.copy_event(session, slug, new_slug, day)
+        created.is_rehearsal = rehearsal
         return len(created.days)
 
     try:
@@ -43,4 +49,5 @@ def event_copy(slug: str, new_slug: str, first_day: Any) -> None:
         fail(f"no event with slug {slug!r}")
     except programmes.EventExists:
         fail(f"an event with slug {new_slug!r} exists already")
-    click.echo(f"{new_slug}: copy of {slug}, {days} days from {day.isoformat()}")
+    kind = "rehearsal copy" if rehearsal else "copy"
+    click.echo(f"{new_slug}: {kind} of {slug}, {days} days from {day.isoformat()}")

@@ -71,3 +71,29 @@ def users_remove(role: str, slug: str, email: str) -> None:
     if not removed:
         fail(f"{email} is not {role} of {slug}")
     click.echo(f"{email}: no longer {role} of {slug}")
+
+
+@users.command("unlock")
+@click.option("--email", default="", help="Clear the failed sign-ins of this account.")
+@click.option("--address", default="", help="Clear the failed sign-ins from this client address.")
+def users_unlock(email: str, address: str) -> None:
+    """Let a throttled account or address sign in again now (the failures stay in the audit)."""
+    from server.adapters.db.base import utcnow
+    from server.services import sign_in_audit
+
+    if not email.strip() and not address.strip():
+        fail("give --email, --address or both", EXIT_USAGE)
+    settings = load_settings()
+    ensure_migrated(settings)
+
+    async def unlock(session: Any) -> None:
+        now = utcnow()
+        if email.strip():
+            await sign_in_audit.record(session, now=now, email=email, address="", method="cli", outcome="reset")
+        if address.strip():
+            await sign_in_audit.record(
+                session, now=now, email="", address=address.strip(), method="cli", outcome="reset"
+            )
+
+    run_async(settings, unlock)
+    click.echo("unlocked: " + ", ".join(part for part in (email.strip().lower(), address.strip()) if part))

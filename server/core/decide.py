@@ -53,18 +53,21 @@ def _transaction(state: LiveState, now: datetime) -> Transaction:
     return Transaction(state, now=utc_instant(now), apply_public=apply_public, apply_staff=apply_staff)
 
 
-def decide(state: LiveState, command: StateCommand, *, actor: Actor, now: datetime) -> tuple[LiveState, list[Emitted]]:
+def decide(
+    state: LiveState, command: StateCommand, *, actor: Actor, now: datetime, rehearsal: bool = False
+) -> tuple[LiveState, list[Emitted]]:
     """Check ``command`` against the role and the state; return the new state and its events.
 
     Raises ``CommandRejected`` (``forbidden`` for a role not in ``ALLOWED_ROLES``, or a state code
-    listed in the command's docstring). ``now`` must be aware; events carry it in UTC.
+    listed in the command's docstring). ``now`` must be aware; events carry it in UTC. ``rehearsal``:
+    the event is a rehearsal copy, whose segments may open on any day.
     """
     if actor.role not in ALLOWED_ROLES[command.type]:
         raise CommandRejected("forbidden", f"{command.type} is not allowed for {actor.role}s")
     tx = _transaction(state, now)
     match command:
         case SegmentOpen():
-            stage.open_segment(tx, command, actor)
+            stage.open_segment(tx, command, actor, rehearsal=rehearsal)
         case SegmentPause():
             stage.pause_segment(tx, command, actor)
         case SegmentResume():

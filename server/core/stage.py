@@ -3,11 +3,18 @@
 At most one segment is live or paused. A speech runs on the live segment; its clock stops while
 it is paused (pausing the segment pauses it too, resuming the segment does not restart it: the
 moderator does, when the speaker is back). Ending a segment ends the speech and closes the queue.
+
+A segment opens on its own day only: from ``OPENING_MARGIN`` before the first segment of its day to
+``OPENING_MARGIN`` after the last one's scheduled end (the day as the programme gives it, in the
+event's time zone). Outside that window ``segment.open`` is refused with ``outside_day``, unless the
+event is a rehearsal copy: otherwise a click on a past morning in the moderator's list would open it
+years later and its report would cover years of minutes.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Final
 
 from server.core.model import (
@@ -50,6 +57,10 @@ INTERVENTION_LIMIT_S: Final = 180
 PROGRAMME_LIMIT_S: Final[dict[SegmentKind, int]] = {"panel": 420, "opening": 300, "closing": 300}
 """Default time limit for a programme person, by segment kind."""
 
+OPENING_MARGIN: Final = timedelta(hours=2)
+"""How long before its day's first segment, and after its last one's scheduled end, a segment may open:
+a morning that starts early or runs late is covered; another day is not."""
+
 StageEvent = (
     SegmentOpened
     | SegmentPaused
@@ -83,6 +94,27 @@ def spoken_seconds(speech: Speech, at: datetime) -> float:
     """Time on the floor up to ``at``, pauses excluded."""
     until = speech.paused_at if speech.paused_at is not None else at
     return max(0.0, seconds_between(speech.started_at, until) - speech.paused_s)
+
+
+@dataclass(frozen=True)
+class DayBounds:
+    """When a day's programme is scheduled: its first segment's start and its last segment's end."""
+
+    first_start: datetime
+    last_end: datetime
+
+
+def day_bounds(public: PublicState, day: date) -> DayBounds | None:
+    """The scheduled bounds of ``day`` from the segments on it (None: no segment on that day)."""
+    on_day = [segment for segment in public.segments if segment.day == day]
+    if not on_day:
+        return None
+    return DayBounds(min(s.starts_at for s in on_day), max(s.ends_at for s in on_day))
+
+
+def may_open_at(bounds: DayBounds, now: datetime, *, margin: timedelta = OPENING_MARGIN) -> bool:
+    """Whether a segment of the day with ``bounds`` may open at ``now`` (pure: both given as data)."""
+    return bounds.first_start - margin <= now <= bounds.last_end + margin
 
 
 # -- applying events ------------------------------------------------------------------------------
@@ -160,13 +192,21 @@ def _segment(tx: Transaction, segment_id: int) -> Segment:
     return segment
 
 
-def open_segment(tx: Transaction, command: SegmentOpen, actor: Actor) -> None:
+def open_segment(tx: Transaction, command: SegmentOpen, actor: Actor, *, rehearsal: bool = False) -> None:
     segment = _segment(tx, command.segment_id)
     if segment.status != "scheduled":
         reject("invalid_transition", f"segment {segment.id} is {segment.status}, not scheduled")
     current = segment_in_progress(tx.public)
     if current is not None:
         reject("invalid_transition", f"segment {current.id} is still {current.status}: end it first")
+    bounds = day_bounds(tx.public, segment.day)
+    if not rehearsal and bounds is not None and not may_open_at(bounds, tx.now):
+        earliest, latest = bounds.first_start - OPENING_MARGIN, bounds.last_end + OPENING_MARGIN
+        reject(
+            "outside_day",
+            f"segment {segment.id} is on {segment.day.isoformat()}: it can be opened from "
+            f"{earliest:%Y-%m-%d %H:%M}Z to {latest:%Y-%m-%d %H:%M}Z only",
+        )
     drift = seconds_between(segment.starts_at, tx.now)
     tx.emit(SegmentOpened(segment_id=segment.id, at=tx.now, drift_s=drift))
 

@@ -68,7 +68,7 @@ def _describe(error: Any) -> str:
 def _loads(raw: str | bytes) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # only read for a friendlier message: never an error of its own
         return None
 
 

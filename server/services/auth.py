@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from anyio import to_thread
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.adapters.db.base import utcnow
 from server.adapters.db.models import Event, EventRole, Registration, SignInLink, User, WebSession
+from server.services import sign_in_audit
 from server.services.accounts import verify_password
+from server.services.sign_in_audit import Limits
 
 SESSION_DAYS = 14
 SIGN_IN_LINK_HOURS = 24
@@ -123,11 +126,43 @@ async def peek_link(session: AsyncSession, links: JoinLinks, token: str) -> tupl
     return registration, event
 
 
-async def sign_in_password(session: AsyncSession, email: str, password: str) -> str:
-    user = (await session.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()
-    if user is None or not verify_password(user.password_hash, password):
-        raise AuthError("bad_credentials", "unknown email or wrong password")
-    return await _open_session(session, user_id=user.id)
+class SignInThrottled(AuthError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too_many_attempts", f"too many failed sign-ins: try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+async def sign_in_password(
+    sessions: async_sessionmaker[AsyncSession], email: str, password: str, *, address: str, limits: Limits
+) -> str:
+    """A session token, or AuthError (``SignInThrottled`` past a limit). Takes the session factory:
+    the audit row of a failure must be committed although the sign-in fails."""
+    now = utcnow()
+    async with sessions() as session, session.begin():
+        wait = await sign_in_audit.retry_after(session, email=email, address=address, limits=limits, now=now)
+        user = None
+        if wait is None:
+            user = await session.scalar(select(User).where(User.email == sign_in_audit.normalise_email(email)))
+    # argon2 takes tens of milliseconds of CPU: off the event loop, and not while a transaction is open
+    verified = wait is None and await to_thread.run_sync(
+        verify_password, user.password_hash if user else None, password
+    )
+    async with sessions() as session, session.begin():
+        outcome: sign_in_audit.Outcome = "throttled" if wait is not None else "success" if verified else "failure"
+        await sign_in_audit.record(
+            session,
+            now=now,
+            email=email,
+            address=address,
+            method="password",
+            outcome=outcome,
+            user_id=user.id if user else None,
+        )
+        if verified and user is not None:
+            return await _open_session(session, user_id=user.id)
+    if wait is not None:
+        raise SignInThrottled(wait)
+    raise AuthError("bad_credentials", "unknown email or wrong password")
 
 
 async def create_sign_in_link(session: AsyncSession, user_id: int) -> str:
@@ -141,7 +176,7 @@ async def create_sign_in_link(session: AsyncSession, user_id: int) -> str:
     return token
 
 
-async def sign_in_with_link(session: AsyncSession, token: str) -> str:
+async def sign_in_with_link(session: AsyncSession, token: str, *, address: str = "") -> str:
     now = utcnow()
     result = await session.execute(
         update(SignInLink)
@@ -152,7 +187,22 @@ async def sign_in_with_link(session: AsyncSession, token: str) -> str:
     user_id = result.scalar_one_or_none()
     if user_id is None:
         raise AuthError("invalid_link", "this sign-in link is unknown, used or expired")
+    email = await session.scalar(select(User.email).where(User.id == user_id))
+    # a success starts the account's failure count again: a one-time link is how a throttled account gets in
+    await sign_in_audit.record(
+        session, now=now, email=email or "", address=address, method="link", outcome="success", user_id=user_id
+    )
     return await _open_session(session, user_id=user_id)
+
+
+async def end_registration_sessions(session: AsyncSession, registration_id: int, *, now: datetime) -> None:
+    """End every session a registration's join links opened. Each server's re-check of its open
+    sockets (every few seconds) then closes theirs with 4401, in every deployment mode."""
+    await session.execute(
+        update(WebSession)
+        .where(WebSession.registration_id == registration_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
 
 
 async def sign_out(session: AsyncSession, session_id: int) -> None:

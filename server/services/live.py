@@ -26,6 +26,7 @@ from sqlalchemy.orm import selectinload
 from server.adapters.bus.base import Bus, BusUnavailable
 from server.adapters.db.base import utcnow
 from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow, QuestionVote, Segment
+from server.adapters.db.models import Event as EventRow
 from server.core.decide import decide, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
 from server.core.model import Person, SegmentInfo
@@ -50,6 +51,9 @@ from server.protocol import (
 )
 from server.protocol import (
     QuestionVote as QuestionVoteCommand,
+)
+from server.protocol import (
+    SegmentOpen as SegmentOpenCommand,
 )
 from server.protocol.frames import ErrorFrame, EventFrame, ResultFrame, SnapshotFrame
 
@@ -214,7 +218,10 @@ class LiveService:
             state: LiveState, session: AsyncSession
         ) -> tuple[LiveState, list[Emitted], dict[str, JsonValue] | None]:
             nonlocal vote_changed
-            new_state, emitted = decide(state, command, actor=actor, now=self._clock())
+            rehearsal = False
+            if isinstance(command, SegmentOpenCommand):  # only opening a segment depends on it
+                rehearsal = bool(await session.scalar(select(EventRow.is_rehearsal).where(EventRow.id == event_id)))
+            new_state, emitted = decide(state, command, actor=actor, now=self._clock(), rehearsal=rehearsal)
             if isinstance(command, QuestionVoteCommand):
                 vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)
                 return new_state, emitted, {"question_id": command.question_id, "up": command.up}
@@ -238,24 +245,60 @@ class LiveService:
             return True
         return False
 
+    @staticmethod
+    async def _count_votes(session: AsyncSession, event_id: int, ids: set[int]) -> dict[int, int]:
+        """The recorded votes of ``ids`` (0 for none): ``question_votes`` is the truth for totals."""
+        rows = await session.execute(
+            select(QuestionVote.question_id, func.count())
+            .where(QuestionVote.event_id == event_id, QuestionVote.question_id.in_(ids))
+            .group_by(QuestionVote.question_id)
+        )
+        return {qid: 0 for qid in ids} | {qid: n for qid, n in rows.tuples()}
+
+    async def _record_votes(self, event_id: int, ids: set[int] | None) -> None:
+        """Recount ``ids`` (None: every published question) under the event's lock; an event for the
+        totals that changed."""
+
+        async def change(state: LiveState, session: AsyncSession) -> tuple[LiveState, list[Emitted], None]:
+            wanted = ids if ids is not None else {q.id for q in state.public.questions}
+            counts = await self._count_votes(session, event_id, wanted) if wanted else {}
+            new_state, emitted = record_vote_counts(state, counts, now=self._clock())
+            return new_state, emitted, None
+
+        await self._change(event_id, change)
+
     async def flush_votes(self) -> None:
         """Publish the new totals of the questions voted on since the last flush (coalesced)."""
         pending, self._dirty_votes = self._dirty_votes, defaultdict(set)
         for event_id, question_ids in pending.items():
+            await self._record_votes(event_id, question_ids)
 
-            async def change(
-                state: LiveState, session: AsyncSession, ids: set[int] = question_ids, ev: int = event_id
-            ) -> tuple[LiveState, list[Emitted], None]:
-                rows = await session.execute(
-                    select(QuestionVote.question_id, func.count())
-                    .where(QuestionVote.event_id == ev, QuestionVote.question_id.in_(ids))
-                    .group_by(QuestionVote.question_id)
-                )
-                counts = {qid: 0 for qid in ids} | {qid: n for qid, n in rows.tuples()}
-                new_state, emitted = record_vote_counts(state, counts, now=self._clock())
-                return new_state, emitted, None
+    async def reconcile_votes(self) -> list[int]:
+        """Bring every event's vote totals back to ``question_votes``; the events that were off.
 
-            await self._change(event_id, change)
+        Run at start, before any socket is served. A vote is committed (and acknowledged) with its row
+        in ``question_votes``, but its question is only marked for the next coalesced flush in this
+        process's memory: a process killed in between (up to ``votes_s`` after the vote) leaves totals
+        that miss votes (or keep withdrawn ones) until the next vote on the same question. Rebuilding
+        from the table on start, rather than writing the total with each vote, keeps the coalescing (one
+        ``question.votes_updated`` per event every ``votes_s`` however many votes arrive, instead of one
+        frame per vote to every socket) and costs one read per event at start. The events are read
+        first without the lock, so an event whose totals are right is not written.
+        """
+        async with self._sessions() as session:
+            event_ids = list((await session.execute(select(LiveStateRow.event_id))).scalars())
+        fixed = []
+        for event_id in event_ids:
+            state, _ = await self.state(event_id)
+            shown = {q.id: q.votes for q in state.public.questions}
+            if not shown:
+                continue
+            async with self._sessions() as session:
+                recorded = await self._count_votes(session, event_id, set(shown))
+            if recorded != shown:
+                await self._record_votes(event_id, None)
+                fixed.append(event_id)
+        return fixed
 
     async def record_presence(
         self, event_id: int, *, online: int, peak_today: int, by_category: dict[str, int]

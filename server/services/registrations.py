@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.adapters.db.base import utcnow
-from server.adapters.db.models import Event, Registration, WebSession
+from server.adapters.db.models import Event, Registration
+from server.core.model.base import OneLineText
 from server.services.accounts import EMAIL_RE
-from server.services.auth import JoinLinks, new_nonce
+from server.services.auth import JoinLinks, end_registration_sessions, new_nonce
 
 Category = Literal["member_state", "un_system", "intergovernmental", "civil_society", "academia", "media", "other"]
 
@@ -21,11 +22,11 @@ Category = Literal["member_state", "un_system", "intergovernmental", "civil_soci
 class RegistrationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
-    organisation: str = Field("", max_length=200)
+    name: OneLineText = Field(min_length=1, max_length=200)
+    email: OneLineText = Field(min_length=3, max_length=254)
+    organisation: OneLineText = Field("", max_length=200)
     category: Category
-    country: str = Field("", max_length=100)
+    country: OneLineText = Field("", max_length=100)
     language: Literal["fr", "en", "es"] = "en"
     listed: bool = Field(False, description="Consent to appear in the participant list.")
     timezone: str | None = Field(None, max_length=64)
@@ -79,17 +80,18 @@ async def revoke(session: AsyncSession, registration_id: int) -> None:
     await session.execute(
         update(Registration).where(Registration.id == registration_id).values(join_nonce=new_nonce(), revoked_at=now)
     )
-    await session.execute(
-        update(WebSession).where(WebSession.registration_id == registration_id).values(revoked_at=now)
-    )
+    await end_registration_sessions(session, registration_id, now=now)
 
 
 async def reissue(session: AsyncSession, registration_id: int, links: JoinLinks) -> str:
-    """A fresh join link for a registration (the old one stops working)."""
+    """A fresh join link for a registration: the old one stops working and, as a new link is issued
+    because the old one leaked, every session the old link opened ends too (their sockets close with
+    4401); only the new link signs in from now on. A revoked registration is reinstated."""
     registration = await session.get(Registration, registration_id)
     if registration is None:
         raise LookupError(registration_id)
     registration.join_nonce = new_nonce()
     registration.revoked_at = None
     await session.flush()
+    await end_registration_sessions(session, registration_id, now=utcnow())
     return links.make(registration)

@@ -6,19 +6,22 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from server.core import CommandRejected, forecast, spoken_seconds
+from server.core import CommandRejected, decide, forecast, spoken_seconds
+from server.core.stage import DayBounds, day_bounds, may_open_at
 from server.protocol import SegmentInfo
 from tests.core.cases import busy
 from tests.core.helpers import (
     ATTENDEE,
     ATTENDEE_2,
     CLOSING_ID,
+    DAY,
     MODERATOR,
     OPENING_ID,
     PANEL_ID,
     SPEAKER_ID,
     act,
     at,
+    command,
     fresh,
     live_panel,
     run,
@@ -49,6 +52,39 @@ def test_opening_a_segment_makes_it_live_with_an_open_empty_queue_and_its_drift(
 def test_opening_early_gives_a_negative_drift() -> None:
     state, _ = act(fresh(), "segment.open", now=at(-2), segment_id=OPENING_ID)
     assert state.public.stage.drift_s == -120.0
+
+
+def test_a_segment_opens_only_within_its_day_two_hours_either_side() -> None:
+    """The day runs from the opening (minute 0) to the closing's end (minute 180): a segment of it may
+    open from 2 hours before to 2 hours after; a morning of 2022 cannot be opened in 2026."""
+    for minute in (-120, 0, 100, 300):
+        state, emitted = act(fresh(), "segment.open", now=at(minute), segment_id=PANEL_ID)
+        assert types(emitted) == [("public", "segment.opened")]
+    for minute in (-121, 301, 60 * 24):
+        assert rejected(fresh(), "segment.open", now=at(minute), segment_id=PANEL_ID) == "outside_day"
+    years_later = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    with pytest.raises(CommandRejected) as error:
+        act(fresh(), "segment.open", now=years_later, segment_id=OPENING_ID)
+    assert error.value.code == "outside_day" and "2022-02-28" in error.value.message
+    assert error.value.message.endswith("from 2022-02-28 12:00Z to 2022-02-28 19:00Z only")
+
+
+def test_a_rehearsal_copy_opens_its_segments_on_any_day() -> None:
+    years_later = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    state, emitted = decide(
+        fresh(), command("segment.open", segment_id=PANEL_ID), actor=MODERATOR, now=years_later, rehearsal=True
+    )
+    assert types(emitted) == [("public", "segment.opened")]
+
+
+def test_the_day_bounds_are_data() -> None:
+    bounds = day_bounds(fresh().public, DAY)
+    assert bounds == DayBounds(at(0), at(180))
+    assert day_bounds(fresh().public, DAY + timedelta(days=1)) is None
+    assert may_open_at(bounds, at(-120)) and may_open_at(bounds, at(300))
+    assert not may_open_at(bounds, at(-121)) and not may_open_at(bounds, at(301))
+    assert may_open_at(bounds, at(-30), margin=timedelta(minutes=30))
+    assert not may_open_at(bounds, at(-31), margin=timedelta(minutes=30))
 
 
 def test_only_one_segment_can_be_live_or_paused() -> None:

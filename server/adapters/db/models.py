@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.adapters.db.base import Base, Timestamped, utcnow
@@ -25,6 +25,8 @@ class Event(Timestamped, Base):
     languages: Mapped[list[Any]]
     streams: Mapped[dict[str, Any]]
     source: Mapped[str] = mapped_column(Text, default="")
+    is_rehearsal: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A rehearsal copy: its segments may be opened on any day (``parley event copy --rehearsal``)."""
 
     days: Mapped[list[Day]] = relationship(back_populates="event", order_by="Day.date", cascade="all, delete-orphan")
     segments: Mapped[list[Segment]] = relationship(
@@ -192,6 +194,30 @@ class SignInLink(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class SignInAttempt(Base):
+    """One staff sign-in attempt: the audit, and what the sign-in throttle counts (see docs/security.md).
+
+    ``email`` is the address as typed (normalised), whether or not an account has it, so that unknown
+    and known accounts are throttled alike; ``user_id`` is the account when there is one.
+    """
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        CheckConstraint("method IN ('password', 'link', 'cli')", name="method"),
+        CheckConstraint("outcome IN ('success', 'failure', 'throttled', 'reset')", name="outcome"),
+        Index("ix_sign_in_attempts_email_at", "email", "at"),
+        Index("ix_sign_in_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    email: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
 
 
 # --- the live session ---------------------------------------------------------------------------------

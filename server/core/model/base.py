@@ -1,7 +1,8 @@
 """Building blocks of the model: the base model, ids, texts, instants, roles, channels, error codes.
 
-Texts are stripped, length-checked after stripping, and refused when they hold control characters
-(PostgreSQL cannot store NUL, and nobody types a bell); one-line texts also refuse line breaks.
+Texts are stripped, length-checked after stripping, and refused when they hold control characters,
+C0 and C1 alike (PostgreSQL cannot store NUL, nobody types a bell, and NEL is a line break to some
+readers); one-line texts also refuse line breaks, which would break a mail header or a CSV row.
 Lengths count Unicode code points, as JavaScript's ``[...text].length`` does.
 """
 
@@ -49,6 +50,7 @@ ErrorCode = Literal[
     "already_waiting",
     "invalid_transition",
     "reorder_mismatch",
+    "outside_day",
     # the service
     "rate_limited",
     "internal",
@@ -127,7 +129,7 @@ def _utc(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 """An aware instant, normalised to UTC; naive datetimes are refused."""
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]")
 
 
@@ -159,3 +161,6 @@ NoticeText = Annotated[str, _text(280), AfterValidator(_one_line)]
 ShortLine = Annotated[str, _text(120), AfterValidator(_one_line)]
 OptionalShortLine = Annotated[ShortLine | None, BeforeValidator(_blank_to_none)]
 """A one-line text of at most 120 characters; omitted, null or blank all mean none."""
+OneLineText = Annotated[str, AfterValidator(_one_line)]
+"""A one-line text whose bounds the field gives (``Field(max_length=…)``): names, addresses and other
+one-line fields of HTTP bodies, refused with the same rule as the protocol's texts."""

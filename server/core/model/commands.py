@@ -49,7 +49,9 @@ class SegmentOpen(BaseCommand):
     """Open a scheduled segment: it goes live with a new, open, empty speakers queue.
 
     Emits ``segment.opened`` (with the drift from its scheduled start). Errors: ``not_found``;
-    ``invalid_transition`` when the segment is not scheduled or another segment is live or paused.
+    ``invalid_transition`` when the segment is not scheduled or another segment is live or paused;
+    ``outside_day`` when now is not within its day: from 2 hours before the day's first segment to 2
+    hours after its last one's scheduled end (rehearsal copies of an event may open on any day).
     """
 
     type: Literal["segment.open"] = "segment.open"

@@ -6,6 +6,7 @@ Route modules import from here, never from each other."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,6 +16,7 @@ from starlette.responses import Response
 
 from server.entrypoints.http.problems import Problem
 from server.services import access, auth
+from server.services.sign_in_audit import Limits
 
 COOKIE = "parley_session"
 MAX_BODY = 64 * 1024
@@ -61,6 +63,20 @@ def join_url(request: Request, token: str) -> str:
     return f"{request.state.settings.base_url}/join/{token}"
 
 
+def client_address(conn: HTTPConnection) -> str:
+    """The peer's address (uvicorn puts the proxy's X-Forwarded-For there for trusted proxies)."""
+    return conn.client.host if conn.client else ""
+
+
+def sign_in_limits(conn: HTTPConnection) -> Limits:
+    settings = conn.state.settings
+    return Limits(
+        window=timedelta(seconds=settings.sign_in_window_s),
+        per_account=settings.sign_in_max_failures_per_account,
+        per_address=settings.sign_in_max_failures_per_address,
+    )
+
+
 async def json_body(request: Request, model: type[M]) -> M:
     """Parse a JSON body into ``model``; 415/413/400/422 problems otherwise (never a 500)."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
@@ -70,8 +86,10 @@ async def json_body(request: Request, model: type[M]) -> M:
         raise Problem(413, f"body larger than {MAX_BODY} bytes", code="too_large")
     try:
         data: Any = json.loads(raw or b"null")
-    except ValueError as exc:
+    except ValueError as exc:  # UnicodeDecodeError included
         raise Problem(400, f"malformed JSON: {exc}", code="bad_json") from None
+    except RecursionError:  # 40 KB of "[" fits under the cap and is deeper than Python's stack
+        raise Problem(400, "malformed JSON: nested too deeply", code="bad_json") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -7,13 +7,16 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from server.core.model.base import OneLineText
 from server.entrypoints.http.auth import (
     COOKIE,
+    client_address,
     join_links,
     join_url,
     json_body,
     require_principal,
     set_session_cookie,
+    sign_in_limits,
 )
 from server.entrypoints.http.problems import Problem
 from server.services import auth, registrations
@@ -27,7 +30,7 @@ class TokenIn(BaseModel):
 
 class PasswordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=254)
+    email: OneLineText = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1000)
 
 
@@ -155,13 +158,21 @@ async def login(request: Request) -> Response:
     responses:
       200: {description: Signed in; the session cookie is set.}
       401: {description: Unknown email or wrong password.}
+      429: {description: "Too many failed sign-ins for this account or from this address; `Retry-After` says when to try again (docs/security.md)."}
     """
     data = await json_body(request, PasswordIn)
-    async with request.state.sessions() as session, session.begin():
-        try:
-            token = await auth.sign_in_password(session, data.email, data.password)
-        except AuthError as exc:
-            raise Problem(401, exc.message, code=exc.code) from None
+    try:
+        token = await auth.sign_in_password(
+            request.state.sessions,
+            data.email,
+            data.password,
+            address=client_address(request),
+            limits=sign_in_limits(request),
+        )
+    except auth.SignInThrottled as exc:
+        raise Problem(429, exc.message, code=exc.code, headers={"Retry-After": str(exc.retry_after)}) from None
+    except AuthError as exc:
+        raise Problem(401, exc.message, code=exc.code) from None
     response = JSONResponse({"signed_in": "staff", "session_token": token})
     set_session_cookie(request, response, token)
     return response
@@ -182,7 +193,7 @@ async def sign_in_link(request: Request) -> Response:
     data = await json_body(request, TokenIn)
     async with request.state.sessions() as session, session.begin():
         try:
-            token = await auth.sign_in_with_link(session, data.token)
+            token = await auth.sign_in_with_link(session, data.token, address=client_address(request))
         except AuthError as exc:
             raise Problem(401, exc.message, code=exc.code) from None
     response = JSONResponse({"signed_in": "staff", "session_token": token})

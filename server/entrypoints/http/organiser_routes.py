@@ -127,12 +127,14 @@ async def revoke_registration(request: Request) -> Response:
 async def reissue_link(request: Request) -> Response:
     """
     summary: A new join link for a registration (organisers)
+    description: For a link that leaked. The old link stops working and every session it opened ends
+      (as revoking does; open sockets close with 4401 within seconds); a revoked registration is reinstated.
     tags: [organisers]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
       - {name: id, in: path, required: true, schema: {type: integer}}
     responses:
-      200: {description: The new join link; the old one stops working.}
+      200: {description: The new join link; the old one and its sessions no longer work.}
       401: {description: Not signed in.}
       403: {description: Not an organiser of this event.}
       404: {description: No such event, or no such registration in it.}
@@ -150,6 +152,6 @@ async def reissue_link(request: Request) -> Response:
 routes = [
     Route("/api/events/{slug}/registrations", list_registrations, methods=["GET"]),
     Route("/api/events/{slug}/registrations.csv", export_registrations, methods=["GET"]),
-    Route("/api/events/{slug}/registrations/{id:int}/revoke", revoke_registration, methods=["POST"]),
-    Route("/api/events/{slug}/registrations/{id:int}/link", reissue_link, methods=["POST"]),
+    Route("/api/events/{slug}/registrations/{id:id}/revoke", revoke_registration, methods=["POST"]),
+    Route("/api/events/{slug}/registrations/{id:id}/link", reissue_link, methods=["POST"]),
 ]

@@ -32,26 +32,31 @@ TITLES = {
 class Problem(Exception):
     """Raise from a route to answer with a problem document."""
 
-    def __init__(self, status: int, detail: str, *, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, status: int, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.code = code
+        self.headers = headers  # e.g. Retry-After on a 429
         self.extra = extra
 
 
-def problem_response(status: int, detail: str, *, code: str | None = None, **extra: Any) -> JSONResponse:
+def problem_response(
+    status: int, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status}
     body["detail"] = detail
     if code:
         body["code"] = code
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
 async def on_problem(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
-    return problem_response(exc.status, exc.detail, code=exc.code, **exc.extra)
+    return problem_response(exc.status, exc.detail, code=exc.code, headers=exc.headers, **exc.extra)
 
 
 ACCESS_STATUS: dict[type[AccessError], int] = {NotSignedIn: 401, EventNotFound: 404, AccessForbidden: 403}

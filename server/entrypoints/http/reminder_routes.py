@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.adapters.db.base import utcnow
+from server.core.model.base import Id, OneLineText
 from server.entrypoints.http.auth import event_access, json_body
 from server.entrypoints.http.problems import Problem
 from server.programme import parse_offset
@@ -22,9 +23,11 @@ SEND_TASK = "parley.reminders.send"
 class ResendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    registration_id: int = Field(ge=1)
+    registration_id: Id
     day: date = Field(description="The morning, YYYY-MM-DD.")
-    kind: str = Field(min_length=1, max_length=32, description='A reminder of the schedule, e.g. "attendees-24h".')
+    kind: OneLineText = Field(
+        min_length=1, max_length=32, description='A reminder of the schedule, e.g. "attendees-24h".'
+    )
 
 
 class ScheduleIn(BaseModel):

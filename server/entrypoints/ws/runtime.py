@@ -80,6 +80,9 @@ class LiveRuntime:
         closed = await self.attendance.sweep(now=self.clock())
         if closed:
             log.info("closed %d presence intervals left open by a stopped server", closed)
+        recounted = await self.live.reconcile_votes()  # totals a killed process had not flushed yet
+        if recounted:
+            log.info("vote totals rebuilt from the recorded votes for events %s", recounted)
         for every, job in (
             (self.timing.heartbeat_s, self._heartbeat),
             (self.timing.revalidate_s, self._revalidate),

@@ -344,7 +344,7 @@ def _mail(
         segments=tuple(mail_segments),
         join_url=join,
         site_url=base_url,
-        calendar_uid=calendar_uid(event.slug, day.date, row.recipient, domain),
+        calendar_uid=calendar_uid(event.slug, day.date, row.email, domain),
         calendar_sequence=_calendar_sequence(session, day, segments),
         outbox_name=f"{first:%Y%m%dT%H%M%SZ}-{event.slug}-{day.date.isoformat()}-{row.kind}-{tag}-{row.resends}",
     )
@@ -404,7 +404,18 @@ def deliver(
             )
 
     try:
-        send(compose(mail), mail, accepted)
+        message = compose(mail)
+    except Exception as exc:  # noqa: BLE001
+        # Composing is deterministic: what fails once fails every time (a line break in a name stored
+        # before names were checked, a header the mail cannot carry). Retrying cannot help, and a
+        # pending row would be claimed again forever: record the failure and its reason.
+        reason = f"could not compose the mail: {exc or type(exc).__name__}"
+        log.warning("delivery %s: %s", delivery_id, reason)
+        with sessions.begin() as session:
+            _finish(session, delivery_id, token, status="failed", error=reason[:2000], claim_token=None)
+        return "failed"
+    try:
+        send(message, mail, accepted)
     except DeliveryError as exc:
         deadline = ends_at if resends else starts_at
         retry_at = now + retry_delay(attempts)

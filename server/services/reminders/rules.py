@@ -127,9 +127,14 @@ def message_id(slug: str, day: date, kind: str, recipient: str, resends: int, do
     return f"<reminder-{digest(slug, day.isoformat(), kind, recipient, size=24)}-{resends}@{domain}>"
 
 
-def calendar_uid(slug: str, day: date, recipient: str, domain: str) -> str:
-    """Stable per person and morning: every reminder of that morning updates the same calendar entry."""
-    return f"{digest(slug, day.isoformat(), recipient, size=32)}@{domain}"
+def calendar_uid(slug: str, day: date, email: str, domain: str) -> str:
+    """One per person and morning: every reminder of that morning updates the same calendar entry.
+
+    Keyed on the normalised email, not the delivery's recipient key: a registered attendee who also
+    moderates gets the attendee reminder (``reg:<id>``) and the speakers' one (``mail:<email>``), and
+    both must land on one entry of their calendar (the morning's SEQUENCE orders the versions).
+    """
+    return f"{digest(slug, day.isoformat(), 'person', email.strip().lower(), size=32)}@{domain}"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ the later of its scheduled end and its segments' ends; when the moderator has en
 segment (by schedule) and nothing is live, the morning ends right there, early or late. A report
 covers its windows up to ``now``; once ``now`` is past them (or the moderator closed the morning),
 it is final and compiling again gives the same bytes.
+
+Whatever the log says, a morning's window never leaves its day: it is clipped to ``REPORT_MARGIN_BEFORE``
+before the day's scheduled start and ``REPORT_MARGIN_AFTER`` after its scheduled end (the opening
+margin of the core's rule, plus the grace of a segment left live). A segment opened on another day
+(before the rule existed, or in a rehearsal copy) adds nothing outside that: the report of one
+morning stays a few hours of minutes, never years.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from server.core.stage import OPENING_MARGIN
 from server.services.reports.model import DayFacts, SegmentFacts
 
 LIVE_SEGMENT_GRACE = timedelta(hours=2)
+REPORT_MARGIN_BEFORE = OPENING_MARGIN
+REPORT_MARGIN_AFTER = OPENING_MARGIN + LIVE_SEGMENT_GRACE
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,12 @@ def morning_window(day: DayFacts, segments: list[SegmentFacts], now: datetime) -
     else:
         end = max([day.ends_at, *(span.end for _, span in spans)])
         final = now >= end and all(span.final for _, span in spans)
+    # never outside the day, whatever the log says (see the module's docstring)
+    low = min([day.starts_at, *(s.starts_at for s in ordered)]) - REPORT_MARGIN_BEFORE
+    high = max([day.ends_at, *(s.ends_at for s in ordered)]) + REPORT_MARGIN_AFTER
+    start = min(max(start, low), high)
+    end = min(end, high)
+    final = final or now >= high
     end = max(end, start)
     until = max(start, min(end, now))
     clipped = []
