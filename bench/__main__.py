@@ -1,17 +1,23 @@
-"""``python -m bench [report|fanout] [options]``.
+"""``python -m bench [report|fanout|faults] [options]``.
 
 With no benchmark named (``make bench``), the attendance report benchmark runs: 10,000 attendees,
-three mornings, every format. ``fanout`` is the websocket fan-out benchmark.
+three mornings, every format. ``fanout`` is the websocket fan-out benchmark; ``faults`` injects faults
+(crashes, restarts, cut connections, lost publishes, slow readers, a join storm, killed workers) and
+counts what every client saw.
 """
 
 import sys
 
-BENCHMARKS = ("report", "fanout")
+BENCHMARKS = ("report", "fanout", "faults")
 
 
 def run(argv: list[str]) -> int:
     name = argv[0] if argv and argv[0] in BENCHMARKS else "report"
     rest = argv[1:] if argv and argv[0] in BENCHMARKS else argv
+    if name == "faults":
+        from bench import faults_bench
+
+        return faults_bench.main(rest)
     if name == "fanout":
         from bench import fanout_bench
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import multiprocessing
 import os
 import random
 import resource
-import secrets
 import shutil
 import socket
 import statistics
@@ -26,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,7 +231,6 @@ def baseline(clients: int, rounds: int, procs: int) -> float:
 
 def parley(clients: int, rounds: int, procs: int) -> float:
     import httpx
-    from sqlalchemy import create_engine, insert, select
 
     data = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     port = free_port()
@@ -255,46 +251,9 @@ def parley(clients: int, rounds: int, procs: int) -> float:
     )
     try:
         wait_port(port)
-        from server.adapters.db.models import Event, Registration, WebSession
+        from tests.fixtures.people import seed_attendees
 
-        engine = create_engine(f"sqlite:///{data / 'parley.db'}")
-        tokens: list[str | None] = []
-        with engine.begin() as conn:
-            event_id = conn.execute(select(Event.id).where(Event.slug == "idm-2022-1")).scalar_one()
-            now = datetime.now(UTC)
-            conn.execute(
-                insert(Registration),
-                [
-                    {
-                        "event_id": event_id,
-                        "name": f"Delegate {i}",
-                        "email": f"d{i}@bench.example",
-                        "organisation": "",
-                        "category": "member_state",
-                        "country": "",
-                        "language": "en",
-                        "listed": False,
-                        "join_nonce": "n",
-                        "created_at": now,
-                    }
-                    for i in range(clients)
-                ],
-            )
-            reg_ids = conn.execute(select(Registration.id).order_by(Registration.id)).scalars().all()
-            rows = []
-            for reg in reg_ids:
-                token = secrets.token_urlsafe(24)
-                tokens.append(token)
-                rows.append(
-                    {
-                        "token_hash": hashlib.sha256(token.encode()).hexdigest(),
-                        "registration_id": reg,
-                        "created_at": now,
-                        "expires_at": now + timedelta(days=1),
-                    }
-                )
-            conn.execute(insert(WebSession), rows)
-        engine.dispose()
+        tokens: list[str | None] = list(seed_attendees(f"sqlite:///{data / 'parley.db'}", clients))
         link = next(
             line.split("/signin/")[1].strip()
             for line in (data / "server.log").read_text().splitlines()

@@ -68,7 +68,7 @@ class Row:
     """One route: who gets through (``allowed``) and with which answer; the others are refused."""
 
     method: str  # an HTTP method, or WS for the websocket
-    path: str  # as routed, e.g. /api/events/{slug}/registrations/{id:int}/revoke
+    path: str  # as routed, e.g. /api/events/{slug}/registrations/{id:id}/revoke
     allowed: frozenset[str]
     ok: int  # the status of a principal who gets through, with the request below
     body: dict[str, Any] | Callable[[], dict[str, Any]] | None = None
@@ -106,8 +106,8 @@ MATRIX = (
     Row("GET", "/api/events/{slug}/attendance/timeline", STAFF_OF_THIS_EVENT, 200, query={"day": "2022-02-28"}),
     Row("GET", "/api/events/{slug}/registrations", ORGANISERS_OF_THIS_EVENT, 200),
     Row("GET", "/api/events/{slug}/registrations.csv", ORGANISERS_OF_THIS_EVENT, 200),
-    Row("POST", "/api/events/{slug}/registrations/{id:int}/revoke", ORGANISERS_OF_THIS_EVENT, 204),
-    Row("POST", "/api/events/{slug}/registrations/{id:int}/link", ORGANISERS_OF_THIS_EVENT, 200),
+    Row("POST", "/api/events/{slug}/registrations/{id:id}/revoke", ORGANISERS_OF_THIS_EVENT, 204),
+    Row("POST", "/api/events/{slug}/registrations/{id:id}/link", ORGANISERS_OF_THIS_EVENT, 200),
     Row("GET", "/api/events/{slug}/reminders", ORGANISERS_OF_THIS_EVENT, 200),
     Row(
         "POST",

@@ -29,7 +29,7 @@ from tests.fixtures.celery import (
 from tests.fixtures.celery import reminders_redis as reminders_redis  # noqa: F401  (fixture)
 from tests.fixtures.parley import Parley
 from tests.fixtures.services import PostgresDatabases, pg_url
-from tests.fixtures.smtp import Mailbox, Received, parse_ics
+from tests.fixtures.smtp import Mailbox, Received, parse_ics, smtp_env
 
 NY = ZoneInfo("America/New_York")
 SECRET = "test-secret-key-not-for-production"
@@ -47,16 +47,6 @@ class Stack:
     mailbox: Mailbox
     worker: WorkerProcess
     client: TaskClient
-
-
-def smtp_env(box: Mailbox) -> dict[str, str]:
-    return {
-        "PARLEY_SMTP_HOST": "127.0.0.1",
-        "PARLEY_SMTP_PORT": str(box.port),
-        "PARLEY_SMTP_TIMEOUT": "10",
-        "PARLEY_SMTP_FROM": "IDM reminders <reminders@parley.example.org>",
-        "PARLEY_PUBLIC_URL": "https://parley.example.org",
-    }
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,8 +59,23 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+STALE_TEMP_S = 3600.0
+"""A temporary file this old belongs to a writer that died (a compile takes seconds): removed."""
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """A worker killed between ``mkstemp`` and ``os.replace`` leaves its temporary file behind;
+    the next write of the same file removes it. Younger ones may be another writer's, still going."""
+    now = time.time()
+    for temp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if now - temp.stat().st_mtime > STALE_TEMP_S:
+                temp.unlink()
+
+
 def write_atomic(path: Path, content: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
