@@ -192,7 +192,7 @@ def play_live_session(engine: Engine, event_id: int, people: list[int], rng: ran
         state = new_live_state(infos)
         seq = {"public": 0, "staff": 0}
         log: list[dict[str, Any]] = []
-        mia = Actor(moderator.id, "moderator", "Bench Moderator")
+        mia = Actor(moderator.id, "moderator", "Bench Moderator", kind="staff")
         counters = {"cid": 0, "speeches": 0, "questions": 0}
 
         def run(command_type: Any, actor: Actor, when: datetime, **fields: Any) -> None:
@@ -227,7 +227,12 @@ def play_live_session(engine: Engine, event_id: int, people: list[int], rng: ran
                 speakers = rng.sample(people, 8)
                 for n, reg in enumerate(speakers):
                     when = clock + timedelta(seconds=span * (n + 1) / 20)
-                    run(FloorRequest, Actor(reg, "attendee", f"Attendee {reg}"), when, topic=f"Topic {n}")
+                    run(
+                        FloorRequest,
+                        Actor(reg, "attendee", f"Attendee {reg}", kind="attendee"),
+                        when,
+                        topic=f"Topic {n}",
+                    )
                     entry_id = state.public.queue.waiting[-1].id
                     run(FloorGrant, mia, when + timedelta(seconds=5), entry_id=entry_id)
                     run(SpeechEnd, mia, when + timedelta(seconds=rng.uniform(40, min(240, span / 20 - 10))))
@@ -237,7 +242,7 @@ def play_live_session(engine: Engine, event_id: int, people: list[int], rng: ran
                     asker = rng.choice(people)
                     run(
                         QuestionAsk,
-                        Actor(asker, "attendee", f"Attendee {asker}"),
+                        Actor(asker, "attendee", f"Attendee {asker}", kind="attendee"),
                         when,
                         text=f"Question {n} of {segment.key}: what about point {rng.randint(1, 99)}?",
                     )

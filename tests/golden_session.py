@@ -95,10 +95,10 @@ async def _prepare(sessions: Any) -> Cast:
         segments = {s.key: s.id for s in (await session.execute(select(Segment))).scalars()}
         people = {p.name: p.id for p in (await session.execute(select(SegmentPerson))).scalars()}
         attendees = {
-            name: (Actor(r.id, "attendee", r.name, r.organisation or None), f"a:{r.id}")
+            name: (Actor(r.id, "attendee", r.name, r.organisation or None, kind="attendee"), f"a:{r.id}")
             for name, r in registrations.items()
         }
-        return Cast(Actor(mia.id, "moderator", mia.name), f"u:{mia.id}", attendees, people, segments)
+        return Cast(Actor(mia.id, "moderator", mia.name, kind="staff"), f"u:{mia.id}", attendees, people, segments)
 
 
 def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:

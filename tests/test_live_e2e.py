@@ -307,3 +307,57 @@ async def test_a_crashed_server_leaves_no_interval_open(live_servers: list[Serve
     assert row.ended_at == row.last_seen_at, "at its last heartbeat"
     assert row.ended_at.timestamp() <= killed_at
     assert row.ended_at > row.started_at
+
+
+@BOTH_MODES
+async def test_an_attendee_and_a_moderator_with_the_same_number_are_two_people(
+    live_servers: list[ServerProcess],
+) -> None:
+    """Registrations and staff accounts are numbered apart: the demo moderator is staff account 2,
+    and so the second attendee to register is registration 2. Each one's entry, speech and
+    question is attributed to them, in the events and in a fresh snapshot."""
+    first, last = live_servers[0], live_servers[-1]
+    moderator = LiveClient(first, staff_token(first, "moderator"))
+    snapshot = await moderator.connect()
+    staff_who = snapshot["me"]["who"]
+    assert staff_who.startswith("staff:"), staff_who
+    number = int(staff_who.removeprefix("staff:"))
+    twin = None
+    for n in range(1, number + 1):  # registration ids are given in order on a fresh database
+        candidate = LiveClient(last, register(last, f"Twin {n}", organisation="Ruritania"))
+        if (await candidate.connect())["me"]["who"] == f"attendee:{number}":
+            twin = candidate
+            break
+        await candidate.close()
+    assert twin is not None, f"no registration {number}"
+
+    panel = next(s for s in snapshot["public"]["segments"] if s["key"] == "d1-panel-1")
+    await moderator.ok("segment.open", segment_id=panel["id"])
+    twin_entry = (await twin.ok("floor.request", topic="Funding"))["data"]["entry_id"]
+    mod_entry = (await moderator.ok("floor.request", topic="Procedure"))["data"]["entry_id"]
+    requested = [(await moderator.expect("event", event="floor.requested"))["event"]["entry"] for _ in range(2)]
+    assert [(e["id"], e["who"]) for e in requested] == [(twin_entry, f"attendee:{number}"), (mod_entry, staff_who)]
+    twin_question = (await twin.ok("question.ask", text="The attendee's question?"))["data"]["question_id"]
+    mod_question = (await moderator.ok("question.ask", text="The moderator's question?"))["data"]["question_id"]
+    await moderator.ok("question.approve", question_id=twin_question)
+    approved = await moderator.expect("event", event="question.approved")
+    assert approved["event"]["by"] == staff_who
+    await moderator.ok("floor.grant", entry_id=mod_entry)
+    speech = (await twin.expect("event", event="speech.started"))["event"]["speech"]
+    assert (speech["who"], speech["entry_id"], speech["speaker_name"]) == (staff_who, mod_entry, "Demo moderator")
+
+    for client in (moderator, twin):
+        await client.close()
+    fresh_mod = await LiveClient(first, moderator.token).connect()
+    fresh_twin = await LiveClient(last, twin.token).connect()
+    assert fresh_mod["me"]["who"] == staff_who and fresh_twin["me"]["who"] == f"attendee:{number}"
+    assert fresh_mod["me"]["waiting_entry_id"] is None, "the moderator's entry became the speech"
+    assert fresh_twin["me"]["waiting_entry_id"] == twin_entry
+    assert [q["id"] for q in fresh_mod["me"]["questions"]] == [mod_question]
+    assert [q["id"] for q in fresh_twin["me"]["questions"]] == [twin_question]
+    assert fresh_twin["public"]["stage"]["speech"]["who"] == staff_who
+    assert [e["who"] for e in fresh_twin["public"]["queue"]["waiting"]] == [f"attendee:{number}"]
+    staff = fresh_mod["staff"]
+    assert [(q["id"], q["asker"]["who"]) for q in staff["questions"]] == [(mod_question, staff_who)]
+    facts = staff["provenance"][str(twin_question)]
+    assert (facts["asker"]["who"], facts["approved_by"]) == (f"attendee:{number}", staff_who)

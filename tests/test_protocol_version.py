@@ -97,7 +97,7 @@ def remove_command_property(defs: dict[str, Any]) -> None:
 
 
 def change_property_type(defs: dict[str, Any]) -> None:
-    defs["QueueEntry"]["properties"]["user_id"] = {"type": "string", "title": "User Id"}
+    defs["QueueEntry"]["properties"]["id"] = {"type": "string", "title": "Id"}
 
 
 def make_sent_property_nullable(defs: dict[str, Any]) -> None:
@@ -140,7 +140,7 @@ BREAKING: dict[str, tuple[Edit, str]] = {
     ),
     "a state property removed": (remove_nested_state_property, ".topic: property removed"),
     "a command property removed": (remove_command_property, "ClientFrame<question.ask>.anonymous: property removed"),
-    "a property's type changed": (change_property_type, ".user_id: type changed from integer to string"),
+    "a property's type changed": (change_property_type, "entry.id: type changed from integer to string"),
     "null sent where it never was": (make_sent_property_nullable, ".duration_s: type changed from number to null"),
     "null refused where it was accepted": (narrow_accepted_type, "question_id: type changed from integer | null"),
     "an enum value removed": (remove_enum_value, "ServerFrame<error>.code: enum value(s) 'rate_limited' removed"),

@@ -23,7 +23,7 @@ from server.adapters.bus.memory import MemoryBus
 from server.adapters.db import migrate
 from server.adapters.db.engine import make_sessionmaker, make_sync_engine
 from server.adapters.db.models import EventLogEntry, LiveStateRow
-from server.core.model import EVENT_CHANNELS, QuestionUnarchived
+from server.core.model import EVENT_CHANNELS, FloorRequested, QuestionUnarchived
 from server.core.records import (
     EVENT_FORMAT,
     EVENTS,
@@ -276,7 +276,9 @@ def test_a_record_without_an_upcaster_or_too_new_raises_a_typed_error_naming_it(
     with pytest.raises(UnknownFormat) as too_new:
         decode_event(payload, EVENT_FORMAT + 1, record=record)
     assert too_new.value.record == record and too_new.value.stored_format == EVENT_FORMAT + 1
-    assert str(too_new.value).startswith("event_log row 7 (event 1, public seq 42): event record in format 2")
+    assert str(too_new.value).startswith(
+        f"event_log row 7 (event 1, public seq 42): event record in format {EVENT_FORMAT + 1}"
+    )
     with pytest.raises(UnreadableRecord, match="no upcaster from format 0"):
         decode_event(payload, 0, record=record)
     with pytest.raises(UnknownFormat):
@@ -289,6 +291,49 @@ def test_a_record_without_an_upcaster_or_too_new_raises_a_typed_error_naming_it(
         broken.decode(payload, 0, record=record)
     with pytest.raises(RecordError, match="live_states row of event 3"):
         STATES.decode({"public": {"segments": 3}, "staff": {}}, STATE_FORMAT, record="live_states row of event 3")
+
+
+# -- format 1 → 2: persons become references ----------------------------------------------------------------
+
+
+def test_format_1_persons_are_lifted_to_references() -> None:
+    """Format 1 said ``user_id`` for attendees and staff alike: the upcaster tells them apart by the
+    record's own facts (an organisation is an attendee's; decisions are staff's; see core.records)."""
+    golden = Golden.read(GOLDEN / "format-1")
+    rows = {row["type"]: row for row in reversed(golden.event_log)}  # the first row of each type
+    entry = decode_event(rows["floor.requested"]["payload"], 1).entry  # type: ignore[union-attr]
+    assert (entry.who, rows["floor.requested"]["actor"]) == ("attendee:1", "a:1")
+    asked = decode_event(rows["question.asked"]["payload"], 1).question  # type: ignore[union-attr]
+    assert asked.asker.who == f"attendee:{rows['question.asked']['actor'][2:]}"
+    approved = decode_event(rows["question.approved"]["payload"], 1)
+    assert approved.by in (None, f"staff:{rows['question.approved']['actor'][2:]}")  # type: ignore[union-attr]
+    dismissed = decode_event(rows["question.dismissed"]["payload"], 1)
+    assert dismissed.by == dismissed.question.dismissed_by == "staff:1"  # type: ignore[union-attr]
+    state = decode_state(golden.final_state["state"], 1)
+    assert {facts.approved_by for facts in state.staff.provenance.values()} <= {None, "staff:1"}
+    # every actor of a lifted entry or question is the one the event log's actor column names
+    for row in golden.event_log:
+        event = decode_event(row["payload"], row["format"])
+        if isinstance(event, FloorRequested):
+            assert event.entry.who == "attendee:" + row["actor"][2:] and row["actor"].startswith("a:")
+
+
+def test_a_format_1_person_without_an_organisation_is_taken_for_staff() -> None:
+    """The one case the record cannot decide: staff is the side that shows nobody anything new."""
+    entry = {
+        "id": 1,
+        "user_id": 3,
+        "name": "Mo",
+        "organisation": None,
+        "on_behalf_of": None,
+        "topic": None,
+        "point_of_order": False,
+        "requested_at": "2022-02-28T14:41:05Z",
+    }
+    lifted = decode_event({"type": "floor.requested", "entry": entry, "position": 0}, 1)
+    assert lifted.entry.who == "staff:3"  # type: ignore[union-attr]
+    lifted = decode_event({"type": "floor.requested", "entry": {**entry, "organisation": "CBC"}, "position": 0}, 1)
+    assert lifted.entry.who == "attendee:3"  # type: ignore[union-attr]
 
 
 # -- the migration -------------------------------------------------------------------------------------------
@@ -331,7 +376,8 @@ def test_the_report_scan_goes_on_past_an_event_whose_records_it_cannot_read(
         session.execute(update(LiveStateRow).values(format=99))
     assert reports.scan_due(engine, tmp_path, now=REPORT_NOW) == []
     assert "live_states row of event" in caplog.text
-    with Session(engine) as session, session.begin():
-        session.execute(update(LiveStateRow).values(format=STATE_FORMAT))
-        session.execute(update(EventLogEntry).values(format=EVENT_FORMAT))
+    with Session(engine) as session, session.begin():  # back to the formats the folder's rows were written in
+        session.execute(update(LiveStateRow).values(format=golden.final_state["format"]))
+        for row in golden.event_log:
+            session.execute(update(EventLogEntry).where(EventLogEntry.id == row["id"]).values(format=row["format"]))
     assert [done.scope for done in reports.scan_due(engine, tmp_path, now=REPORT_NOW)] == [REPORT_SCOPE]

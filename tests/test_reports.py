@@ -286,10 +286,10 @@ def play_morning(session: Session, s: Scenario, until: datetime) -> None:
         for seg in segments
     ]
     recorder = Recorder(session, s.event_id, new_live_state(infos))
-    mia = Actor(s.moderator_id, "moderator", "Mia Moderator")
+    mia = Actor(s.moderator_id, "moderator", "Mia Moderator", kind="staff")
 
     def attendee(first: str) -> Actor:
-        return Actor(s.people[first], "attendee", first, None)
+        return Actor(s.people[first], "attendee", first, None, kind="attendee")
 
     seg = s.segments
     pat_id = people[seg["d1-panel-1"]].id

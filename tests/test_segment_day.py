@@ -18,7 +18,7 @@ from server.services.live import LiveService
 from tests.fixtures.parley import ROOT, Parley
 
 SHIPPED = ROOT / "config" / "programmes" / "idm-2022-1.yaml"
-MODERATOR = Actor(user_id=1, role="moderator", display_name="Mo")
+MODERATOR = Actor(user_id=1, role="moderator", display_name="Mo", kind="staff")
 
 
 def open_first_segment(parley: Parley, slug: str, now: datetime) -> ResultFrame | ErrorFrame:

@@ -12,7 +12,9 @@ from server.services.auth import Principal
 def connection() -> Connection:
     principal = Principal(session_id=1, kind="attendee", id=7, name="A", email="a@example.org", event_id=1)
     ws: Any = object()  # never written to here: these rules only fill the outbox
-    return Connection(ws=ws, principal=principal, actor=Actor(7, "attendee", "A"), event_id=1, channels=("public",))
+    return Connection(
+        ws=ws, principal=principal, actor=Actor(7, "attendee", "A", kind="attendee"), event_id=1, channels=("public",)
+    )
 
 
 def test_events_that_arrive_while_joining_follow_the_snapshot_in_order() -> None:

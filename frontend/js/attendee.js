@@ -140,7 +140,7 @@ function renderNow() {
     replaceChildren(box, h("p", { class: "muted" }, t("now.nobody")));
     return;
   }
-  replaceChildren(box, ...speakerBlock(speech));
+  replaceChildren(box, ...speakerBlock(speech, state.live.store.isMe(speech.who)));
 }
 
 function tick(nowMs) {
@@ -166,7 +166,7 @@ function renderFloor() {
   const position = store.myPosition();
   const mine = $("#floor-mine");
   const form = $("#floor-form");
-  const speaking = Boolean(pub.stage.speech && pub.stage.speech.user_id === store.me.user_id && pub.stage.speech.speaker_name === store.me.display_name);
+  const speaking = Boolean(pub.stage.speech && store.isMe(pub.stage.speech.who));
   // #floor-mine is a live region: rewrite it only when what it says changes
   const sig = JSON.stringify([position, speaking, getLang()]);
   if (mine.dataset.sig !== sig) {

@@ -9,7 +9,7 @@
 //   socket drops are sent again, with the same cid, once reconnected (the server answers a repeated
 //   cid with its first result, so nothing is applied twice).
 
-import { command as makeCommand, newCid } from "./protocol.js";
+import { command as makeCommand, newCid, PROTOCOL_VERSION } from "./protocol.js";
 
 export const Status = Object.freeze({
   CONNECTING: "connecting",
@@ -24,6 +24,7 @@ const FATAL_CLOSE = new Map([
   [4403, "forbidden"],
   [4404, "not_found"],
 ]);
+const OUTDATED_CLOSE = 4000; // a normal, client-chosen close: this page cannot read the server's state
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const DEFAULT_HEARTBEAT_MS = 15000;
 const COMMAND_TIMEOUT_MS = 15000;
@@ -137,6 +138,14 @@ export class LiveConnection {
   receive(frame) {
     switch (frame.type) {
       case "snapshot":
+        if (frame.protocol_version !== PROTOCOL_VERSION) {
+          // The server speaks another protocol version (it was updated under this page): its
+          // state would be misread, so stop here and ask for a reload instead of reconnecting.
+          const ws = this.ws;
+          this.fail("outdated");
+          if (ws) ws.close(OUTDATED_CLOSE, "outdated");
+          return;
+        }
         this.store.load(frame);
         if (this.status !== Status.LIVE) this.becameLive();
         break;

@@ -126,6 +126,7 @@ function item(q, pub, staff) {
     "p",
     { class: "muted" },
     who,
+    asker && ui.live.store.isMe(asker.who) ? h("span", { class: "tag you" }, t("person.you")) : null,
     anonymous ? h("span", { class: "tag" }, t("inbox.anonymous")) : null,
     q.addressed_to ? ` → ${personName(pub, q.addressed_to)}` : null,
     ` · ${formatTime(q.asked_at, undefined)}`,

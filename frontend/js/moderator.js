@@ -212,7 +212,8 @@ function renderFloor() {
   const key = JSON.stringify([speech?.id, speech?.paused_at, speech?.limit_s, getLang()]);
   if (key !== state.speechKey) {
     state.speechKey = key;
-    replaceChildren($("#speaker"), speech ? speakerBlock(speech) : h("p", { class: "muted" }, t("now.nobody")));
+    const mine = Boolean(speech && state.live.store.isMe(speech.who));
+    replaceChildren($("#speaker"), speech ? speakerBlock(speech, mine) : h("p", { class: "muted" }, t("now.nobody")));
     const actions = $("#speech-actions");
     keepToggleFocus(actions, ["spause", "sresume"], () => {
       replaceChildren(
@@ -285,7 +286,7 @@ function renderQueue() {
       return h(
         "li",
         {
-          class: "entry",
+          class: state.live.store.isMine(entry) ? "entry mine" : "entry",
           draggable: "true",
           tabindex: "0",
           dataset: { fkey: "row", entry: entry.id },
@@ -318,6 +319,7 @@ function renderQueue() {
         h("span", { class: "grip", "aria-hidden": "true" }, "⠿"),
         h("span", { class: "entry-main" },
           h("span", { class: "person-name" }, entry.name),
+          state.live.store.isMine(entry) ? h("span", { class: "tag you" }, t("person.you")) : null,
           entry.organisation ? h("span", { class: "muted" }, ` · ${entry.organisation}`) : null,
           entry.point_of_order ? h("span", { class: "tag warn" }, t("floor.point_of_order")) : null,
           entry.on_behalf_of ? h("span", { class: "block" }, t("now.on_behalf", { who: entry.on_behalf_of })) : null,
@@ -335,7 +337,7 @@ function renderQueue() {
         ),
       );
     },
-    (entry) => JSON.stringify([entry, queue.waiting.findIndex((e) => e.id === entry.id), count, canGrant, getLang()]),
+    (entry) => JSON.stringify([entry, queue.waiting.findIndex((e) => e.id === entry.id), count, canGrant, state.live.store.isMine(entry), getLang()]),
   );
   if (!queue.waiting.length) replaceChildren($("#queue-list"), h("li", { class: "muted empty" }, t("floor.empty")));
 }

@@ -5,7 +5,7 @@
 // BEGIN SPEC
 export const SPEC = Object.freeze(
 {
-  "protocol_version": 1,
+  "protocol_version": 2,
   "commands": {
     "segment.open": {"fields": ["segment_id"], "required": ["segment_id"], "roles": ["moderator", "organiser"]},
     "segment.pause": {"fields": ["segment_id"], "required": ["segment_id"], "roles": ["moderator", "organiser"]},

@@ -4,13 +4,15 @@ import { h, $ } from "./dom.js";
 import { t, announce } from "./page.js";
 import { forecast, clockText } from "./forecast.js";
 
-export function speakerBlock(speech) {
+/** ``mine``: the speech is the connected person's own (``speech.who === me.who``). */
+export function speakerBlock(speech, mine = false) {
   return [
     h("p", { class: "label" }, t("now.floor")),
     h(
       "p",
       { class: "speaker-name" },
       speech.speaker_name,
+      mine ? h("span", { class: "tag you" }, t("person.you")) : null,
       speech.point_of_order ? h("span", { class: "tag warn" }, t("floor.point_of_order")) : null,
     ),
     speech.organisation ? h("p", { class: "muted" }, speech.organisation) : null,

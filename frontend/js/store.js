@@ -356,9 +356,15 @@ export class Store {
 
   // The personal part of a snapshot (server/core/views.py personal_view), kept up to date from
   // the events and this user's own command results.
+  // People are person references ("attendee:3", "staff:3"; docs/protocol.md): attendees and staff
+  // are numbered apart, so only the whole reference says who someone is, never a number or a name.
+  isMe(who) {
+    return Boolean(this.me && who && who === this.me.who);
+  }
+
   isMine(entry) {
     const me = this.me;
-    return Boolean(me && (entry.id === me.waiting_entry_id || (entry.user_id === me.user_id && entry.name === me.display_name)));
+    return Boolean(me && (entry.id === me.waiting_entry_id || this.isMe(entry.who)));
   }
 
   followMe(ev, before) {
@@ -385,7 +391,7 @@ export class Store {
         me.voted = me.voted.filter((id) => id !== ev.question_id);
         break;
       case "question.asked":
-        if (ev.question.asker.user_id === me.user_id && ev.question.asker.name === me.display_name) this.ownQuestion(ev.question, false);
+        if (this.isMe(ev.question.asker.who)) this.ownQuestion(ev.question, false);
         break;
       case "question.dismissed":
         me.questions = me.questions.filter((q) => q.id !== ev.question.id);

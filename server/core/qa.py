@@ -236,7 +236,7 @@ def _published(tx: Transaction, question_id: int) -> PublicQuestion:
     return public
 
 
-def _publish(tx: Transaction, question: StaffQuestion, text: str, by: int | None) -> None:
+def _publish(tx: Transaction, question: StaffQuestion, text: str, by: str | None) -> None:
     tx.emit(QuestionApproved(question_id=question.id, text=text, by=by, at=tx.now))
     anonymous = question.anonymous
     tx.emit(
@@ -267,7 +267,7 @@ def ask_question(tx: Transaction, command: QuestionAsk, actor: Actor) -> None:
         text=command.text,
         addressed_to=command.addressed_to,
         anonymous=command.anonymous,
-        asker=Asker(user_id=actor.user_id, name=actor.display_name, organisation=actor.organisation),
+        asker=Asker(who=actor.who, name=actor.display_name, organisation=actor.organisation),
         asked_at=tx.now,
     )
     tx.emit(QuestionAsked(question=question))
@@ -285,22 +285,22 @@ def check_vote(tx: Transaction, command: QuestionVote, actor: Actor) -> None:
 
 def approve_question(tx: Transaction, command: QuestionApprove, actor: Actor) -> None:
     question = _pending(tx, command.question_id)
-    _publish(tx, question, command.text or question.text, by=actor.user_id)
+    _publish(tx, question, command.text or question.text, by=actor.who)
 
 
 def edit_question(tx: Transaction, command: QuestionEdit, actor: Actor) -> None:
     question = _pending(tx, command.question_id)
     if command.text != question.text:
-        tx.emit(QuestionEdited(question_id=question.id, text=command.text, by=actor.user_id, at=tx.now))
+        tx.emit(QuestionEdited(question_id=question.id, text=command.text, by=actor.who, at=tx.now))
 
 
 def dismiss_question(tx: Transaction, command: QuestionDismiss, actor: Actor) -> None:
     staff, public = _find(tx, command.question_id)
-    decision = {"status": "dismissed", "dismissed_by": actor.user_id, "dismissed_at": tx.now}
+    decision = {"status": "dismissed", "dismissed_by": actor.who, "dismissed_at": tx.now}
     if staff is not None:
         if staff.status == "dismissed":
             reject("invalid_transition", f"question {staff.id} is already dismissed")
-        tx.emit(QuestionDismissed(question=staff.model_copy(update=decision), by=actor.user_id, at=tx.now))
+        tx.emit(QuestionDismissed(question=staff.model_copy(update=decision), by=actor.who, at=tx.now))
         return
     assert public is not None
     facts = tx.staff.provenance[public.id]
@@ -316,11 +316,11 @@ def dismiss_question(tx: Transaction, command: QuestionDismiss, actor: Actor) ->
         edited_by=facts.edited_by,
         edited_at=facts.edited_at,
         status="dismissed",
-        dismissed_by=actor.user_id,
+        dismissed_by=actor.who,
         dismissed_at=tx.now,
     )
     tx.emit(QuestionUnpublished(question_id=public.id, at=tx.now))
-    tx.emit(QuestionDismissed(question=dismissed, by=actor.user_id, at=tx.now))
+    tx.emit(QuestionDismissed(question=dismissed, by=actor.who, at=tx.now))
 
 
 def highlight_question(tx: Transaction, command: QuestionHighlight, actor: Actor) -> None:
@@ -349,7 +349,7 @@ def archive_question(tx: Transaction, command: QuestionArchive, actor: Actor) ->
 def restore_question(tx: Transaction, command: QuestionRestore, actor: Actor) -> None:
     staff, public = _find(tx, command.question_id)
     if staff is not None and staff.status == "dismissed":
-        tx.emit(QuestionUndismissed(question_id=staff.id, by=actor.user_id, at=tx.now))
+        tx.emit(QuestionUndismissed(question_id=staff.id, by=actor.who, at=tx.now))
     elif public is not None and public.status == "archived":
         status: Literal["approved", "answered"] = "answered" if public.answered_at else "approved"
         tx.emit(QuestionUnarchived(question_id=public.id, status=status, at=tx.now))
@@ -360,7 +360,7 @@ def restore_question(tx: Transaction, command: QuestionRestore, actor: Actor) ->
 
 def set_moderation(tx: Transaction, command: QaSetModeration, actor: Actor) -> None:
     if command.enabled != tx.staff.moderation:
-        tx.emit(QaModerationSet(enabled=command.enabled, by=actor.user_id, at=tx.now))
+        tx.emit(QaModerationSet(enabled=command.enabled, by=actor.who, at=tx.now))
 
 
 def vote_counts(tx: Transaction, counts: Mapping[int, int]) -> None:

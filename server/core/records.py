@@ -27,7 +27,7 @@ from typing import Any, Final, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from server.core.apply import apply_public, apply_staff
-from server.core.model import Event, FloorRequested, QuestionAsked, SpeechStarted
+from server.core.model import Event, FloorRequested, PersonKind, QuestionAsked, SpeechStarted, person_ref
 from server.core.state import Counters, LiveState
 
 T = TypeVar("T")
@@ -35,10 +35,13 @@ Payload = dict[str, Any]
 Upcaster = Callable[[Payload], Payload]
 """Lifts one record's JSON from format ``n`` to ``n + 1``. It gets a copy it may change."""
 
-EVENT_FORMAT: Final = 1
-"""The format ``encode_event`` writes. 1: the event shapes of ``server.core.model.events``."""
-STATE_FORMAT: Final = 1
-"""The format ``encode_state`` writes. 1: ``LiveState`` (public and staff views, id counters)."""
+EVENT_FORMAT: Final = 2
+"""The format ``encode_event`` writes. 1: the event shapes of ``server.core.model.events`` with
+persons as bare numbers (``user_id``, ``by``); 2: persons as references (``who``, ``by``:
+``"attendee:3"``, ``"staff:3"``)."""
+STATE_FORMAT: Final = 2
+"""The format ``encode_state`` writes. 1: ``LiveState`` (public and staff views, id counters) with
+persons as bare numbers; 2: persons as references."""
 
 _EVENT: Final[TypeAdapter[Event]] = TypeAdapter(Event)
 
@@ -114,6 +117,72 @@ class RecordCodec(Generic[T]):
         return RecordCodec(self.kind, current, self.validate, self.dump, {**self.upcasters, **upcasters})
 
 
+# -- format 1 → 2: persons become references -----------------------------------------------------
+#
+# Format 1 named a person by a bare number: a registration id for an attendee, a user id for a
+# staff member, in the same fields. Format 2 says which (``"attendee:3"`` / ``"staff:3"``). The
+# upcasters decide from the record alone, so the lifted log and the lifted state agree and a
+# replay still gives the stored state:
+#
+# - ``by``, ``edited_by``, ``dismissed_by``, ``approved_by`` are staff: only moderators and
+#   organisers may edit, approve, dismiss or switch moderation, and only staff accounts hold
+#   those roles (exact).
+# - ``user_id`` of a queue entry, a speech or an asker: attendee when the record gives the person
+#   an organisation (staff accounts have none, so this is exact); otherwise staff. An attendee who
+#   registered without an organisation cannot be told from a staff member by the record; staff is
+#   the safe side: a staff member already sees every entry and question, while an attendee taken
+#   for someone else would be shown another person's pending question as their own.
+
+
+def _v1_person(holder: Payload) -> None:
+    """Replace a format-1 ``user_id`` (entry, speech, asker) by ``who``, in place."""
+    number = holder.pop("user_id")
+    if number is None:
+        holder["who"] = None
+        return
+    kind: PersonKind = "attendee" if holder.get("organisation") else "staff"
+    holder["who"] = person_ref(kind, number)
+
+
+def _v1_staff(holder: Payload, *keys: str) -> None:
+    for key in keys:
+        if holder.get(key) is not None:
+            holder[key] = person_ref("staff", holder[key])
+
+
+def _v1_staff_question(question: Payload) -> None:
+    _v1_person(question["asker"])
+    _v1_staff(question, "edited_by", "dismissed_by")
+
+
+def _event_persons_are_references(payload: Payload) -> Payload:
+    """Event format 1 → 2: ``user_id`` becomes ``who``, ``by`` a staff reference."""
+    kind = payload["type"]
+    if kind in ("speech.started", "speech.ended"):
+        _v1_person(payload["speech"])
+    elif kind == "floor.requested":
+        _v1_person(payload["entry"])
+    elif kind in ("question.asked", "question.dismissed"):
+        _v1_staff_question(payload["question"])
+    _v1_staff(payload, "by")
+    return payload
+
+
+def _state_persons_are_references(payload: Payload) -> Payload:
+    """Live state format 1 → 2: the same rules on every speech, entry and question it holds."""
+    public, staff = payload["public"], payload["staff"]
+    if public["stage"].get("speech") is not None:
+        _v1_person(public["stage"]["speech"])
+    for entry in public["queue"]["waiting"]:
+        _v1_person(entry)
+    for question in staff["questions"]:
+        _v1_staff_question(question)
+    for facts in staff["provenance"].values():
+        _v1_person(facts["asker"])
+        _v1_staff(facts, "edited_by", "approved_by")
+    return payload
+
+
 def _dump_event(event: Event) -> Payload:
     return event.model_dump(mode="json")
 
@@ -127,14 +196,14 @@ EVENTS: Final[RecordCodec[Event]] = RecordCodec(
     current=EVENT_FORMAT,
     validate=_EVENT.validate_python,
     dump=_dump_event,
-    upcasters={},  # format 1 is the first: nothing to lift yet
+    upcasters={1: _event_persons_are_references},
 )
 STATES: Final[RecordCodec[LiveState]] = RecordCodec(
     kind="live state",
     current=STATE_FORMAT,
     validate=LiveState.model_validate,
     dump=_dump_state,
-    upcasters={},
+    upcasters={1: _state_persons_are_references},
 )
 
 EVENT_TYPE_RENAMES: Final[Mapping[str, str]] = {}

@@ -37,8 +37,9 @@ def entry_by_id(queue: SpeakersQueue, entry_id: int) -> QueueEntry | None:
     return next((entry for entry in queue.waiting if entry.id == entry_id), None)
 
 
-def entry_of_user(queue: SpeakersQueue, user_id: int) -> QueueEntry | None:
-    return next((entry for entry in queue.waiting if entry.user_id == user_id), None)
+def entry_of(queue: SpeakersQueue, who: str) -> QueueEntry | None:
+    """The waiting entry of the person ``who`` (a person reference), if any."""
+    return next((entry for entry in queue.waiting if entry.who == who), None)
 
 
 def insertion_index(waiting: tuple[QueueEntry, ...], point_of_order: bool) -> int:
@@ -96,13 +97,13 @@ def _require_segment_in_progress(tx: Transaction) -> int:
 def request_floor(tx: Transaction, command: FloorRequest, actor: Actor) -> None:
     _require_segment_in_progress(tx)
     queue = tx.public.queue
-    if entry_of_user(queue, actor.user_id) is not None:
+    if entry_of(queue, actor.who) is not None:
         reject("already_waiting", "you are already on the list of speakers")
     if not queue.open and not command.point_of_order:
         reject("list_closed", "the list of speakers is closed")
     entry = QueueEntry(
         id=tx.allocate("entry"),
-        user_id=actor.user_id,
+        who=actor.who,
         name=actor.display_name,
         organisation=actor.organisation,
         on_behalf_of=command.on_behalf_of,
@@ -114,7 +115,7 @@ def request_floor(tx: Transaction, command: FloorRequest, actor: Actor) -> None:
 
 
 def withdraw_request(tx: Transaction, command: FloorWithdraw, actor: Actor) -> None:
-    entry = entry_of_user(tx.public.queue, actor.user_id)
+    entry = entry_of(tx.public.queue, actor.who)
     if entry is None:
         reject("not_found", "you are not on the list of speakers")
     tx.emit(QueueEntryRemoved(entry_id=entry.id, reason="withdrawn", at=tx.now))

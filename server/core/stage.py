@@ -259,7 +259,7 @@ def grant_floor(tx: Transaction, command: FloorGrant, actor: Actor) -> None:
             segment_id=segment.id,
             speaker_name=entry.name,
             organisation=entry.organisation,
-            user_id=entry.user_id,
+            who=entry.who,
             entry_id=entry.id,
             on_behalf_of=entry.on_behalf_of,
             topic=entry.topic,

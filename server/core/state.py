@@ -10,7 +10,7 @@ It is a pydantic model: the service may persist it as JSON (``model_dump_json`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -20,22 +20,34 @@ from server.core.model import (
     Channel,
     ErrorCode,
     Event,
+    PersonKind,
     PublicState,
     Role,
     Segment,
     SegmentInfo,
     StaffState,
+    person_ref,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who sends a command, as the service authenticated them (role for this event)."""
+    """Who sends a command, as the service authenticated them (role for this event).
+
+    ``kind`` and ``user_id`` come from the session: an attendee registration or a staff account,
+    numbered apart. The state names the actor by ``who`` only, never by the bare number.
+    """
 
     user_id: int
     role: Role
     display_name: str
     organisation: str | None = None
+    kind: PersonKind = field(kw_only=True)
+
+    @property
+    def who(self) -> str:
+        """The actor's person reference (``"attendee:3"``, ``"staff:3"``)."""
+        return person_ref(self.kind, self.user_id)
 
 
 class Emitted(NamedTuple):

@@ -18,7 +18,7 @@ from server.core.model import (
     SpeechStarted,
     StaffState,
 )
-from server.core.speakers import entry_of_user
+from server.core.speakers import entry_of
 from server.core.state import Actor, Emitted, LiveState
 
 
@@ -31,7 +31,7 @@ def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> 
     """``me`` of a snapshot: the user's waiting entry, own questions (pending ones are visible to
     their asker; dismissed ones are not shown: moderation decisions are staff-only), and the
     published questions they voted for (``voted``, from the service's vote table)."""
-    entry = entry_of_user(state.public.queue, actor.user_id)
+    entry = entry_of(state.public.queue, actor.who)
     own: list[OwnQuestion] = [
         OwnQuestion(
             id=q.id,
@@ -43,11 +43,11 @@ def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> 
             asked_at=q.asked_at,
         )
         for q in state.staff.questions
-        if q.asker.user_id == actor.user_id and q.status == "pending"
+        if q.asker.who == actor.who and q.status == "pending"
     ]
     published = {q.id: q for q in state.public.questions}
     for question_id, facts in state.staff.provenance.items():
-        if facts.asker.user_id == actor.user_id:
+        if facts.asker.who == actor.who:
             q = published[question_id]
             own.append(
                 OwnQuestion(
@@ -61,7 +61,7 @@ def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> 
                 )
             )
     return Personal(
-        user_id=actor.user_id,
+        who=actor.who,
         role=actor.role,
         display_name=actor.display_name,
         waiting_entry_id=entry.id if entry else None,

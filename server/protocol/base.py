@@ -25,19 +25,24 @@ from server.core.model.base import (
     Model,
     NoticeText,
     OptionalShortLine,
+    PersonKind,
+    PersonRef,
     QuestionText,
     Role,
     Seconds,
     Seq,
     ShortLine,
     SignedSeconds,
+    parse_person_ref,
+    person_ref,
     require_type_tag,
 )
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
+"""1: persons as bare numbers (``user_id``, ``by``); 2: persons as references (``who``, ``by``:
+``"attendee:3"`` / ``"staff:3"``, see ``PersonRef``)."""
 MAX_FRAME_BYTES: Final = 64 * 1024
 """A client frame over this size closes the connection (the websocket adapter enforces it)."""
-
 
 
 class ProtocolError(Exception):
@@ -53,6 +58,6 @@ class ProtocolError(Exception):
 __all__ = [
     "CHANNELS", "CHANNELS_BY_ROLE", "ERROR_CODES", "MAX_FRAME_BYTES", "MAX_SAFE_INTEGER", "PROTOCOL_VERSION",
     "ROLES", "Channel", "Cid", "Count", "Epoch", "ErrorCode", "Id", "Instant", "LimitSeconds", "Model",
-    "NoticeText", "OptionalShortLine", "ProtocolError", "QuestionText", "Role", "Seconds", "Seq", "ShortLine",
-    "SignedSeconds", "require_type_tag",
-]
+    "NoticeText", "OptionalShortLine", "PersonKind", "PersonRef", "ProtocolError", "QuestionText", "Role",
+    "Seconds", "Seq", "ShortLine", "SignedSeconds", "parse_person_ref", "person_ref", "require_type_tag",
+]  # fmt: skip

@@ -25,6 +25,7 @@ import pytest
 from server.core import decide
 from server.core.decide import record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
+from server.protocol import PROTOCOL_VERSION
 from tests.core.cases import CASES, busy, panel_paused, speech_paused
 from tests.core.helpers import MODERATOR, at, command, fresh
 from tests.fixtures.services import need
@@ -124,7 +125,10 @@ def test_store_js_refuses_an_event_that_does_not_fit_like_the_core() -> None:
     bad = [
         ("public", {"type": "speech.paused", "speech_id": 999, "at": "2022-02-28T15:00:00Z"}),
         ("public", {"type": "queue.entry_removed", "entry_id": 999, "reason": "removed", "at": "2022-02-28T15:00:00Z"}),
-        ("staff", {"type": "question.edited", "question_id": 999, "text": "x", "by": 1, "at": "2022-02-28T15:00:00Z"}),
+        (
+            "staff",
+            {"type": "question.edited", "question_id": 999, "text": "x", "by": "staff:1", "at": "2022-02-28T15:00:00Z"},
+        ),
         ("public", {"type": "question.votes_updated", "counts": {"999": 1}}),
     ]
     cases = [
@@ -173,3 +177,30 @@ def test_forecast_js_computes_what_the_core_computes() -> None:
                 want["forecast_end_of_day"].replace("Z", "+00:00")
             )
 
+
+VERSION_CHECK = f"""
+import {{ LiveConnection }} from {json.dumps((JS / "connection.js").as_uri())};
+import {{ PROTOCOL_VERSION }} from {json.dumps((JS / "protocol.js").as_uri())};
+globalThis.window = {{ addEventListener() {{}} }};
+const out = {{ client: PROTOCOL_VERSION }};
+for (const version of [PROTOCOL_VERSION, PROTOCOL_VERSION - 1]) {{
+  const seen = {{ loaded: false, statuses: [], closed: null }};
+  const store = {{ ready: false, positions: null, load() {{ seen.loaded = true; }} }};
+  const onStatus = (status, detail) => seen.statuses.push([status, detail.reason ?? null]);
+  const conn = new LiveConnection({{ slug: "s", store, onStatus }});
+  conn.ws = {{ readyState: 1, close(code) {{ seen.closed = code; }}, send() {{}} }};
+  conn.receive({{ type: "snapshot", protocol_version: version }});
+  out[version] = seen;
+}}
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def test_connection_js_stops_on_a_snapshot_of_another_protocol_version() -> None:
+    """A page built for one protocol version never loads a state of another: it stops and asks for
+    a reload (the server was updated under it) instead of misreading who is who."""
+    out = node(VERSION_CHECK, None)
+    assert out["client"] == PROTOCOL_VERSION
+    current, older = out[str(PROTOCOL_VERSION)], out[str(PROTOCOL_VERSION - 1)]
+    assert current == {"loaded": True, "statuses": [["live", None]], "closed": None}
+    assert older == {"loaded": False, "statuses": [["closed", "outdated"]], "closed": 4000}

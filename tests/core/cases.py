@@ -33,7 +33,7 @@ def _then(state: LiveState, kind: str, actor: Actor = MODERATOR, minute: float =
     return act(state, kind, actor, at(minute), **fields)[0]
 
 
-BYSTANDER = Actor(user_id=150, role="attendee", display_name="Cy Bystander")
+BYSTANDER = Actor(user_id=150, role="attendee", display_name="Cy Bystander", kind="attendee")
 
 
 def busy(actor: Actor = ATTENDEE) -> LiveState:

@@ -17,10 +17,10 @@ from server.protocol import (
 T0 = datetime(2022, 2, 28, 14, 0, tzinfo=UTC)  # 09:00 New York
 DAY = date(2022, 2, 28)
 
-ATTENDEE = Actor(user_id=100, role="attendee", display_name="Ana Attendee", organisation="Ruritania")
-ATTENDEE_2 = Actor(user_id=101, role="attendee", display_name="Ben Attendee")
-MODERATOR = Actor(user_id=200, role="moderator", display_name="Mo Derator")
-ORGANISER = Actor(user_id=300, role="organiser", display_name="Olga Organiser")
+ATTENDEE = Actor(user_id=100, role="attendee", display_name="Ana Attendee", organisation="Ruritania", kind="attendee")
+ATTENDEE_2 = Actor(user_id=101, role="attendee", display_name="Ben Attendee", kind="attendee")
+MODERATOR = Actor(user_id=200, role="moderator", display_name="Mo Derator", kind="staff")
+ORGANISER = Actor(user_id=300, role="organiser", display_name="Olga Organiser", kind="staff")
 ACTORS = {"attendee": ATTENDEE, "moderator": MODERATOR, "organiser": ORGANISER}
 
 OPENING_ID, PANEL_ID, CLOSING_ID = 1, 2, 3

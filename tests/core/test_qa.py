@@ -49,8 +49,8 @@ def test_a_question_is_pending_for_staff_only_with_its_asker() -> None:
         SPEAKER_ID,
         PANEL_ID,
     )
-    assert (question.asker.user_id, question.asker.name, question.status) == (
-        ATTENDEE.user_id,
+    assert (question.asker.who, question.asker.name, question.status) == (
+        ATTENDEE.who,
         ATTENDEE.display_name,
         "pending",
     )
@@ -88,7 +88,7 @@ def test_anonymous_questions_are_published_without_a_name_but_staff_keep_it() ->
     state, _ = act(state, "question.approve", question_id=1)
     assert state.public.questions[0].asker_name is None
     assert state.public.questions[0].asker_organisation is None
-    assert state.staff.provenance[1].asker.user_id == ATTENDEE.user_id
+    assert state.staff.provenance[1].asker.who == ATTENDEE.who
     assert personal_view(state, ATTENDEE).questions[0].status == "published"
 
 
@@ -101,8 +101,8 @@ def test_approving_with_an_edit_keeps_the_askers_words_for_staff() -> None:
     facts = state.staff.provenance[PENDING]
     assert (facts.original_text, facts.edited_by, facts.approved_by) == (
         "Question 1?",
-        MODERATOR.user_id,
-        MODERATOR.user_id,
+        MODERATOR.who,
+        MODERATOR.who,
     )
 
 
@@ -128,13 +128,13 @@ def test_only_pending_questions_can_be_approved_or_edited(kind: str) -> None:
 def test_dismissing_pending_and_published_questions() -> None:
     state, emitted = act(busy(), "question.dismiss", now=at(50), question_id=PENDING)
     assert types(emitted) == [("staff", "question.dismissed")]
-    assert state.staff.questions[0].status == "dismissed" and state.staff.questions[0].dismissed_by == MODERATOR.user_id
+    assert state.staff.questions[0].status == "dismissed" and state.staff.questions[0].dismissed_by == MODERATOR.who
     state, emitted = act(state, "question.dismiss", question_id=HIGHLIGHTED)
     assert types(emitted) == [("public", "question.unpublished"), ("staff", "question.dismissed")]
     assert HIGHLIGHTED not in public_ids(state) and HIGHLIGHTED in staff_ids(state)
     assert state.public.highlighted_question_id is None
     assert HIGHLIGHTED not in state.staff.provenance
-    assert state.staff.questions[-1].asker.user_id == ATTENDEE.user_id
+    assert state.staff.questions[-1].asker.who == ATTENDEE.who
     assert rejected(state, "question.dismiss", question_id=DISMISSED) == "invalid_transition"
     assert rejected(state, "question.dismiss", question_id=99) == "not_found"
 
@@ -215,7 +215,7 @@ def test_ranking_by_votes_then_time_or_by_time() -> None:
 
 # -- properties -----------------------------------------------------------------------------------
 
-ASKERS = [Actor(user_id=2000 + n, role="attendee", display_name=f"Asker {n}") for n in range(3)]
+ASKERS = [Actor(user_id=2000 + n, role="attendee", display_name=f"Asker {n}", kind="attendee") for n in range(3)]
 MODERATION = [
     "question.approve",
     "question.dismiss",

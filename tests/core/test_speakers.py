@@ -24,7 +24,7 @@ from tests.core.helpers import (
     types,
 )
 
-PEOPLE = [Actor(user_id=1000 + n, role="attendee", display_name=f"Person {n}") for n in range(6)]
+PEOPLE = [Actor(user_id=1000 + n, role="attendee", display_name=f"Person {n}", kind="attendee") for n in range(6)]
 
 
 def names(state: LiveState) -> list[str]:
@@ -42,7 +42,7 @@ def test_a_request_joins_the_end_with_the_requester_and_their_details() -> None:
     assert types(emitted) == [("public", "floor.requested")]
     assert emitted[0].event.position == 0
     entry = state.public.queue.waiting[0]
-    assert (entry.id, entry.user_id, entry.name, entry.organisation) == (1, 100, "Ana Attendee", "Ruritania")
+    assert (entry.id, entry.who, entry.name, entry.organisation) == (1, "attendee:100", "Ana Attendee", "Ruritania")
     assert (entry.topic, entry.on_behalf_of, entry.point_of_order, entry.requested_at) == (
         "Funding",
         None,
@@ -168,7 +168,7 @@ def _step(state: LiveState, op: tuple, minute: float) -> LiveState:
             new, emitted = act(state, f"queue.{kind}", MODERATOR, at(minute))
     except CommandRejected as error:
         if kind == "request":
-            mine = any(e.user_id == PEOPLE[op[1]].user_id for e in waiting)
+            mine = any(e.who == PEOPLE[op[1]].who for e in waiting)
             assert error.code == ("already_waiting" if mine else "list_closed")
             assert not state.public.queue.open or mine
         else:
@@ -180,7 +180,7 @@ def _step(state: LiveState, op: tuple, minute: float) -> LiveState:
 
 def _invariants(state: LiveState) -> None:
     waiting = state.public.queue.waiting
-    users = [entry.user_id for entry in waiting]
+    users = [entry.who for entry in waiting]
     assert len(users) == len(set(users)), "one waiting entry per person"
     expected = sorted(waiting, key=lambda e: (not e.point_of_order, e.requested_at, e.id))
     assert list(waiting) == expected, "points of order first, request order in each band"

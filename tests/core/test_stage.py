@@ -157,7 +157,7 @@ def test_granting_an_entry_takes_it_off_the_queue_with_the_intervention_limit() 
         ("floor.grant", MODERATOR, at(32), {"entry_id": 1}),
     )
     speech = state.public.stage.speech
-    assert (speech.entry_id, speech.user_id, speech.speaker_name) == (1, ATTENDEE.user_id, ATTENDEE.display_name)
+    assert (speech.entry_id, speech.who, speech.speaker_name) == (1, ATTENDEE.who, ATTENDEE.display_name)
     assert (speech.topic, speech.on_behalf_of, speech.organisation) == ("Funding", "G77", "Ruritania")
     assert (speech.limit_s, speech.started_at) == (180, at(32))
     assert state.public.queue.waiting == ()

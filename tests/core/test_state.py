@@ -63,8 +63,8 @@ def test_staff_views_only_for_staff_roles() -> None:
 
 
 def test_personal_view_of_someone_who_did_nothing() -> None:
-    me = personal_view(busy(), ATTENDEE_2.__class__(user_id=999, role="attendee", display_name="New"))
-    assert (me.user_id, me.waiting_entry_id, me.questions, me.voted) == (999, None, (), ())
+    me = personal_view(busy(), ATTENDEE_2.__class__(user_id=999, role="attendee", display_name="New", kind="attendee"))
+    assert (me.who, me.waiting_entry_id, me.questions, me.voted) == ("attendee:999", None, (), ())
 
 
 def test_personal_view_shows_the_waiting_entry() -> None:
@@ -126,7 +126,7 @@ def test_events_that_do_not_fit_the_view_are_refused() -> None:
 
     state = busy()
     with pytest.raises(InconsistentEvent):
-        apply_public(state.public, QaModerationSet(enabled=False, by=1, at=at(50)))  # a staff event
+        apply_public(state.public, QaModerationSet(enabled=False, by="staff:1", at=at(50)))  # a staff event
     with pytest.raises(InconsistentEvent):
         apply_staff(state.staff, QuestionAnswered(question_id=2, at=at(50)))  # a public event
     with pytest.raises(InconsistentEvent):

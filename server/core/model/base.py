@@ -25,6 +25,8 @@ from pydantic import (
 MAX_SAFE_INTEGER: Final = 2**53 - 1  # the largest id a JavaScript number holds exactly
 
 Role = Literal["attendee", "moderator", "organiser"]
+PersonKind = Literal["attendee", "staff"]
+PERSON_KINDS: Final[tuple[PersonKind, ...]] = get_args(PersonKind)
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 Channel = Literal["public", "staff"]
 CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
@@ -82,6 +84,34 @@ class Model(BaseModel):
 Id = Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER)]
 Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
 Seq = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
+_PERSON_REF: Final = re.compile(r"(attendee|staff):([1-9][0-9]{0,15})", re.ASCII)
+PersonRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^(attendee|staff):[1-9][0-9]{0,15}$"),
+    Field(description='A person: "attendee:<registration id>" or "staff:<user id>" (docs/protocol.md, People).'),
+]
+"""Who a person is, wherever the state or an event names one: ``"attendee:<registration id>"`` or
+``"staff:<user id>"``. Registrations and staff accounts are numbered apart, so attendee 3 and
+moderator 3 can be in the same event: the bare number never names a person. A string (not an
+object) so that clients compare two references with ``===`` and use one as a map key."""
+
+
+def person_ref(kind: PersonKind, id_: int) -> str:
+    """The reference of attendee registration ``id_`` or staff account ``id_``."""
+    if kind not in PERSON_KINDS or isinstance(id_, bool) or not 1 <= id_ <= MAX_SAFE_INTEGER:
+        raise ValueError(f"not a person: {kind!r} {id_!r}")
+    return f"{kind}:{id_}"
+
+
+def parse_person_ref(ref: str) -> tuple[PersonKind, int]:
+    """``"staff:3"`` → ``("staff", 3)``. Raises ``ValueError`` on anything else."""
+    match = _PERSON_REF.fullmatch(ref) if isinstance(ref, str) else None
+    if match is None or int(match.group(2)) > MAX_SAFE_INTEGER:
+        raise ValueError(f"not a person reference: {ref!r}")
+    kind: PersonKind = "attendee" if match.group(1) == "attendee" else "staff"
+    return kind, int(match.group(2))
+
+
 Cid = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
 """The client's command id: 1 to 64 printable ASCII characters, no spaces."""
 Epoch = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[!-~]+$")]

@@ -4,7 +4,8 @@ Each event class belongs to one channel (``channel`` class attribute): ``public`
 ``PublicState`` and go to everyone, ``staff`` events change ``StaffState`` and go to moderators and
 organisers only. Public events never name a moderator nor an anonymous asker; the service's event
 log records the actor of every event, so who decided what is kept there. Staff events that
-record a decision also carry ``by``. Instants (``at``) are aware UTC.
+record a decision also carry ``by``, the staff member's person reference (``"staff:<id>"``).
+Instants (``at``) are aware UTC.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from server.core.model.base import (
     LimitSeconds,
     Model,
     NoticeText,
+    PersonRef,
     QuestionText,
     Seconds,
     SignedSeconds,
@@ -235,7 +237,7 @@ class QuestionEdited(StaffEvent):
     type: Literal["question.edited"] = "question.edited"
     question_id: Id
     text: QuestionText
-    by: Id
+    by: PersonRef
     at: Instant
 
 
@@ -247,7 +249,7 @@ class QuestionApproved(StaffEvent):
     type: Literal["question.approved"] = "question.approved"
     question_id: Id
     text: QuestionText
-    by: Id | None
+    by: PersonRef | None
     at: Instant
 
 
@@ -257,7 +259,7 @@ class QuestionDismissed(StaffEvent):
 
     type: Literal["question.dismissed"] = "question.dismissed"
     question: StaffQuestion
-    by: Id
+    by: PersonRef
     at: Instant
 
 
@@ -266,14 +268,14 @@ class QuestionUndismissed(StaffEvent):
 
     type: Literal["question.undismissed"] = "question.undismissed"
     question_id: Id
-    by: Id
+    by: PersonRef
     at: Instant
 
 
 class QaModerationSet(StaffEvent):
     type: Literal["qa.moderation_set"] = "qa.moderation_set"
     enabled: bool
-    by: Id
+    by: PersonRef
     at: Instant
 
 

@@ -22,6 +22,7 @@ from server.core.model.base import (
     Model,
     NoticeText,
     OptionalShortLine,
+    PersonRef,
     QuestionText,
     Role,
     Seconds,
@@ -80,7 +81,8 @@ class Segment(SegmentInfo):
 
 
 class Speech(Model):
-    """Whoever has the floor: a queue entry (``entry_id``, ``user_id``) or a programme person.
+    """Whoever has the floor: a queue entry (``entry_id``, and ``who`` requested it) or a programme
+    person (``person_id``, an id of ``segments[].people``; ``who`` is null).
 
     Time spoken is ``(paused_at or now) - started_at - paused_s``.
     """
@@ -89,7 +91,7 @@ class Speech(Model):
     segment_id: Id
     speaker_name: str
     organisation: str | None = None
-    user_id: Id | None = None
+    who: PersonRef | None = None
     entry_id: Id | None = None
     person_id: Id | None = None
     on_behalf_of: OptionalShortLine = None
@@ -121,10 +123,10 @@ class Stage(Model):
 
 
 class QueueEntry(Model):
-    """A request for the floor, waiting. Speakers are public by nature, so is their user id."""
+    """A request for the floor, waiting. Speakers are public by nature, so is who they are."""
 
     id: Id
-    user_id: Id
+    who: PersonRef
     name: str
     organisation: str | None = None
     on_behalf_of: OptionalShortLine = None
@@ -161,7 +163,7 @@ class PublicQuestion(Model):
 
 
 class Asker(Model):
-    user_id: Id
+    who: PersonRef
     name: str
     organisation: str | None = None
 
@@ -179,9 +181,9 @@ class StaffQuestion(Model):
     asked_at: Instant
     original_text: str | None = None
     """The asker's own words, once a moderator has edited the text."""
-    edited_by: Id | None = None
+    edited_by: PersonRef | None = None
     edited_at: Instant | None = None
-    dismissed_by: Id | None = None
+    dismissed_by: PersonRef | None = None
     dismissed_at: Instant | None = None
 
 
@@ -191,9 +193,9 @@ class QuestionProvenance(Model):
     asker: Asker
     anonymous: bool = False
     original_text: str | None = None
-    edited_by: Id | None = None
+    edited_by: PersonRef | None = None
     edited_at: Instant | None = None
-    approved_by: Id | None = None
+    approved_by: PersonRef | None = None
     approved_at: Instant
 
 
@@ -246,9 +248,10 @@ class OwnQuestion(Model):
 
 
 class Personal(Model):
-    """The part of a snapshot that is about the connected user."""
+    """The part of a snapshot that is about the connected user: ``who`` is how the state names them
+    (compare it with a queue entry's, a speech's or an asker's ``who``)."""
 
-    user_id: Id
+    who: PersonRef
     role: Role
     display_name: str
     waiting_entry_id: Id | None = None

@@ -90,7 +90,11 @@ async def live_socket(ws: WebSocket) -> None:
         ws=ws,
         principal=principal,
         actor=Actor(
-            user_id=principal.id, role=role, display_name=principal.name, organisation=principal.organisation or None
+            user_id=principal.id,
+            role=role,
+            display_name=principal.name,
+            organisation=principal.organisation or None,
+            kind=principal.kind,
         ),
         event_id=event_id,
         channels=CHANNELS_BY_ROLE[role],

@@ -47,6 +47,7 @@ from server.core.model import (
     QuestionUnarchived,
     QuestionUndismissed,
     SpeechEnded,
+    parse_person_ref,
 )
 from server.core.records import decode_event, decode_state, event_record, state_record, stored_event_types
 from server.core.state import LiveState
@@ -189,6 +190,13 @@ class _Names:
             return "automatic (moderation off)"
         return self._users.get(user_id, f"user {user_id}")
 
+    def person(self, ref: str | None) -> str:
+        """The name of a person reference of the state (``by``: ``"staff:<id>"``, null when automatic)."""
+        if ref is None:
+            return self.user(None)
+        kind, number = parse_person_ref(ref)
+        return self.actor(f"{'u' if kind == 'staff' else 'a'}:{number}")
+
     def actor(self, actor: str | None) -> str:
         if not actor:
             return "system"
@@ -234,7 +242,7 @@ def read_activity(
                 speeches.append(_speech(event, floor_actor))
             case QaModerationSet():
                 action = "moderation on" if event.enabled else "moderation off"
-                decisions.append(Decision(event.at, action, None, names.user(event.by)))
+                decisions.append(Decision(event.at, action, None, names.person(event.by)))
             case (
                 QuestionAsked()
                 | QuestionEdited()
@@ -320,12 +328,12 @@ def _decision(
             asker_actor[question_id] = actor
             return Decision(at, action, question_id, names.actor(actor))
         case QuestionDismissed():
-            return Decision(event.at, action, event.question.id, names.user(event.by))
+            return Decision(event.at, action, event.question.id, names.person(event.by))
         case QuestionEdited():
             detail = f"new text: {event.text}"
-            return Decision(event.at, action, event.question_id, names.user(event.by), detail)
+            return Decision(event.at, action, event.question_id, names.person(event.by), detail)
         case QuestionApproved() | QuestionUndismissed():
-            return Decision(event.at, action, event.question_id, names.user(event.by))
+            return Decision(event.at, action, event.question_id, names.person(event.by))
         case QuestionUnarchived():
             detail = f"back to {event.status}"
     # public events carry no moderator: the log's actor is who did it
