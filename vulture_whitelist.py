@@ -60,3 +60,8 @@ _.to_string
 # the fault bench's figures leave as JSON through dataclasses.asdict
 _.delivered
 _.states_equal
+
+# response models of the HTTP routes: their fields leave as JSON and are documented in the OpenAPI document
+_.components
+_.last_day
+_.unique_attendees
