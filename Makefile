@@ -1,4 +1,5 @@
 # Two commands for a fresh clone: `make run` and `make test`. Each builds .venv itself.
+# `make check`: lint, types and the tests that need no service, process or browser (the edit-test loop).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,7 @@ LOCK   := requirements.lock
 UV     := uv==0.13.9
 PYPI   := https://pypi.org/simple
 
-.PHONY: run test install lint lock bench clean
+.PHONY: run test check install lint lock bench clean
 
 # Installs exactly the versions (and hashes) of requirements.lock, then Parley itself without
 # resolving anything again. A lock older than pyproject's dependencies stops here: `make lock`.
@@ -33,6 +34,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The markers are put on by tests/conftest.py from what each test uses (tests/fixtures/tiers.py).
+check: lint
+	PARLEY_TEST_TIER=check $(BIN)/pytest -q -m "not postgres and not redis and not process and not browser"
 
 # Resolve pyproject's dependencies (dev included) from PyPI for every platform and Python >= 3.11,
 # with hashes, into requirements.lock. Run it after changing a dependency; commit both files.
