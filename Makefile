@@ -1,4 +1,5 @@
 # Two commands for a fresh clone: `make run` and `make test`. Each builds .venv itself.
+# `make check`: lint, types and the tests that need no service, process or browser (the edit-test loop).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -6,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 LOCK   := requirements.lock
 UV     := uv==0.13.9
 
-.PHONY: run test install lint lock bench clean
+.PHONY: run test check install lint lock bench clean
 
 # Installs exactly the versions (and hashes) of requirements.lock, then Parley itself without
 # resolving anything again. A lock older than pyproject's dependencies stops here: `make lock`.
@@ -27,11 +28,18 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/vulture
 
 test: lint
 	$(BIN)/pytest
+
+# The markers are put on by tests/conftest.py from what each test uses (tests/fixtures/tiers.py).
+# Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: without it every run compiles and
+# assertion-rewrites every test module again (about 15 s of CPU here).
+check: lint
+	PYTHONDONTWRITEBYTECODE= PARLEY_TEST_TIER=check $(BIN)/pytest -q -m "not postgres and not redis and not process and not browser"
 
 # Resolve pyproject's dependencies (dev included) from PyPI for every platform and Python >= 3.11,
 # with hashes, into requirements.lock. Run it after changing a dependency; commit both files.
@@ -46,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -315,13 +315,19 @@ def generate(folder: Path, attendees: int, seed: int) -> tuple[int, dict[str, An
 
 def compile_once(database: Path, data_dir: Path, event_id: int, formats: tuple[str, ...]) -> dict[str, Any]:
     """In this process: build the report of the whole event and write ``formats``; time and peak RSS."""
+    from config.settings import Settings
+    from server.services.attendance import presence_stale_after
     from server.services.reports import service
 
+    defaults = Settings.model_fields
+    stale_after = presence_stale_after(
+        heartbeat_s=defaults["heartbeat_s"].default, idle_timeout_s=defaults["idle_timeout_s"].default
+    )
     engine = create_engine(f"sqlite:///{database}")
     now = datetime(2022, 3, 10, tzinfo=UTC)
     started = time.perf_counter()
     with service.read_session(engine) as session:
-        report = service.build(session, event_id, SCOPE, now=now)
+        report = service.build(session, event_id, SCOPE, now=now, stale_after=stale_after)
     built = time.perf_counter()
     files = service.write_report(report, data_dir, formats)
     finished = time.perf_counter()

@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
 from server.adapters.bus import make_bus
+from server.adapters.clock import Clock, clock_for
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.tasks import TaskSender
 from server.entrypoints.http import (
@@ -53,6 +54,7 @@ class OpenApiDocument(openapi.Out):
 
 class AppState(TypedDict):
     settings: Settings
+    clock: Clock
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
     redis: Any
@@ -74,8 +76,11 @@ OPENAPI_SPEC = openapi.RouteSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
+    """The application for ``settings``, on ``clock`` (default: the one the settings choose; the
+    routes, the services and the live runtime all read this one, from the lifespan state)."""
     settings = settings or Settings()
+    clock = clock or clock_for(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[AppState]:
@@ -89,12 +94,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         bus = make_bus(settings.redis_url, channel_prefix=settings.bus_prefix)
         await bus.start()
         live = LiveRuntime(
-            sessions, bus, timing=Timing(heartbeat_s=settings.heartbeat_s, idle_timeout_s=settings.idle_timeout_s)
+            sessions,
+            bus,
+            clock=clock,
+            timing=Timing(heartbeat_s=settings.heartbeat_s, idle_timeout_s=settings.idle_timeout_s),
         )
         await live.start()
         try:
             yield AppState(
-                settings=settings, engine=engine, sessions=sessions, redis=redis, live=live, tasks=TaskSender(settings)
+                settings=settings,
+                clock=clock,
+                engine=engine,
+                sessions=sessions,
+                redis=redis,
+                live=live,
+                tasks=TaskSender(settings),
             )
         finally:
             await live.stop()

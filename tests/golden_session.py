@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from server.adapters.bus.memory import MemoryBus
+from server.adapters.clock import ManualClock
 from server.adapters.db.engine import make_sessionmaker
 from server.adapters.db.models import LiveStateRow, Registration, Segment, SegmentPerson, User
 from server.core.state import Actor
@@ -28,6 +29,7 @@ from server.protocol import parse_command
 from server.services.attendance import AttendanceService
 from server.services.live import LiveService
 from server.services.programmes import upsert_programme
+from tests.fixtures.parley import STALE_AFTER
 
 PROGRAMME = Path(__file__).resolve().parents[1] / "config" / "programmes" / "idm-2022-1.yaml"
 NY = ZoneInfo("America/New_York")
@@ -37,14 +39,6 @@ DAY = date(2022, 2, 28)
 def ny(clock: str) -> datetime:
     hour, minute = (int(part) for part in clock.split(":"))
     return datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=NY).astimezone(UTC)
-
-
-@dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: ny("08:00"))
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -184,17 +178,17 @@ async def play(database_url: str, on_initial_state: Callable[[LiveStateRow], Non
     engine = create_async_engine(database_url)
     event.listen(engine.sync_engine, "connect", _no_fsync)
     sessions = make_sessionmaker(engine)
-    clock = Clock()
+    clock = ManualClock(ny("08:00"))
     bus = MemoryBus()
     await bus.start()
     live = LiveService(sessions, bus, clock=clock)
-    attendance = AttendanceService(sessions, "golden")
+    attendance = AttendanceService(sessions, "golden", stale_after=STALE_AFTER)
     try:
         cast = await _prepare(sessions)
         async with sessions() as session:
             event_id = (await session.execute(select(Segment.event_id))).scalars().first()
         assert event_id is not None
-        clock.now = ny("08:30")
+        clock.set(ny("08:30"))
         await live.ensure_state(event_id)
         if on_initial_state is not None:
             async with sessions() as session:
@@ -211,7 +205,7 @@ async def play(database_url: str, on_initial_state: Callable[[LiveStateRow], Non
             steps.append((ny(end), -2, ("close", connection)))
         cid = 0
         for when, _, (who, what) in sorted(steps, key=lambda step: (step[0], step[1])):
-            clock.now = when
+            clock.set(when)
             if who == "open":
                 name, connection = what
                 registration = cast.attendees[name][0].user_id

@@ -39,6 +39,7 @@ from server.adapters.db.models import LiveStateRow
 from server.adapters.db.types import UTCDateTime
 from server.core.records import EVENT_FORMAT, STATE_FORMAT
 from server.services import reports
+from tests.fixtures.parley import STALE_AFTER
 from tests.golden_session import play
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,7 +180,7 @@ def report_figures(report: reports.Report) -> dict[str, Any]:
 
 def build_figures(engine: Engine, event_id: int) -> dict[str, Any]:
     with Session(engine) as session:
-        report = reports.build(session, event_id, REPORT_SCOPE, now=REPORT_NOW)
+        report = reports.build(session, event_id, REPORT_SCOPE, now=REPORT_NOW, stale_after=STALE_AFTER)
     # through JSON and back, so float and date forms compare as they are stored
     figures: dict[str, Any] = json.loads(json.dumps(report_figures(report)))
     return figures

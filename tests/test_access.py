@@ -18,14 +18,14 @@ import websockets
 from sqlalchemy.orm import Session
 from websockets.exceptions import InvalidStatus
 
-from server.adapters.db.base import utcnow
+from server.adapters.clock import SystemClock
 from server.adapters.db.engine import make_sync_engine
 from server.adapters.db.models import Event, EventRole, User
 from server.app import create_app
 from server.services import reports
 from server.services.accounts import hash_password
 from tests.fixtures.live import staff_token
-from tests.fixtures.parley import Parley, ServerProcess
+from tests.fixtures.parley import STALE_AFTER, Parley, ServerProcess
 
 SLUG = "idm-2022-1"
 OTHER = "other-event"
@@ -245,7 +245,13 @@ def test_the_access_matrix_over_every_route_and_the_websocket(server: ServerProc
         "event_id"
     ]
     reports.compile_report(
-        make_sync_engine(parley.settings()), parley.data_dir, event_id, "2022-02-28", now=utcnow(), formats=("csv.zip",)
+        make_sync_engine(parley.settings()),
+        parley.data_dir,
+        event_id,
+        "2022-02-28",
+        now=SystemClock().now(),
+        stale_after=STALE_AFTER,
+        formats=("csv.zip",),
     )
     wrong: list[str] = []
     for row in MATRIX:

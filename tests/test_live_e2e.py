@@ -89,6 +89,7 @@ async def test_a_whole_panel(live_servers: list[ServerProcess]) -> None:
     # Ana asks a question: pending, seen by moderators only
     asked = await ana.ok("question.ask", text="How do we count the missing?", addressed_to=speakers[1]["id"])
     question_id = asked["data"]["question_id"]
+    assert asked["data"]["published"] is False, "the asker is told it awaits moderation"
     pending = await moderator.expect("event", event="question.asked")
     assert pending["channel"] == "staff" and pending["event"]["question"]["asker"]["name"] == "Ana Silva"
     await moderator.ok("question.approve", question_id=question_id, text="How do we count missing migrants?")
@@ -230,7 +231,8 @@ async def test_folding_the_live_events_gives_a_fresh_snapshot(live_servers: list
     await moderator.ok("floor.grant", entry_id=entry)
     await moderator.ok("speech.set_limit", seconds=240)
     await moderator.ok("qa.set_moderation", enabled=False)
-    await zoe.ok("question.ask", text="Published at once")
+    at_once = await zoe.ok("question.ask", text="Published at once")
+    assert at_once["data"]["published"] is True, "the asker is told it is published"
     await moderator.ok("question.highlight", question_id=q)
     await moderator.ok("notice.set", text="Five minutes left")
     await moderator.expect("event", event="question.votes_updated")

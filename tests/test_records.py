@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session
 
 from server.adapters.bus.memory import MemoryBus
+from server.adapters.clock import SystemClock
 from server.adapters.db import migrate
 from server.adapters.db.engine import make_sessionmaker, make_sync_engine
 from server.adapters.db.models import EventLogEntry, LiveStateRow
@@ -42,7 +43,7 @@ from server.core.records import (
 from server.protocol import parse_server_frame
 from server.services import reports
 from server.services.live import LiveService
-from tests.fixtures.parley import Parley
+from tests.fixtures.parley import STALE_AFTER, Parley
 from tests.records_golden import (
     GOLDEN,
     REPORT_NOW,
@@ -148,7 +149,7 @@ async def test_the_live_service_reads_the_golden_records(loaded: tuple[Parley, E
     bus = MemoryBus()
     await bus.start()
     try:
-        live = LiveService(make_sessionmaker(engine), bus)
+        live = LiveService(make_sessionmaker(engine), bus, clock=SystemClock())
         state, position = await live.state(golden.event_id)
         assert state == decode_state(golden.final_state["state"], golden.final_state["format"])
         for channel in ("public", "staff"):
@@ -182,7 +183,7 @@ def test_a_report_over_an_unreadable_event_names_the_row(loaded: tuple[Parley, E
         row_id, seq = row.id, row.seq
         row.format = EVENT_FORMAT + 1
     with Session(engine) as session, pytest.raises(UnknownFormat) as raised:
-        reports.build(session, golden.event_id, REPORT_SCOPE, now=REPORT_NOW)
+        reports.build(session, golden.event_id, REPORT_SCOPE, now=REPORT_NOW, stale_after=STALE_AFTER)
     assert raised.value.record == event_record(row_id, golden.event_id, "public", seq)
     assert f"event_log row {row_id}" in str(raised.value)
 
@@ -192,7 +193,7 @@ def test_a_report_over_a_state_it_cannot_read_names_the_row(loaded: tuple[Parley
     with Session(engine) as session, session.begin():
         session.execute(update(LiveStateRow).values(state={"public": {}}))
     with Session(engine) as session, pytest.raises(UnreadableRecord, match="live_states row of event"):
-        reports.build(session, golden.event_id, REPORT_SCOPE, now=REPORT_NOW)
+        reports.build(session, golden.event_id, REPORT_SCOPE, now=REPORT_NOW, stale_after=STALE_AFTER)
 
 
 async def test_the_live_service_resyncs_instead_of_replaying_a_row_it_cannot_read(
@@ -207,7 +208,7 @@ async def test_the_live_service_resyncs_instead_of_replaying_a_row_it_cannot_rea
     bus = MemoryBus()
     await bus.start()
     try:
-        live = LiveService(make_sessionmaker(aengine), bus)
+        live = LiveService(make_sessionmaker(aengine), bus, clock=SystemClock())
         epoch = golden.final_state["epoch"]
         assert await live.replay(golden.event_id, "public", epoch, 2) is None, "a resync, not a hole"
         assert await live.replay(golden.event_id, "public", epoch, 3) is not None, "rows after it replay"
@@ -370,14 +371,18 @@ def test_the_report_scan_goes_on_past_an_event_whose_records_it_cannot_read(
     _, engine, golden = loaded
     with Session(engine) as session, session.begin():
         session.execute(update(EventLogEntry).where(EventLogEntry.type == "speech.ended").values(format=99))
-    assert reports.scan_due(engine, tmp_path, now=REPORT_NOW) == [], "nothing compiled, nothing raised"
+    assert reports.scan_due(engine, tmp_path, now=REPORT_NOW, stale_after=STALE_AFTER) == [], (
+        "nothing compiled, nothing raised"
+    )
     assert "event_log row" in caplog.text and "not compiled" in caplog.text
     with Session(engine) as session, session.begin():
         session.execute(update(LiveStateRow).values(format=99))
-    assert reports.scan_due(engine, tmp_path, now=REPORT_NOW) == []
+    assert reports.scan_due(engine, tmp_path, now=REPORT_NOW, stale_after=STALE_AFTER) == []
     assert "live_states row of event" in caplog.text
     with Session(engine) as session, session.begin():  # back to the formats the folder's rows were written in
         session.execute(update(LiveStateRow).values(format=golden.final_state["format"]))
         for row in golden.event_log:
             session.execute(update(EventLogEntry).where(EventLogEntry.id == row["id"]).values(format=row["format"]))
-    assert [done.scope for done in reports.scan_due(engine, tmp_path, now=REPORT_NOW)] == [REPORT_SCOPE]
+    assert [done.scope for done in reports.scan_due(engine, tmp_path, now=REPORT_NOW, stale_after=STALE_AFTER)] == [
+        REPORT_SCOPE
+    ]

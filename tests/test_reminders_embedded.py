@@ -50,6 +50,7 @@ def wait_for_log(server: ServerProcess, pattern: str, timeout: float = 30) -> re
 
 
 def staff_token(settings: Settings, email_address: str, role: str) -> str:
+    from server.adapters.clock import SystemClock
     from server.adapters.db.engine import make_async_engine, make_sessionmaker
     from server.adapters.db.models import User
     from server.services import accounts, auth
@@ -60,8 +61,9 @@ def staff_token(settings: Settings, email_address: str, role: str) -> str:
             async with make_sessionmaker(engine)() as session, session.begin():
                 await accounts.grant_role(session, email=email_address, name="", slug=SLUG, role=role, password=None)
                 user = await session.scalar(select(User.id).where(User.email == email_address))
-                link = await auth.create_sign_in_link(session, user)
-                return await auth.sign_in_with_link(session, link)
+                now = SystemClock().now()
+                link = await auth.create_sign_in_link(session, user, now=now)
+                return await auth.sign_in_with_link(session, link, now=now)
         finally:
             await engine.dispose()
 

@@ -76,6 +76,7 @@ from server.services.reports.windows import (
     REPORT_MARGIN_BEFORE,
     morning_window,
 )
+from tests.fixtures.parley import STALE_AFTER
 
 NY = ZoneInfo("America/New_York")
 DAY1, DAY2 = date(2022, 2, 28), date(2022, 3, 1)
@@ -347,7 +348,7 @@ def scenario(sqlite_parley) -> Iterator[Scenario]:  # type: ignore[no-untyped-de
 
 def build(s: Scenario, scope: str = "2022-02-28", now: datetime = NOW, threshold: float = 0.5) -> reports.Report:
     with Session(s.engine) as session:
-        return reports.build(session, s.event_id, scope, now=now, threshold=threshold)
+        return reports.build(session, s.event_id, scope, stale_after=STALE_AFTER, now=now, threshold=threshold)
 
 
 def rows_by(table: reports.model.Table, column: str) -> dict[Any, dict[str, Any]]:
@@ -391,7 +392,9 @@ def test_each_attendee_minutes_shares_threshold_and_first_and_last_instants(scen
 
 
 def test_first_join_and_last_leave_are_written_in_new_york_time_and_utc(scenario: Scenario, tmp_path: Path) -> None:
-    done = reports.compile_report(scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW)
+    done = reports.compile_report(
+        scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW, stale_after=STALE_AFTER
+    )
     with zipfile.ZipFile(done.files["csv.zip"]) as archive:
         rows = list(csv.DictReader(io.StringIO(archive.read("attendees.csv").decode("utf-8-sig"))))
     alice = next(r for r in rows if r["name"] == "Alice Martin")
@@ -666,7 +669,7 @@ def test_scan_compiles_each_morning_once_when_it_is_over(sqlite_parley, tmp_path
     data_dir = tmp_path / "reports-data"
 
     def scan(now: datetime) -> list[str]:
-        return [c.scope for c in reports.scan_due(engine, data_dir, now=now)]
+        return [c.scope for c in reports.scan_due(engine, data_dir, now=now, stale_after=STALE_AFTER)]
 
     assert scan(at(DAY1, "11:30")) == []
     assert scan(at(DAY1, "12:05")) == [], "past the scheduled end, but the moderator has not ended it"
@@ -690,14 +693,18 @@ def test_scan_compiles_each_morning_once_when_it_is_over(sqlite_parley, tmp_path
 def test_an_on_demand_report_during_the_morning_does_not_stop_the_final_one(sqlite_parley, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     engine = make_sync_engine(sqlite_parley.settings())
     s = build_scenario(engine, live_until=None)  # nothing opened: the schedule counts
-    partial = reports.compile_report(engine, tmp_path, s.event_id, "2022-02-28", now=at(DAY1, "10:00"))
+    partial = reports.compile_report(
+        engine, tmp_path, s.event_id, "2022-02-28", now=at(DAY1, "10:00"), stale_after=STALE_AFTER
+    )
     assert not partial.complete and not store.is_complete(tmp_path, "report-test", "2022-02-28")
     with Session(engine) as session:
-        report = reports.build(session, s.event_id, "2022-02-28", now=at(DAY1, "10:00"))
+        report = reports.build(session, s.event_id, "2022-02-28", now=at(DAY1, "10:00"), stale_after=STALE_AFTER)
     assert len(report.table("timeline").rows) == 60
     assert rows_by(report.table("attendees"), "name")["Alice Martin"]["minutes_present"] == 60.0
     assert "no: morning in progress" in report.summary_value("complete")
-    assert [c.scope for c in reports.scan_due(engine, tmp_path, now=at(DAY1, "12:00"))] == ["2022-02-28"]
+    assert [c.scope for c in reports.scan_due(engine, tmp_path, now=at(DAY1, "12:00"), stale_after=STALE_AFTER)] == [
+        "2022-02-28"
+    ]
     engine.dispose()
 
 
@@ -709,7 +716,9 @@ def _files(data_dir: Path, slug: str, scope: str = "2022-02-28") -> dict[str, Pa
 
 
 def test_csv_zip_has_one_file_per_table_and_neutralises_formulas(scenario: Scenario, tmp_path: Path) -> None:
-    done = reports.compile_report(scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW)
+    done = reports.compile_report(
+        scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW, stale_after=STALE_AFTER
+    )
     assert done.files["csv.zip"] == tmp_path / "reports" / "report-test" / "2022-02-28.csv.zip"
     with zipfile.ZipFile(done.files["csv.zip"]) as archive:
         assert archive.namelist() == [
@@ -751,7 +760,9 @@ def test_every_formula_start_is_neutralised(text: str) -> None:
 def test_xlsx_has_a_summary_and_one_sheet_per_table_with_text_never_formulas(
     scenario: Scenario, tmp_path: Path
 ) -> None:
-    done = reports.compile_report(scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW)
+    done = reports.compile_report(
+        scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW, stale_after=STALE_AFTER
+    )
     book = openpyxl.load_workbook(done.files["xlsx"])
     assert book.sheetnames == [
         "summary",
@@ -790,7 +801,9 @@ def test_xlsx_has_a_summary_and_one_sheet_per_table_with_text_never_formulas(
 
 
 def test_pdf_is_a_readable_summary_with_the_chart(scenario: Scenario, tmp_path: Path) -> None:
-    done = reports.compile_report(scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW)
+    done = reports.compile_report(
+        scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW, stale_after=STALE_AFTER
+    )
     reader = pypdf.PdfReader(done.files["pdf"])
     assert 1 <= len(reader.pages) <= 4
     text = "\n".join(page.extract_text() for page in reader.pages)
@@ -817,12 +830,18 @@ def test_pdf_is_a_readable_summary_with_the_chart(scenario: Scenario, tmp_path: 
 
 
 def test_compiling_again_gives_byte_identical_files(scenario: Scenario, tmp_path: Path) -> None:
-    first = reports.compile_report(scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW)
+    first = reports.compile_report(
+        scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW, stale_after=STALE_AFTER
+    )
     hashes = {fmt: hashlib.sha256(p.read_bytes()).hexdigest() for fmt, p in first.files.items()}
-    again = reports.compile_report(scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW)
+    again = reports.compile_report(
+        scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW, stale_after=STALE_AFTER
+    )
     assert {fmt: hashlib.sha256(p.read_bytes()).hexdigest() for fmt, p in again.files.items()} == hashes
     # a final report does not depend on when it is compiled (Dmitri's open row is stale by then)
-    later = reports.compile_report(scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=LATER)
+    later = reports.compile_report(
+        scenario.engine, tmp_path, scenario.event_id, "2022-02-28", now=LATER, stale_after=STALE_AFTER
+    )
     assert {fmt: hashlib.sha256(p.read_bytes()).hexdigest() for fmt, p in later.files.items()} == hashes
     assert sorted(p.name for p in first.files["pdf"].parent.iterdir() if not p.name.startswith(".")) == [
         "2022-02-28.csv.zip",
@@ -884,7 +903,7 @@ def test_report_paths_cannot_leave_the_folder(tmp_path: Path) -> None:
 
 def test_the_dashboard_timeline_of_a_morning(scenario: Scenario) -> None:
     with Session(scenario.engine) as session:
-        day = reports.read_day(session, scenario.event_id, DAY1, NOW)
+        day = reports.read_day(session, scenario.event_id, DAY1, NOW, stale_after=STALE_AFTER)
     payload = reports.day_timeline(day)
     assert payload["day"] == "2022-02-28" and len(payload["minutes"]) == 190
     assert payload["minutes"][10] == {"minute": "2022-02-28T09:10:00-05:00", "present": 3}
@@ -894,7 +913,7 @@ def test_the_dashboard_timeline_of_a_morning(scenario: Scenario) -> None:
         {"id": scenario.segments["d1-panel-2"], "title": "Title of d1-panel-2", "unique_attendees": 3, "peak": 2},
     ]
     with Session(scenario.engine) as session, pytest.raises(reports.UnknownScope):
-        reports.read_day(session, scenario.event_id, date(2022, 3, 9), NOW)
+        reports.read_day(session, scenario.event_id, date(2022, 3, 9), NOW, stale_after=STALE_AFTER)
 
 
 def test_without_dejavu_the_pdf_falls_back_to_helvetica(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,17 +12,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.adapters.db.base import utcnow
+from server.adapters.clock import SystemClock
 from server.adapters.db.engine import make_sync_engine
 from server.adapters.db.models import Event, EventRole, Presence, Registration, User
 from server.services import reports
 from server.services.accounts import hash_password
 from tests.fixtures.live import register, staff_token
-from tests.fixtures.parley import Parley, ServerProcess
+from tests.fixtures.parley import STALE_AFTER, Parley, ServerProcess
 
 SLUG = "idm-2022-1"
 REPORTS = "/api/events/idm-2022-1/reports"
 TIMELINE = "/api/events/idm-2022-1/attendance/timeline"
+
 
 @pytest.fixture()
 def report_server(server: ServerProcess) -> ServerProcess:
@@ -92,7 +93,12 @@ def test_only_the_events_organisers_list_compile_and_download_reports(
     register(server, "Ben Okafor", category="civil_society", country="NG")
     event_id = attend_the_first_morning(parley)
     done = reports.compile_report(
-        make_sync_engine(parley.settings()), parley.data_dir, event_id, "2022-02-28", now=utcnow()
+        make_sync_engine(parley.settings()),
+        parley.data_dir,
+        event_id,
+        "2022-02-28",
+        now=SystemClock().now(),
+        stale_after=STALE_AFTER,
     )
     organiser = client(server, staff_token(server, "organiser"))
     moderator = client(server, staff_token(server, "moderator"))

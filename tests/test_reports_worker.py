@@ -11,7 +11,7 @@ import pytest
 from server.adapters.db.engine import make_sync_engine
 from server.services import reports
 from tests.fixtures.celery import TaskClient, WorkerProcess
-from tests.fixtures.parley import Parley
+from tests.fixtures.parley import STALE_AFTER, Parley
 from tests.test_reports import NOW, build_scenario
 
 
@@ -36,7 +36,9 @@ def test_the_worker_compiles_on_demand_and_the_scan_compiles_each_morning_once(
     done = client.run("parley.reports.compile", event_id=scenario.event_id, scope="2022-02-28")
     assert done["complete"] is True and set(done["files"]) == set(reports.FORMATS)
     # the worker's files (compiled at the real now) are the bytes of a compilation at 12:20 that day
-    expected = reports.compile_report(engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW)
+    expected = reports.compile_report(
+        engine, tmp_path, scenario.event_id, "2022-02-28", now=NOW, stale_after=STALE_AFTER
+    )
     for fmt, path in expected.files.items():
         assert (parley.data_dir / "reports" / "report-test" / f"2022-02-28.{fmt}").read_bytes() == path.read_bytes()
 

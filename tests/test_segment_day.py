@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from server.adapters.bus import make_bus
+from server.adapters.clock import ManualClock
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.db.models import Event, Segment
 from server.core.state import Actor
@@ -33,7 +34,7 @@ def open_first_segment(parley: Parley, slug: str, now: datetime) -> ResultFrame 
                 segment_id = await session.scalar(
                     select(Segment.id).where(Segment.event_id == event_id).order_by(Segment.starts_at).limit(1)
                 )
-            live = LiveService(sessions, bus, clock=lambda: now)
+            live = LiveService(sessions, bus, clock=ManualClock(now))
             assert segment_id is not None
             return await live.execute(
                 event_id, SegmentOpen(cid="c1", segment_id=segment_id), actor=MODERATOR, actor_key="u:1"

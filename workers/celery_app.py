@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from celery import Celery
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from server.adapters.clock import Clock, clock_for, parse_instant
 from server.adapters.db.engine import make_sync_engine
 from workers.schedule import BEAT_SCHEDULE
 
@@ -43,10 +46,22 @@ def create_celery(settings: Settings | None = None) -> Celery:
 
 @dataclass
 class WorkerResources:
-    """What tasks share in one worker process: the settings and a sync database session factory."""
+    """What tasks share in one worker process: the settings, a sync database session factory and
+    the clock (the same choice as the server's: ``clock_for(settings)``)."""
 
     settings: Settings
     sessions: sessionmaker[Session]
+    clock: Clock
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = self.sessions.kw["bind"]
+        return engine
+
+    def now(self, given: str | None = None) -> datetime:
+        """A task's ``now`` argument (ISO 8601 with its offset) when given, else the clock's: tests
+        and replays set the instant instead of waiting, and beat's scans leave it out."""
+        return parse_instant(given) if given else self.clock.now()
 
 
 _resources: dict[int, WorkerResources] = {}
@@ -59,5 +74,5 @@ def worker_resources(app: Any) -> WorkerResources:
         settings = getattr(app, "parley_settings", None) or Settings()
         engine = make_sync_engine(settings)
         _resources.clear()
-        _resources[pid] = WorkerResources(settings, sessionmaker(engine, expire_on_commit=False))
+        _resources[pid] = WorkerResources(settings, sessionmaker(engine, expire_on_commit=False), clock_for(settings))
     return _resources[pid]

@@ -54,10 +54,11 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 def print_demo_links(settings: Settings, slug: str) -> None:
+    from server.adapters.clock import clock_for  # noqa: PLC0415 - the clock loads only when the command runs
     from server.services.demo import create_demo_staff  # noqa: PLC0415 - the services load only when the command runs
 
     async def create(session: Any) -> list[tuple[str, str, str]]:
-        return await create_demo_staff(session, slug)
+        return await create_demo_staff(session, slug, now=clock_for(settings).now())
 
     for role, email, token in run_async(settings, create):
         click.echo(f"{role} {email}: sign in once at {settings.base_url}/signin/{token}", err=True)

@@ -78,7 +78,7 @@ def users_remove(role: str, slug: str, email: str) -> None:
 @click.option("--address", default="", help="Clear the failed sign-ins from this client address.")
 def users_unlock(email: str, address: str) -> None:
     """Let a throttled account or address sign in again now (the failures stay in the audit)."""
-    from server.adapters.db.base import utcnow  # noqa: PLC0415 - the database loads only when the command runs
+    from server.adapters.clock import clock_for  # noqa: PLC0415 - the clock loads only when the command runs
     from server.services import sign_in_audit  # noqa: PLC0415 - the services load only when the command runs
 
     if not email.strip() and not address.strip():
@@ -87,7 +87,7 @@ def users_unlock(email: str, address: str) -> None:
     ensure_migrated(settings)
 
     async def unlock(session: Any) -> None:
-        now = utcnow()
+        now = clock_for(settings).now()
         if email.strip():
             await sign_in_audit.record(session, now=now, email=email, address="", method="cli", outcome="reset")
         if address.strip():

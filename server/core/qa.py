@@ -48,23 +48,10 @@ from server.core.model import (
     StaffQuestion,
     StaffState,
 )
+from server.core.model.events import PublicQaEvent, StaffQaEvent
 from server.core.stage import segment_in_progress
 from server.core.state import Actor, InconsistentEvent
 from server.core.tx import Transaction, reject
-
-PublicQaEvent = (
-    QuestionPublished
-    | QuestionUnpublished
-    | QuestionVotesUpdated
-    | QuestionHighlighted
-    | QuestionAnswered
-    | QuestionArchived
-    | QuestionUnarchived
-)
-StaffQaEvent = (
-    QuestionAsked | QuestionEdited | QuestionApproved | QuestionDismissed | QuestionUndismissed | QaModerationSet
-)
-
 
 # -- reading the state ----------------------------------------------------------------------------
 
@@ -236,6 +223,14 @@ def _published(tx: Transaction, question_id: int) -> PublicQuestion:
     return public
 
 
+def _approved(tx: Transaction, question_id: int) -> PublicQuestion:
+    """A published question still open (approved): the one that may be highlighted or answered."""
+    question = _published(tx, question_id)
+    if question.status != "approved":
+        reject("invalid_transition", f"question {question.id} is {question.status}, not approved")
+    return question
+
+
 def _publish(tx: Transaction, question: StaffQuestion, text: str, by: str | None) -> None:
     tx.emit(QuestionApproved(question_id=question.id, text=text, by=by, at=tx.now))
     anonymous = question.anonymous
@@ -325,17 +320,13 @@ def dismiss_question(tx: Transaction, command: QuestionDismiss, actor: Actor) ->
 
 def highlight_question(tx: Transaction, command: QuestionHighlight, actor: Actor) -> None:
     if command.question_id is not None:
-        question = _published(tx, command.question_id)
-        if question.status != "approved":
-            reject("invalid_transition", f"question {question.id} is {question.status}, not approved")
+        _approved(tx, command.question_id)
     if command.question_id != tx.public.highlighted_question_id:
         tx.emit(QuestionHighlighted(question_id=command.question_id, at=tx.now))
 
 
 def answer_question(tx: Transaction, command: QuestionAnswer, actor: Actor) -> None:
-    question = _published(tx, command.question_id)
-    if question.status != "approved":
-        reject("invalid_transition", f"question {question.id} is {question.status}, not approved")
+    question = _approved(tx, command.question_id)
     tx.emit(QuestionAnswered(question_id=question.id, at=tx.now))
 
 

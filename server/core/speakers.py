@@ -24,11 +24,9 @@ from server.core.model import (
     QueueReordered,
     SpeakersQueue,
 )
+from server.core.model.events import QueueEvent
 from server.core.state import Actor, InconsistentEvent
 from server.core.tx import Transaction, reject
-
-QueueEvent = FloorRequested | QueueEntryRemoved | QueueReordered | QueueClosed | QueueOpened
-
 
 # -- reading the state ----------------------------------------------------------------------------
 

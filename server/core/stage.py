@@ -48,6 +48,7 @@ from server.core.model import (
     SpeechSetLimit,
     SpeechStarted,
 )
+from server.core.model.events import StageEvent
 from server.core.speakers import entry_by_id, without_entry
 from server.core.state import Actor, InconsistentEvent, seconds_between
 from server.core.tx import Transaction, reject
@@ -60,20 +61,6 @@ PROGRAMME_LIMIT_S: Final[dict[SegmentKind, int]] = {"panel": 420, "opening": 300
 OPENING_MARGIN: Final = timedelta(hours=2)
 """How long before its day's first segment, and after its last one's scheduled end, a segment may open:
 a morning that starts early or runs late is covered; another day is not."""
-
-StageEvent = (
-    SegmentOpened
-    | SegmentPaused
-    | SegmentResumed
-    | SegmentEnded
-    | SpeechStarted
-    | SpeechPaused
-    | SpeechResumed
-    | SpeechLimitSet
-    | SpeechEnded
-    | NoticePosted
-    | NoticeCleared
-)
 
 
 # -- reading the state ----------------------------------------------------------------------------

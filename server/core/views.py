@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from pydantic import JsonValue
 
@@ -11,11 +12,13 @@ from server.core.model import (
     FloorRequested,
     OwnQuestion,
     Personal,
+    PublicQuestion,
     PublicState,
     QuestionAsked,
     QuestionPublished,
     Role,
     SpeechStarted,
+    StaffQuestion,
     StaffState,
 )
 from server.core.speakers import entry_of
@@ -33,33 +36,16 @@ def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> 
     published questions they voted for (``voted``, from the service's vote table)."""
     entry = entry_of(state.public.queue, actor.who)
     own: list[OwnQuestion] = [
-        OwnQuestion(
-            id=q.id,
-            segment_id=q.segment_id,
-            text=q.text,
-            addressed_to=q.addressed_to,
-            anonymous=q.anonymous,
-            status="pending",
-            asked_at=q.asked_at,
-        )
+        _own(q, anonymous=q.anonymous, status="pending")
         for q in state.staff.questions
         if q.asker.who == actor.who and q.status == "pending"
     ]
     published = {q.id: q for q in state.public.questions}
-    for question_id, facts in state.staff.provenance.items():
-        if facts.asker.who == actor.who:
-            q = published[question_id]
-            own.append(
-                OwnQuestion(
-                    id=q.id,
-                    segment_id=q.segment_id,
-                    text=q.text,
-                    addressed_to=q.addressed_to,
-                    anonymous=facts.anonymous,
-                    status="published",
-                    asked_at=q.asked_at,
-                )
-            )
+    own.extend(
+        _own(published[question_id], anonymous=facts.anonymous, status="published")
+        for question_id, facts in state.staff.provenance.items()
+        if facts.asker.who == actor.who
+    )
     return Personal(
         who=actor.who,
         role=actor.role,
@@ -67,6 +53,18 @@ def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> 
         waiting_entry_id=entry.id if entry else None,
         questions=tuple(sorted(own, key=lambda q: q.id)),
         voted=tuple(sorted(set(voted) & set(published))),
+    )
+
+
+def _own(q: StaffQuestion | PublicQuestion, *, anonymous: bool, status: Literal["pending", "published"]) -> OwnQuestion:
+    return OwnQuestion(
+        id=q.id,
+        segment_id=q.segment_id,
+        text=q.text,
+        addressed_to=q.addressed_to,
+        anonymous=anonymous,
+        status=status,
+        asked_at=q.asked_at,
     )
 
 

@@ -18,14 +18,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.adapters.db.models import Event, Presence, Registration
 from server.core.attendance import Interval, peak_concurrent
 
-STALE_AFTER = timedelta(seconds=75)
-"""Default: the idle timeout (45 s) plus two heartbeats (15 s): a live connection is never older."""
+
+def presence_stale_after(*, heartbeat_s: float, idle_timeout_s: float) -> timedelta:
+    """How old the ``last_seen_at`` of a live connection's open row can be; an older open row is a
+    crashed process's. The one rule for the sweep that closes such rows and for the reports that
+    read them before the sweep has run (both take their timings from ``PARLEY_HEARTBEAT_S`` and
+    ``PARLEY_IDLE_TIMEOUT_S``).
+
+    A socket is closed once silent for the idle timeout; its last frame reaches the row at the next
+    heartbeat's batched write, and one heartbeat more covers a write that is late or slow.
+    """
+    return timedelta(seconds=idle_timeout_s + 2 * heartbeat_s)
 
 
 class AttendanceService:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], server_id: str, *, stale_after: timedelta = STALE_AFTER
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], server_id: str, *, stale_after: timedelta) -> None:
         self._sessions = sessions
         self.server_id = server_id
         self.stale_after = stale_after

@@ -18,7 +18,6 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.adapters.db.base import utcnow
 from server.adapters.db.models import Event, EventRole, Registration, SignInLink, User, WebSession
 from server.services import sign_in_audit
 from server.services.accounts import verify_password
@@ -92,7 +91,7 @@ def new_nonce() -> str:
 
 
 async def _open_session(
-    session: AsyncSession, *, user_id: int | None = None, registration_id: int | None = None
+    session: AsyncSession, *, now: datetime, user_id: int | None = None, registration_id: int | None = None
 ) -> str:
     token = secrets.token_urlsafe(32)
     session.add(
@@ -100,19 +99,21 @@ async def _open_session(
             token_hash=token_hash(token),
             user_id=user_id,
             registration_id=registration_id,
-            expires_at=utcnow() + timedelta(days=SESSION_DAYS),
+            expires_at=now + timedelta(days=SESSION_DAYS),
         )
     )
     await session.flush()
     return token
 
 
-async def join_with_link(session: AsyncSession, links: JoinLinks, token: str) -> tuple[str, Registration]:
+async def join_with_link(
+    session: AsyncSession, links: JoinLinks, token: str, *, now: datetime
+) -> tuple[str, Registration]:
     reg_id, nonce = links.read(token)
     registration = await session.get(Registration, reg_id)
     if registration is None or registration.revoked_at is not None or registration.join_nonce != nonce:
         raise AuthError("revoked_link", "this join link has been revoked or replaced")
-    return await _open_session(session, registration_id=registration.id), registration
+    return await _open_session(session, now=now, registration_id=registration.id), registration
 
 
 async def peek_link(session: AsyncSession, links: JoinLinks, token: str) -> tuple[Registration, Event]:
@@ -133,11 +134,16 @@ class SignInThrottled(AuthError):
 
 
 async def sign_in_password(
-    sessions: async_sessionmaker[AsyncSession], email: str, password: str, *, address: str, limits: Limits
+    sessions: async_sessionmaker[AsyncSession],
+    email: str,
+    password: str,
+    *,
+    address: str,
+    limits: Limits,
+    now: datetime,
 ) -> str:
     """A session token, or AuthError (``SignInThrottled`` past a limit). Takes the session factory:
     the audit row of a failure must be committed although the sign-in fails."""
-    now = utcnow()
     async with sessions() as session, session.begin():
         wait = await sign_in_audit.retry_after(session, email=email, address=address, limits=limits, now=now)
         user = None
@@ -159,25 +165,22 @@ async def sign_in_password(
             user_id=user.id if user else None,
         )
         if verified and user is not None:
-            return await _open_session(session, user_id=user.id)
+            return await _open_session(session, now=now, user_id=user.id)
     if wait is not None:
         raise SignInThrottled(wait)
     raise AuthError("bad_credentials", "unknown email or wrong password")
 
 
-async def create_sign_in_link(session: AsyncSession, user_id: int) -> str:
+async def create_sign_in_link(session: AsyncSession, user_id: int, *, now: datetime) -> str:
     token = secrets.token_urlsafe(32)
     session.add(
-        SignInLink(
-            token_hash=token_hash(token), user_id=user_id, expires_at=utcnow() + timedelta(hours=SIGN_IN_LINK_HOURS)
-        )
+        SignInLink(token_hash=token_hash(token), user_id=user_id, expires_at=now + timedelta(hours=SIGN_IN_LINK_HOURS))
     )
     await session.flush()
     return token
 
 
-async def sign_in_with_link(session: AsyncSession, token: str, *, address: str = "") -> str:
-    now = utcnow()
+async def sign_in_with_link(session: AsyncSession, token: str, *, now: datetime, address: str = "") -> str:
     result = await session.execute(
         update(SignInLink)
         .where(SignInLink.token_hash == token_hash(token), SignInLink.used_at.is_(None), SignInLink.expires_at > now)
@@ -192,7 +195,7 @@ async def sign_in_with_link(session: AsyncSession, token: str, *, address: str =
     await sign_in_audit.record(
         session, now=now, email=email or "", address=address, method="link", outcome="success", user_id=user_id
     )
-    return await _open_session(session, user_id=user_id)
+    return await _open_session(session, now=now, user_id=user_id)
 
 
 async def end_registration_sessions(session: AsyncSession, registration_id: int, *, now: datetime) -> None:
@@ -205,12 +208,11 @@ async def end_registration_sessions(session: AsyncSession, registration_id: int,
     )
 
 
-async def sign_out(session: AsyncSession, session_id: int) -> None:
-    await session.execute(update(WebSession).where(WebSession.id == session_id).values(revoked_at=utcnow()))
+async def sign_out(session: AsyncSession, session_id: int, *, now: datetime) -> None:
+    await session.execute(update(WebSession).where(WebSession.id == session_id).values(revoked_at=now))
 
 
-async def principal_for_token(session: AsyncSession, token: str, *, now: datetime | None = None) -> Principal | None:
-    now = now or utcnow()
+async def principal_for_token(session: AsyncSession, token: str, *, now: datetime) -> Principal | None:
     web = (
         await session.execute(select(WebSession).where(WebSession.token_hash == token_hash(token)))
     ).scalar_one_or_none()
@@ -252,7 +254,7 @@ async def _principal(session: AsyncSession, web: WebSession) -> Principal | None
     )
 
 
-async def still_valid(session: AsyncSession, principals: list[Principal], event_id: int) -> set[int]:
+async def still_valid(session: AsyncSession, principals: list[Principal], event_id: int, *, now: datetime) -> set[int]:
     """Session ids among ``principals`` that still grant the same role on ``event_id``.
 
     Called every few seconds by each server process for its open sockets, so a sign-out, a revoked
@@ -261,7 +263,6 @@ async def still_valid(session: AsyncSession, principals: list[Principal], event_
     if not principals:
         return set()
     ids = [p.session_id for p in principals]
-    now = utcnow()
     live = {
         row.id: row
         for row in (

@@ -6,6 +6,8 @@ role at once and nobody can get a demo account on a real deployment.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +20,7 @@ DEMO_ACCOUNTS = (
 )
 
 
-async def create_demo_staff(session: AsyncSession, slug: str) -> list[tuple[str, str, str]]:
+async def create_demo_staff(session: AsyncSession, slug: str, *, now: datetime) -> list[tuple[str, str, str]]:
     """(role, email, sign-in token) for each demo account created; empty when accounts exist."""
     if (await session.execute(select(func.count(User.id)))).scalar_one():
         return []
@@ -26,5 +28,5 @@ async def create_demo_staff(session: AsyncSession, slug: str) -> list[tuple[str,
     for role, email, name in DEMO_ACCOUNTS:
         await accounts.grant_role(session, email=email, name=name, slug=slug, role=role, password=None)
         user_id = (await session.execute(select(User.id).where(User.email == email))).scalar_one()
-        created.append((role, email, await auth.create_sign_in_link(session, user_id)))
+        created.append((role, email, await auth.create_sign_in_link(session, user_id, now=now)))
     return created

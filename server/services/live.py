@@ -15,7 +15,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from pydantic import JsonValue
 from sqlalchemy import func, select, update
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from server.adapters.bus.base import Bus, BusUnavailable
-from server.adapters.db.base import utcnow
+from server.adapters.clock import Clock
 from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow, QuestionVote, Segment
 from server.adapters.db.models import Event as EventRow
 from server.core.decide import decide, record_presence_counts, record_vote_counts
@@ -40,7 +39,7 @@ from server.core.records import (
     state_record,
 )
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
-from server.core.views import personal_view, views_for
+from server.core.views import personal_view, result_data, views_for
 from server.protocol import (
     Channel,
     ChannelPosition,
@@ -67,20 +66,6 @@ def topic(event_id: int, channel: Channel) -> str:
     return f"parley:event:{event_id}:{channel}"
 
 
-def result_data(emitted: list[Emitted]) -> dict[str, JsonValue] | None:
-    """What a command created, for its ``result`` frame."""
-    data: dict[str, JsonValue] = {}
-    for _, event in emitted:
-        if event.type == "floor.requested":
-            data["entry_id"] = event.entry.id
-            data["position"] = event.position
-        elif event.type == "question.asked":
-            data["question_id"] = event.question.id
-        elif event.type == "speech.started":
-            data["speech_id"] = event.speech.id
-    return data or None
-
-
 @dataclass(frozen=True)
 class Position:
     epoch: str
@@ -92,9 +77,7 @@ class Position:
 
 
 class LiveService:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, clock: Clock) -> None:
         self._sessions = sessions
         self._bus = bus
         self._clock = clock
@@ -133,7 +116,7 @@ class LiveService:
         lock = (
             update(LiveStateRow)
             .where(LiveStateRow.event_id == event_id)
-            .values(updated_at=self._clock())
+            .values(updated_at=self._clock.now())
             .execution_options(synchronize_session=False)
         )
         if (await session.execute(lock)).rowcount == 0:  # type: ignore[attr-defined]
@@ -169,7 +152,7 @@ class LiveService:
                         return first  # a repeated command id: the first answer, applied once
                 state = decode_state(row.state, row.format, record=state_record(event_id))
                 new_state, emitted, data = await change(state, session)
-                now = self._clock()
+                now = self._clock.now()
                 for channel, event in emitted:
                     if channel == "public":
                         row.public_seq += 1
@@ -221,7 +204,7 @@ class LiveService:
             rehearsal = False
             if isinstance(command, SegmentOpenCommand):  # only opening a segment depends on it
                 rehearsal = bool(await session.scalar(select(EventRow.is_rehearsal).where(EventRow.id == event_id)))
-            new_state, emitted = decide(state, command, actor=actor, now=self._clock(), rehearsal=rehearsal)
+            new_state, emitted = decide(state, command, actor=actor, now=self._clock.now(), rehearsal=rehearsal)
             if isinstance(command, QuestionVoteCommand):
                 vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)
                 return new_state, emitted, {"question_id": command.question_id, "up": command.up}
@@ -238,7 +221,7 @@ class LiveService:
     async def _set_vote(self, session: AsyncSession, event_id: int, question_id: int, voter: str, up: bool) -> bool:
         existing = await session.get(QuestionVote, (event_id, question_id, voter))
         if up and existing is None:
-            session.add(QuestionVote(event_id=event_id, question_id=question_id, voter=voter, at=self._clock()))
+            session.add(QuestionVote(event_id=event_id, question_id=question_id, voter=voter, at=self._clock.now()))
             return True
         if not up and existing is not None:
             await session.delete(existing)
@@ -262,7 +245,7 @@ class LiveService:
         async def change(state: LiveState, session: AsyncSession) -> tuple[LiveState, list[Emitted], None]:
             wanted = ids if ids is not None else {q.id for q in state.public.questions}
             counts = await self._count_votes(session, event_id, wanted) if wanted else {}
-            new_state, emitted = record_vote_counts(state, counts, now=self._clock())
+            new_state, emitted = record_vote_counts(state, counts, now=self._clock.now())
             return new_state, emitted, None
 
         await self._change(event_id, change)
@@ -305,7 +288,7 @@ class LiveService:
     ) -> None:
         async def change(state: LiveState, session: AsyncSession) -> tuple[LiveState, list[Emitted], None]:
             new_state, emitted = record_presence_counts(
-                state, online=online, peak_today=peak_today, by_category=by_category, now=self._clock()
+                state, online=online, peak_today=peak_today, by_category=by_category, now=self._clock.now()
             )
             return new_state, emitted, None
 
@@ -362,7 +345,7 @@ class LiveService:
             public=public,
             staff=staff,
             me=personal_view(state, actor, voted_ids),
-            forecast=forecast(state, self._clock()),
+            forecast=forecast(state, self._clock.now()),
         )
 
     async def replay(self, event_id: int, channel: Channel, epoch: str, after_seq: int) -> list[str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,7 +11,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.adapters.db.base import utcnow
 from server.adapters.db.models import Event, Registration
 from server.core.model.base import OneLineText
 from server.services.accounts import EMAIL_RE
@@ -59,12 +59,13 @@ class UnknownEvent(LookupError):
 
 
 async def register(
-    session: AsyncSession, slug: str, data: RegistrationIn, links: JoinLinks
+    session: AsyncSession, slug: str, data: RegistrationIn, links: JoinLinks, *, now: datetime
 ) -> tuple[Registration, str]:
     event_id = (await session.execute(select(Event.id).where(Event.slug == slug))).scalar_one_or_none()
     if event_id is None:
         raise UnknownEvent(slug)
-    registration = Registration(event_id=event_id, join_nonce=new_nonce(), **data.model_dump())
+    # created_at from the clock, not the column default: the reminder rules compare it with due instants
+    registration = Registration(event_id=event_id, join_nonce=new_nonce(), created_at=now, **data.model_dump())
     session.add(registration)
     try:
         async with session.begin_nested():
@@ -74,16 +75,15 @@ async def register(
     return registration, links.make(registration)
 
 
-async def revoke(session: AsyncSession, registration_id: int) -> None:
+async def revoke(session: AsyncSession, registration_id: int, *, now: datetime) -> None:
     """Invalidate the join link and every session it opened (their sockets close within seconds)."""
-    now = utcnow()
     await session.execute(
         update(Registration).where(Registration.id == registration_id).values(join_nonce=new_nonce(), revoked_at=now)
     )
     await end_registration_sessions(session, registration_id, now=now)
 
 
-async def reissue(session: AsyncSession, registration_id: int, links: JoinLinks) -> str:
+async def reissue(session: AsyncSession, registration_id: int, links: JoinLinks, *, now: datetime) -> str:
     """A fresh join link for a registration: the old one stops working and, as a new link is issued
     because the old one leaked, every session the old link opened ends too (their sockets close with
     4401); only the new link signs in from now on. A revoked registration is reinstated."""
@@ -93,5 +93,5 @@ async def reissue(session: AsyncSession, registration_id: int, links: JoinLinks)
     registration.join_nonce = new_nonce()
     registration.revoked_at = None
     await session.flush()
-    await end_registration_sessions(session, registration_id, now=utcnow())
+    await end_registration_sessions(session, registration_id, now=now)
     return links.make(registration)

@@ -6,7 +6,6 @@ explicitly instead of waiting; the scan passes its own `now` on to the sends it 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -18,21 +17,12 @@ from workers import mail
 from workers.celery_app import worker_resources
 
 
-def instant(now: str | None) -> datetime:
-    if not now:
-        return datetime.now(UTC)
-    parsed = datetime.fromisoformat(now)
-    if parsed.tzinfo is None:
-        raise ValueError(f"now={now!r} has no UTC offset")
-    return parsed.astimezone(UTC)
-
-
 @shared_task(name="parley.reminders.scan", bind=True)
 def scan(self: Any, now: str | None = None) -> dict[str, Any]:
     """Create the reminders that came due and enqueue one send per delivery ready to go."""
     resources = worker_resources(self.app)
     with resources.sessions.begin() as session:
-        ids = reminders.scan(session, instant(now))
+        ids = reminders.scan(session, resources.now(now))
     tasks = [send.apply_async(kwargs={"delivery_id": i, "now": now}).id for i in ids]
     return {"enqueued": ids, "tasks": tasks}
 
@@ -47,7 +37,7 @@ def send(self: Any, delivery_id: int, now: str | None = None) -> str:
     return reminders.deliver(
         resources.sessions,
         int(delivery_id),
-        now=instant(now),
+        now=resources.now(now),
         links=JoinLinks(settings.resolved_secret_key()),
         base_url=settings.base_url,
         domain=mail.mail_domain(settings),

@@ -14,53 +14,39 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy import Engine
 
 from config.settings import Settings
 from server.services import reports
+from server.services.attendance import presence_stale_after
 from workers.celery_app import worker_resources
 
 log = logging.getLogger("parley.reports")
 
 
-def instant(now: str | None) -> datetime:
-    if not now:
-        return datetime.now(UTC)
-    parsed = datetime.fromisoformat(now)
-    if parsed.tzinfo is None:
-        raise ValueError(f"now={now!r} has no UTC offset")
-    return parsed.astimezone(UTC)
-
-
-def attendance_threshold(settings: Settings) -> float:
-    """``PARLEY_REPORT_ATTENDANCE_THRESHOLD`` (0..1) when the settings have it, else 50 %."""
-    value = getattr(settings, "report_attendance_threshold", None)
-    return float(value) if value is not None else reports.DEFAULT_THRESHOLD
-
-
-def _resources(app: Any) -> tuple[Settings, Engine]:
-    resources = worker_resources(app)
-    engine = resources.sessions.kw["bind"]
-    return resources.settings, engine
+def stale_after(settings: Settings) -> timedelta:
+    """When an open presence row is a crashed server's: the live runtime's rule for these settings."""
+    return presence_stale_after(heartbeat_s=settings.heartbeat_s, idle_timeout_s=settings.idle_timeout_s)
 
 
 @shared_task(name="parley.reports.compile", bind=True)
 def compile_report(
     self: Any, event_id: int, scope: str, now: str | None = None, threshold: float | None = None
 ) -> dict[str, Any]:
-    settings, engine = _resources(self.app)
+    resources = worker_resources(self.app)
+    settings = resources.settings
     try:
         done = reports.compile_report(
-            engine,
+            resources.engine,
             settings.data_dir,
             int(event_id),
             str(scope),
-            now=instant(now),
-            threshold=attendance_threshold(settings) if threshold is None else float(threshold),
+            now=resources.now(now),
+            stale_after=stale_after(settings),
+            threshold=settings.report_attendance_threshold if threshold is None else float(threshold),
         )
     except LookupError as exc:  # no such event or morning: a bad request, not retried
         log.warning("report %s of event %s not compiled: %s", scope, event_id, exc)
@@ -71,8 +57,15 @@ def compile_report(
 
 @shared_task(name="parley.reports.scan_due", bind=True)
 def scan_due(self: Any, now: str | None = None) -> list[dict[str, Any]]:
-    settings, engine = _resources(self.app)
-    done = reports.scan_due(engine, settings.data_dir, now=instant(now), threshold=attendance_threshold(settings))
+    resources = worker_resources(self.app)
+    settings = resources.settings
+    done = reports.scan_due(
+        resources.engine,
+        settings.data_dir,
+        now=resources.now(now),
+        stale_after=stale_after(settings),
+        threshold=settings.report_attendance_threshold,
+    )
     for compiled in done:
         log.info("compiled due report %s/%s", compiled.slug, compiled.scope)
     return [compiled.as_json() for compiled in done]

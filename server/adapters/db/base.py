@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from server.adapters.clock import system_now
 from server.adapters.db.types import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -19,8 +20,9 @@ NAMING_CONVENTION = {
 }
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+utcnow = system_now
+"""For column defaults only: services take their instants from the injected clock
+(``server.adapters.clock``); an import contract keeps them from reading this one."""
 
 
 class Base(DeclarativeBase):

@@ -289,9 +289,11 @@ class PresenceCountsUpdated(StaffEvent):
     at: Instant
 
 
-# -- the union ------------------------------------------------------------------------------------
+# -- the unions -----------------------------------------------------------------------------------
+# One per part of the state that folds them (core.stage, core.speakers, core.qa, core.presence);
+# ``Event`` is their union, so a new event is listed once.
 
-Event = Annotated[
+StageEvent = (
     SegmentOpened
     | SegmentPaused
     | SegmentResumed
@@ -303,25 +305,23 @@ Event = Annotated[
     | SpeechEnded
     | NoticePosted
     | NoticeCleared
-    | FloorRequested
-    | QueueEntryRemoved
-    | QueueReordered
-    | QueueClosed
-    | QueueOpened
-    | QuestionPublished
+)
+QueueEvent = FloorRequested | QueueEntryRemoved | QueueReordered | QueueClosed | QueueOpened
+PublicQaEvent = (
+    QuestionPublished
     | QuestionUnpublished
     | QuestionVotesUpdated
     | QuestionHighlighted
     | QuestionAnswered
     | QuestionArchived
     | QuestionUnarchived
-    | QuestionAsked
-    | QuestionEdited
-    | QuestionApproved
-    | QuestionDismissed
-    | QuestionUndismissed
-    | QaModerationSet
-    | PresenceCountsUpdated,
+)
+StaffQaEvent = (
+    QuestionAsked | QuestionEdited | QuestionApproved | QuestionDismissed | QuestionUndismissed | QaModerationSet
+)
+
+Event = Annotated[
+    StageEvent | QueueEvent | PublicQaEvent | StaffQaEvent | PresenceCountsUpdated,
     Field(discriminator="type"),
 ]
 

@@ -36,7 +36,7 @@ async def current_principal(conn: HTTPConnection) -> auth.Principal | None:
     if not token:
         return None
     async with conn.state.sessions() as session:
-        return await auth.principal_for_token(session, token)
+        return await auth.principal_for_token(session, token, now=conn.state.clock.now())
 
 
 async def require_principal(request: Request) -> auth.Principal:
@@ -51,7 +51,7 @@ async def event_access(request: Request, session: AsyncSession, capability: acce
     read in the route's own database session: one connection per request.
     """
     token = session_token(request)
-    principal = await auth.principal_for_token(session, token) if token else None
+    principal = await auth.principal_for_token(session, token, now=request.state.clock.now()) if token else None
     return await access.event_for(session, principal, request.path_params["slug"], capability)
 
 

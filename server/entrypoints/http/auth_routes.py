@@ -102,7 +102,7 @@ async def register(request: Request) -> Response:
     async with request.state.sessions() as session, session.begin():
         try:
             registration, token = await registrations.register(
-                session, request.path_params["slug"], data, join_links(request)
+                session, request.path_params["slug"], data, join_links(request), now=request.state.clock.now()
             )
         except registrations.UnknownEvent:
             raise Problem(404, f"no event with slug {request.path_params['slug']!r}", code="event_not_found") from None
@@ -173,7 +173,9 @@ async def join(request: Request) -> Response:
     data = await json_body(request, TokenIn)
     async with request.state.sessions() as session, session.begin():
         try:
-            token, registration = await auth.join_with_link(session, join_links(request), data.token)
+            token, registration = await auth.join_with_link(
+                session, join_links(request), data.token, now=request.state.clock.now()
+            )
         except AuthError as exc:
             raise Problem(401, exc.message, code=exc.code) from None
     response = JSONResponse({"signed_in": "attendee", "name": registration.name, "session_token": token})
@@ -203,6 +205,7 @@ async def login(request: Request) -> Response:
             data.password,
             address=client_address(request),
             limits=sign_in_limits(request),
+            now=request.state.clock.now(),
         )
     except auth.SignInThrottled as exc:
         raise Problem(429, exc.message, code=exc.code, headers={"Retry-After": str(exc.retry_after)}) from None
@@ -228,7 +231,9 @@ async def sign_in_link(request: Request) -> Response:
     data = await json_body(request, TokenIn)
     async with request.state.sessions() as session, session.begin():
         try:
-            token = await auth.sign_in_with_link(session, data.token, address=client_address(request))
+            token = await auth.sign_in_with_link(
+                session, data.token, address=client_address(request), now=request.state.clock.now()
+            )
         except AuthError as exc:
             raise Problem(401, exc.message, code=exc.code) from None
     response = JSONResponse({"signed_in": "staff", "session_token": token})
@@ -248,7 +253,7 @@ async def sign_in_link(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     principal = await require_principal(request)
     async with request.state.sessions() as session, session.begin():
-        await auth.sign_out(session, principal.session_id)
+        await auth.sign_out(session, principal.session_id, now=request.state.clock.now())
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/")
     return response

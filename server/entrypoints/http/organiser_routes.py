@@ -148,7 +148,7 @@ async def revoke_registration(request: Request) -> Response:
             registration = await roster.registration_of(session, event.id, request.path_params["id"])
         except roster.RegistrationNotFound:
             raise Problem(404, "no such registration", code="not_found") from None
-        await registrations.revoke(session, registration.id)
+        await registrations.revoke(session, registration.id, now=request.state.clock.now())
     return Response(status_code=204)
 
 
@@ -170,7 +170,9 @@ async def reissue_link(request: Request) -> Response:
             registration = await roster.registration_of(session, event.id, request.path_params["id"])
         except roster.RegistrationNotFound:
             raise Problem(404, "no such registration", code="not_found") from None
-        token = await registrations.reissue(session, registration.id, join_links(request))
+        token = await registrations.reissue(
+            session, registration.id, join_links(request), now=request.state.clock.now()
+        )
     return JSONResponse({"join_url": join_url(request, token)})
 
 

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.adapters.db.base import utcnow
 from server.core.model.base import Id, OneLineText
 from server.entrypoints.http.auth import event_access, json_body
 from server.entrypoints.http.openapi import SLUG, Out, Reply, Routes
@@ -123,7 +122,7 @@ async def resend_reminder(request: Request) -> Response:
         body = await json_body(request, ResendIn)
         try:
             delivery_id = await reminders.request_resend(
-                session, event, body.registration_id, body.day, body.kind, utcnow()
+                session, event, body.registration_id, body.day, body.kind, request.state.clock.now()
             )
         except reminders.ReminderNotFound as exc:
             raise Problem(404, str(exc), code="not_found") from None

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.adapters.db.base import utcnow
 from server.entrypoints.http.auth import event_access, json_body
 from server.entrypoints.http.openapi import SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
@@ -137,7 +136,7 @@ async def compile_report(request: Request) -> Response:
     async with request.state.sessions() as session:
         event = (await event_access(request, session, Capability.MANAGE_REPORTS)).event
         body = await json_body(request, CompileRequest)
-        now = utcnow()
+        now = request.state.clock.now()
         programme = await session.run_sync(lambda sync: read_programme(sync, event.id))
     try:
         windows, _complete = windows_for_scope(body.scope, programme.days, programme.segments, now)
@@ -237,9 +236,12 @@ async def attendance_timeline(request: Request) -> Response:
         cached = cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return JSONResponse(cached[1])
-        now = utcnow()
+        now = request.state.clock.now()
+        stale_after = request.state.live.timing.stale_after  # the sweep's rule
         try:
-            data = await session.run_sync(lambda sync: reports.read_day(sync, event.id, day, now))
+            data = await session.run_sync(
+                lambda sync: reports.read_day(sync, event.id, day, now, stale_after=stale_after)
+            )
         except reports.UnknownScope:
             raise Problem(404, f"{event.slug} has no morning on {day.isoformat()}", code="day_not_found") from None
     payload = await asyncio.to_thread(reports.day_timeline, data)  # CPU work off the event loop

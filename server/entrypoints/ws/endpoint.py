@@ -72,7 +72,7 @@ async def live_socket(ws: WebSocket) -> None:
     token = session_token(ws) or ws.query_params.get("token")
     try:
         async with ws.state.sessions() as session:
-            principal = await auth.principal_for_token(session, token) if token else None
+            principal = await auth.principal_for_token(session, token, now=runtime.clock.now()) if token else None
             granted = await access.event_for(session, principal, ws.path_params["slug"], access.Capability.JOIN_LIVE)
     except access.AccessError as refused:
         code, reason = REFUSALS[type(refused)]
@@ -85,7 +85,7 @@ async def live_socket(ws: WebSocket) -> None:
     principal, event_id, role = granted.principal, granted.event.id, granted.role
 
     await ws.accept()
-    joined_at = runtime.clock()  # the presence starts here and its last_seen too: never before its start
+    joined_at = runtime.clock.now()  # the presence starts here and its last_seen too: never before its start
     conn = Connection(
         ws=ws,
         principal=principal,
@@ -126,7 +126,7 @@ async def live_socket(ws: WebSocket) -> None:
             await writer
         if attendee:
             # a connection that stopped answering ends at its last heartbeat, not at discovery
-            end = conn.last_seen if timed_out and conn.last_seen else runtime.clock()
+            end = conn.last_seen if timed_out and conn.last_seen else runtime.clock.now()
             try:
                 await runtime.attendance.close(conn.id, at=end)
             except OVERLOADED as exc:  # the sweep closes the row at its last_seen instead
@@ -150,7 +150,7 @@ async def read_commands(runtime: LiveRuntime, conn: Connection) -> None:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return
-        conn.last_seen = runtime.clock()
+        conn.last_seen = runtime.clock.now()
         if not conn.limiter.take():
             await ws.close(CLOSE_POLICY, "rate limit exceeded")
             return

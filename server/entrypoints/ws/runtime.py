@@ -14,18 +14,18 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.adapters.bus.base import Bus
-from server.adapters.db.base import utcnow
+from server.adapters.clock import Clock
 from server.entrypoints.ws.connection import Connection, ConnectionState
 from server.entrypoints.ws.hub import RESYNC_SLOW, Hub
 from server.protocol import ChannelPositions, encode_frame
 from server.protocol.frames import ResyncFrame
 from server.services import auth
-from server.services.attendance import AttendanceService
+from server.services.attendance import AttendanceService, presence_stale_after
 from server.services.live import LiveService
 
 log = logging.getLogger("parley.live")
@@ -45,7 +45,7 @@ class Timing:
     @property
     def stale_after(self) -> timedelta:
         """No live connection goes this long without its last heartbeat being written."""
-        return timedelta(seconds=self.idle_timeout_s + 2 * self.heartbeat_s)
+        return presence_stale_after(heartbeat_s=self.heartbeat_s, idle_timeout_s=self.idle_timeout_s)
 
     @property
     def sweep_s(self) -> float:
@@ -58,8 +58,8 @@ class LiveRuntime:
         sessions: async_sessionmaker[AsyncSession],
         bus: Bus,
         *,
+        clock: Clock,
         timing: Timing = Timing(),
-        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
         self.bus = bus
@@ -77,7 +77,7 @@ class LiveRuntime:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        closed = await self.attendance.sweep(now=self.clock())
+        closed = await self.attendance.sweep(now=self.clock.now())
         if closed:
             log.info("closed %d presence intervals left open by a stopped server", closed)
         recounted = await self.live.reconcile_votes()  # totals a killed process had not flushed yet
@@ -116,7 +116,7 @@ class LiveRuntime:
     # --- jobs --------------------------------------------------------------------------------------
 
     async def _heartbeat(self) -> None:
-        now = self.clock()
+        now = self.clock.now()
         await self.hub.beat(now)
         stale = [
             c
@@ -139,7 +139,7 @@ class LiveRuntime:
             by_event[conn.event_id].append(conn)
         for event_id, conns in by_event.items():
             async with self.sessions() as session:
-                valid = await auth.still_valid(session, [c.principal for c in conns], event_id)
+                valid = await auth.still_valid(session, [c.principal for c in conns], event_id, now=self.clock.now())
             for conn in conns:
                 if conn.principal.session_id not in valid:
                     with contextlib.suppress(Exception):
@@ -149,7 +149,7 @@ class LiveRuntime:
         for conn in self.hub.connections:
             self.counted_events.add(conn.event_id)
         for event_id in list(self.counted_events):
-            counts = await self.attendance.counts(event_id, now=self.clock())
+            counts = await self.attendance.counts(event_id, now=self.clock.now())
             if self._last_counts.get(event_id) == counts:
                 continue  # unchanged since this process last recorded them: no lock, no write
             online, peak, by_category = counts
@@ -157,7 +157,7 @@ class LiveRuntime:
             self._last_counts[event_id] = counts
 
     async def _sweep(self) -> None:
-        await self.attendance.sweep(now=self.clock())
+        await self.attendance.sweep(now=self.clock.now())
 
     # --- joining and catching up -------------------------------------------------------------------
 

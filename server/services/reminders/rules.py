@@ -7,12 +7,11 @@ change neither shifts nor doubles a reminder.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from server.adapters.db.models import Registration
 from server.core.languages import INTERFACE_LANGUAGES, pick_language
 from server.programme import MAX_REMINDER_MINUTES, ReminderSpec, format_offset, parse_offset
 
@@ -147,8 +146,27 @@ class Recipient:
     registration_id: int | None
 
 
+class RegistrationFacts(Protocol):
+    """What the rules read of a registration (the database row has these, and so may a test's value)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+
+
 def attendee_recipients(
-    registrations: Iterable[Registration], due_at: datetime, languages: Sequence[str]
+    registrations: Iterable[RegistrationFacts], due_at: datetime, languages: Sequence[str]
 ) -> list[Recipient]:
     return [
         Recipient(f"reg:{r.id}", r.email, r.name, mail_language(r.language, languages), r.timezone, r.id)
@@ -159,7 +177,7 @@ def attendee_recipients(
 
 def speaker_recipients(
     people: Iterable[tuple[str, str]],
-    registrations_by_email: dict[str, Registration],
+    registrations_by_email: Mapping[str, RegistrationFacts],
     languages: Sequence[str],
 ) -> list[Recipient]:
     """(name, email) of the morning's moderators and speakers and of the event's staff moderators,

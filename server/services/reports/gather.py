@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -51,7 +51,6 @@ from server.core.model import (
 )
 from server.core.records import decode_event, decode_state, event_record, state_record, stored_event_types
 from server.core.state import LiveState
-from server.services.attendance import STALE_AFTER
 from server.services.reports.model import (
     Attendee,
     DayFacts,
@@ -147,15 +146,16 @@ def read_programme(session: Session, event_id: int) -> Programme:
 
 
 def read_presences(
-    session: Session, event_id: int, since: datetime, until: datetime, now: datetime
+    session: Session, event_id: int, since: datetime, until: datetime, now: datetime, *, stale_after: timedelta
 ) -> dict[int, list[Interval]]:
     """Presence intervals touching ``[since, until)`` by registration. An interval still open ends
     now while its connection is alive, or at its last heartbeat when nobody has seen it for
-    ``STALE_AFTER`` (a crashed server's rows before the sweep closes them)."""
+    ``stale_after`` (``attendance.presence_stale_after``: a crashed server's rows before the sweep
+    closes them)."""
     by_person: dict[int, list[Interval]] = defaultdict(list)
     if until <= since:
         return by_person
-    stale = now - STALE_AFTER
+    stale = now - stale_after
     rows = session.execute(
         select(Presence.registration_id, Presence.started_at, Presence.last_seen_at, Presence.ended_at).where(
             Presence.event_id == event_id,
@@ -210,7 +210,7 @@ class _Names:
 
 
 def read_activity(
-    session: Session, programme: Programme, since: datetime, until: datetime, now: datetime
+    session: Session, programme: Programme, since: datetime, until: datetime, now: datetime, *, stale_after: timedelta
 ) -> ReportInput:
     event_id = programme.event_id
     attendees = {
@@ -270,7 +270,7 @@ def read_activity(
         days=programme.days,
         segments=programme.segments,
         attendees=attendees,
-        presences=read_presences(session, event_id, since, until, now),
+        presences=read_presences(session, event_id, since, until, now, stale_after=stale_after),
         speeches=speeches,
         questions=_questions(programme, votes, asker_actor),
         decisions=decisions,

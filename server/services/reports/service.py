@@ -2,7 +2,9 @@
 
 The worker calls ``compile_report`` (on demand, and from the beat's ``due_scopes`` scan); the
 server reads ``list_reports`` / ``report_path`` to serve files and ``day_timeline`` for the live
-dashboard. Everything takes ``now`` so tests and the benchmark choose the clock.
+dashboard. Everything takes ``now`` so tests and the benchmark choose the clock, and ``stale_after``
+(``attendance.presence_stale_after`` of the settings) so a report and the sweep agree on which open
+presence rows are dead.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +76,13 @@ def read_session(engine: Engine) -> Iterator[Session]:
 
 
 def build(
-    session: Session, event_id: int, scope: str, *, now: datetime, threshold: float = DEFAULT_THRESHOLD
+    session: Session,
+    event_id: int,
+    scope: str,
+    *,
+    now: datetime,
+    stale_after: timedelta,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> Report:
     """The report of ``scope`` as of ``now``; ``UnknownScope`` for a date that is not a morning."""
     programme = read_programme(session, event_id)
@@ -84,7 +92,7 @@ def build(
         raise UnknownScope(str(exc)) from None
     since = min((w.start for w in windows), default=now)
     until = max((w.until for w in windows), default=now)
-    data = read_activity(session, programme, since, until, now)
+    data = read_activity(session, programme, since, until, now, stale_after=stale_after)
     return build_report(data, scope, windows, complete, threshold=threshold)
 
 
@@ -138,13 +146,14 @@ def compile_report(
     scope: str,
     *,
     now: datetime,
+    stale_after: timedelta,
     threshold: float = DEFAULT_THRESHOLD,
     formats: tuple[str, ...] = FORMATS,
 ) -> Compiled:
     """Build the report and write its files atomically. Compiling again with nothing new gives
     byte-identical files."""
     with read_session(engine) as session:
-        report = build(session, event_id, scope, now=now, threshold=threshold)
+        report = build(session, event_id, scope, now=now, stale_after=stale_after, threshold=threshold)
     with scope_lock(data_dir, report.slug, scope):
         files = write_report(report, data_dir, formats)
     return Compiled(report.slug, scope, report.complete, files)
@@ -181,7 +190,9 @@ def due_scopes(session: Session, data_dir: Path, now: datetime) -> list[tuple[in
     return due
 
 
-def scan_due(engine: Engine, data_dir: Path, *, now: datetime, threshold: float = DEFAULT_THRESHOLD) -> list[Compiled]:
+def scan_due(
+    engine: Engine, data_dir: Path, *, now: datetime, stale_after: timedelta, threshold: float = DEFAULT_THRESHOLD
+) -> list[Compiled]:
     """Compile every due report once; one that another worker is compiling right now is skipped
     (that worker finishes it, or the next scan does)."""
     with read_session(engine) as session:
@@ -191,7 +202,11 @@ def scan_due(engine: Engine, data_dir: Path, *, now: datetime, threshold: float 
         with scope_lock(data_dir, slug, f"{scope}-scan", wait=False) as mine:
             if mine and not store.is_complete(data_dir, slug, scope):
                 try:
-                    done.append(compile_report(engine, data_dir, event_id, scope, now=now, threshold=threshold))
+                    done.append(
+                        compile_report(
+                            engine, data_dir, event_id, scope, now=now, stale_after=stale_after, threshold=threshold
+                        )
+                    )
                 except RecordError as exc:  # named in the log; the next scan tries again, the others go on
                     log.error("report %s/%s not compiled: %s", slug, scope, exc)
     return done
@@ -207,14 +222,18 @@ class DayData:
     data: ReportInput
 
 
-def read_day(session: Session, event_id: int, day: date, now: datetime) -> DayData:
+def read_day(session: Session, event_id: int, day: date, now: datetime, *, stale_after: timedelta) -> DayData:
     """What the dashboard timeline of one morning needs (``UnknownScope`` if it is not a morning)."""
     programme = read_programme(session, event_id)
     facts = next((d for d in programme.days if d.date == day), None)
     if facts is None:
         raise UnknownScope(f"no morning on {day.isoformat()}")
     window = morning_window(facts, programme.segments, now)
-    presences = read_presences(session, event_id, window.start, window.until, now) if window.started else {}
+    presences = (
+        read_presences(session, event_id, window.start, window.until, now, stale_after=stale_after)
+        if window.started
+        else {}
+    )
     attendees = {rid: Attendee(rid, "", "", "", "", "", "", window.start) for rid in presences}
     data = ReportInput(
         event_id,
