@@ -101,7 +101,7 @@ class AttendanceService:
                     .where(Presence.event_id == event_id, Presence.ended_at.is_(None))
                     .group_by(Registration.category)
                 )
-            ).tuples()
+            ).all()
             by_category = {category: int(n) for category, n in rows}
             zone = (await session.execute(select(Event.timezone).where(Event.id == event_id))).scalar_one()
         online = sum(by_category.values())

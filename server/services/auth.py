@@ -287,15 +287,14 @@ async def still_valid(session: AsyncSession, principals: list[Principal], event_
     )
     user_ids = [p.id for p in principals if p.kind == "staff" and p.session_id in live]
     roles = (
-        set(
-            (
-                await session.execute(
-                    select(EventRole.user_id, EventRole.role).where(
-                        EventRole.user_id.in_(user_ids), EventRole.event_id == event_id
-                    )
+        {
+            (user_id, role)
+            for user_id, role in await session.execute(
+                select(EventRole.user_id, EventRole.role).where(
+                    EventRole.user_id.in_(user_ids), EventRole.event_id == event_id
                 )
-            ).tuples()
-        )
+            )
+        }
         if user_ids
         else set()
     )

@@ -236,7 +236,7 @@ class LiveService:
             .where(QuestionVote.event_id == event_id, QuestionVote.question_id.in_(ids))
             .group_by(QuestionVote.question_id)
         )
-        return {qid: 0 for qid in ids} | {qid: n for qid, n in rows.tuples()}
+        return {qid: 0 for qid in ids} | {qid: n for qid, n in rows}
 
     async def _record_votes(self, event_id: int, ids: set[int] | None) -> None:
         """Recount ``ids`` (None: every published question) under the event's lock; an event for the
