@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args
@@ -29,7 +27,7 @@ from server.protocol import ERROR_CODES, json_schema
 from server.services.registrations import RegistrationIn
 from server.services.reminders import mail_language
 from server.services.reports.model import pick_title
-from tests.fixtures.services import need
+from tests.fixtures.node import node
 
 ROOT = Path(__file__).resolve().parents[1]
 FRONTEND = ROOT / "frontend"
@@ -250,20 +248,6 @@ TEXT_CASES: list[tuple[dict[str, str], list[str]]] = [
 ]
 
 
-def run_node(script: str, payload: Any) -> Any:
-    executable = shutil.which("node")
-    need("Node.js", executable is not None)
-    result = subprocess.run(
-        [executable, "--input-type=module", "-e", script],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
 
 PICK = f"""
 import {{ pickLanguage, pickText, FALLBACK }} from {json.dumps((FRONTEND / "js" / "languages.js").as_uri())};
@@ -279,7 +263,7 @@ process.stdout.write(JSON.stringify({{
 
 
 def test_the_server_and_the_browser_pick_the_same_language() -> None:
-    got = run_node(PICK, {"cases": CASES, "texts": TEXT_CASES})
+    got = node(PICK, {"cases": CASES, "texts": TEXT_CASES})
     assert got["fallback"] == list(FALLBACK)
     assert got["languages"] == [pick_language(wanted, available) for wanted, available in CASES]
     assert [tuple(pair) for pair in got["texts"]] == [pick_text(texts, wanted) for texts, wanted in TEXT_CASES]

@@ -15,8 +15,6 @@ Node.js is on every machine of this project's kind; without it these skip (or fa
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -28,25 +26,11 @@ from server.core.forecast import forecast
 from server.protocol import PROTOCOL_VERSION
 from tests.core.cases import CASES, busy, panel_paused, speech_paused
 from tests.core.helpers import MODERATOR, at, command, fresh
-from tests.fixtures.services import need
+from tests.fixtures.node import node
 
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "frontend" / "js"
 
-
-def node(script: str, payload: Any) -> Any:
-    executable = shutil.which("node")
-    need("Node.js", executable is not None)
-    result = subprocess.run(
-        [executable, "--input-type=module", "-e", script],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 FOLD = f"""
