@@ -30,7 +30,7 @@ from server.entrypoints.http import openapi
 from server.entrypoints.http.openapi import Param, Reply, RouteSpec, SpecError
 from server.services import reports
 from tests.fixtures.live import staff_token
-from tests.fixtures.parley import Parley, ServerProcess
+from tests.fixtures.parley import STALE_AFTER, Parley, ServerProcess
 
 SLUG = "idm-2022-1"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -188,7 +188,15 @@ def organiser_server(sqlite_parley: Parley) -> Iterator[tuple[ServerProcess, str
         engine = make_sync_engine(sqlite_parley.settings())
         with Session(engine) as session:
             event_id = session.execute(select(Event.id).where(Event.slug == SLUG)).scalar_one()
-        reports.compile_report(engine, sqlite_parley.data_dir, event_id, "2022-02-28", now=utcnow(), formats=("xlsx",))
+        reports.compile_report(
+            engine,
+            sqlite_parley.data_dir,
+            event_id,
+            "2022-02-28",
+            now=utcnow(),
+            formats=("xlsx",),
+            stale_after=STALE_AFTER,
+        )
         engine.dispose()
         yield proc, token
     finally:
