@@ -7,6 +7,7 @@ import io
 from datetime import datetime
 
 from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -131,6 +132,15 @@ async def list_registrations(request: Request) -> Response:
     return JSONResponse({"registrations": rows})
 
 
+async def registration_in_path(request: Request, session: AsyncSession) -> Registration:
+    """The registration ``{id}`` of the event ``{slug}``, for an organiser of that event."""
+    event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
+    try:
+        return await roster.registration_of(session, event.id, request.path_params["id"])
+    except roster.RegistrationNotFound:
+        raise Problem(404, "no such registration", code="not_found") from None
+
+
 @api.route(
     "POST",
     "/api/events/{slug}/registrations/{id:id}/revoke",
@@ -143,11 +153,7 @@ async def list_registrations(request: Request) -> Response:
 )
 async def revoke_registration(request: Request) -> Response:
     async with request.state.sessions() as session, session.begin():
-        event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
-        try:
-            registration = await roster.registration_of(session, event.id, request.path_params["id"])
-        except roster.RegistrationNotFound:
-            raise Problem(404, "no such registration", code="not_found") from None
+        registration = await registration_in_path(request, session)
         await registrations.revoke(session, registration.id, now=request.state.clock.now())
     return Response(status_code=204)
 
@@ -165,11 +171,7 @@ async def revoke_registration(request: Request) -> Response:
 )
 async def reissue_link(request: Request) -> Response:
     async with request.state.sessions() as session, session.begin():
-        event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
-        try:
-            registration = await roster.registration_of(session, event.id, request.path_params["id"])
-        except roster.RegistrationNotFound:
-            raise Problem(404, "no such registration", code="not_found") from None
+        registration = await registration_in_path(request, session)
         token = await registrations.reissue(
             session, registration.id, join_links(request), now=request.state.clock.now()
         )
