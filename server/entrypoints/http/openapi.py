@@ -106,6 +106,8 @@ class Param:
 # A row id, as the ``{…:id}`` convertor accepts it (server/entrypoints/http/convertors.py).
 ID_RANGE = {"minimum": 1, "maximum": MAX_SAFE_INTEGER}
 SLUG = Param("slug", "The event's slug.", example="idm-2022-1")
+ORGANISER_PROBLEMS = {401: "Not signed in.", 403: "Not an organiser of this event.", 404: "No such event."}
+"""What a route only an organiser of the event may use can answer besides its own replies."""
 
 
 @dataclass(frozen=True)

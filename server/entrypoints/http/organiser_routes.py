@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.adapters.db.models import Registration
 from server.entrypoints.http.auth import event_access, join_links, join_url
-from server.entrypoints.http.openapi import ID_RANGE, SLUG, Out, Param, Reply, Routes
+from server.entrypoints.http.openapi import ID_RANGE, ORGANISER_PROBLEMS, SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.services import registrations, roster
 from server.services.access import Capability
@@ -36,7 +36,6 @@ CSV_COLUMNS = (
 api = Routes()
 REGISTRATION_ID = Param("id", "The registration's id.", type=int, schema_extra=ID_RANGE)
 SEARCH = Param("q", "Search in name, email, organisation and country.", required=False)
-ORGANISER_PROBLEMS = {401: "Not signed in.", 403: "Not an organiser of this event.", 404: "No such event."}
 
 
 class RegistrationRow(Out):

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.core.model.base import Id, OneLineText
 from server.entrypoints.http.auth import event_access, json_body
-from server.entrypoints.http.openapi import SLUG, Out, Reply, Routes
+from server.entrypoints.http.openapi import ORGANISER_PROBLEMS, SLUG, Out, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.programme import parse_offset
 from server.services import reminders
@@ -20,7 +20,6 @@ from server.services.access import Capability
 SEND_TASK = "parley.reminders.send"
 
 api = Routes()
-ORGANISER_PROBLEMS = {401: "Not signed in.", 403: "Not an organiser of this event.", 404: "No such event."}
 
 
 class ResendIn(BaseModel):

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.entrypoints.http.auth import event_access, json_body
-from server.entrypoints.http.openapi import SLUG, Out, Param, Reply, Routes
+from server.entrypoints.http.openapi import ORGANISER_PROBLEMS, SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.services import reports
 from server.services.access import Capability
@@ -38,7 +38,6 @@ class CompileRequest(BaseModel):
 
 
 api = Routes()
-ORGANISER_PROBLEMS = {401: "Not signed in.", 403: "Not an organiser of this event.", 404: "No such event."}
 
 
 class ReportFile(Out):
