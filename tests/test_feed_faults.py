@@ -152,8 +152,12 @@ def assert_every_event_once_in_order(people: list[Follower], texts: list[str]) -
         assert person.applied == list(range(person.applied[0], person.applied[0] + len(person.applied)))
 
 
-async def post_notices(moderator: Follower, people: list[Follower], count: int, timeout: float = 10) -> list[str]:
-    texts = [f"Notice {i}" for i in range(count)]
+async def post_notices(
+    moderator: Follower, people: list[Follower], count: int, prefix: str = "Notice", timeout: float = 10
+) -> list[str]:
+    """Post `count` notices and wait until everyone has the last one; use a fresh prefix per batch,
+    or the wait is satisfied by an earlier batch's text."""
+    texts = [f"{prefix} {i}" for i in range(count)]
     for text in texts:
         await moderator.ok("notice.set", text=text)
     for person in people:
@@ -240,7 +244,7 @@ async def test_a_failing_feed_is_logged_restarted_and_its_sockets_catch_up(
         assert any("restarting" in r.getMessage() for r in caplog.records)
         assert sum(p.resumes for p in people) == 0, "the server caught its sockets up, not the clients"
         # and it keeps working afterwards
-        more = await post_notices(people[0], people, 2)
+        more = await post_notices(people[0], people, 2, prefix="After")
         assert_every_event_once_in_order(people, texts + more)
         for person in people:
             await person.stop()
