@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     sign_in_max_failures_per_address: int = Field(
         20, ge=1, le=100000, description="Failed password sign-ins per client address within the window before 429."
     )
+    lost_link_window_s: int = Field(
+        3600, ge=1, le=86400, description='"I lost my link" requests older than this many seconds no longer count.'
+    )
+    lost_link_max_per_email: int = Field(
+        3, ge=1, le=1000, description='"I lost my link" requests per address asked for within the window before 429.'
+    )
+    lost_link_max_per_address: int = Field(
+        20, ge=1, le=100000, description='"I lost my link" requests per client address within the window before 429.'
+    )
     heartbeat_s: float = Field(15.0, gt=0, le=300, description="Seconds between websocket heartbeats.")
     idle_timeout_s: float = Field(
         45.0, gt=0, le=3600, description="A websocket silent this long is closed; its presence ends at its last frame."
