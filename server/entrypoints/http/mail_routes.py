@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,6 +15,7 @@ from server.entrypoints.http.auth import client_address, event_access, json_body
 from server.entrypoints.http.openapi import ID_RANGE, ORGANISER_PROBLEMS, SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.services.access import Capability
+from server.services.accounts import EMAIL_RE
 from server.services.mail import lost_link, messages
 from server.services.sign_in_audit import Limits
 
@@ -28,7 +29,14 @@ MAILING = Param("id", "The message's id.", type=int, schema_extra=ID_RANGE)
 
 class LostLinkIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    email: OneLineText = Field(min_length=3, max_length=254)
+    email: OneLineText = Field(min_length=3, max_length=254, description="The address registered for the event.")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL_RE.fullmatch(value.lower()):
+            raise ValueError("not an email address")
+        return value.lower()
 
 
 class LostLinkOut(Out):
