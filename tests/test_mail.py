@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -153,7 +153,7 @@ def test_registering_sends_one_confirmation_in_the_right_language_with_the_link_
     stack: Stack,
 ) -> None:
     slug = "mail-confirm"
-    world = build_world(stack.settings, slug, date.today() + timedelta(days=30), [])
+    world = build_world(stack.settings, slug, datetime.now(UTC).date() + timedelta(days=30), [])
     people = [
         ("Amina Diallo", "amina@example.org", "fr", "Africa/Dakar"),
         ("Lucía Pérez", "lucia@example.org", "es", None),
@@ -221,7 +221,7 @@ def test_lost_link_answers_alike_sends_the_current_link_once_is_throttled_and_th
     world = build_world(
         stack.settings,
         slug,
-        date.today() + timedelta(days=30),
+        datetime.now(UTC).date() + timedelta(days=30),
         [
             Attendee("Ada Known", "ada@example.org", "es"),
             Attendee("Gone Away", "gone@example.org", "fr", revoked=True),
@@ -269,7 +269,7 @@ def test_lost_link_answers_alike_sends_the_current_link_once_is_throttled_and_th
 
 def test_messages_reach_exactly_their_audience_once_with_counts_and_a_resend_of_the_failed(stack: Stack) -> None:
     slug = "mail-messages"
-    first = date.today() - timedelta(days=1)  # the first morning is over, the last still ahead
+    first = datetime.now(UTC).date() - timedelta(days=1)  # the first morning is over, the last still ahead
     people = [
         Attendee("Full Stay", "full@example.org", "fr"),
         Attendee("Short Stay", "short@example.org", "en"),
