@@ -10,6 +10,7 @@ import {
 import { startLive } from "./live.js";
 import { attendanceChart, attendanceTable } from "./chart.js";
 import { CATEGORIES } from "./register.js";
+import { setUpMessages, loadMessages, refreshMessages } from "./messages.js";
 
 initPage();
 const slug = slugFromPath();
@@ -38,7 +39,8 @@ async function main() {
       if (status === "reconnecting" || (status === "closed" && detail.reason)) recheckAccess();
     },
   });
-  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports()]);
+  setUpMessages(base, state.event);
+  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports(), loadMessages()]);
 }
 
 /** While reconnecting, or closed by the server: a role removed or a session ended meanwhile gates
@@ -467,6 +469,7 @@ onLangChange(() => {
   renderTimeline();
   renderReminders();
   renderReports();
+  refreshMessages();
   if (state.live?.store.ready) renderPresence();
 });
 
