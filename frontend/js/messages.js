@@ -102,7 +102,12 @@ function fieldError(input, message) {
 async function preview() {
   const out = $("#msg-count");
   const result = await api(`${ctx.base}/messages/preview`, { method: "POST", body: { audience: audience() } });
-  out.textContent = result.ok ? t("msg.count", { count: formatNumber(result.data.recipients) }) : problemText(result);
+  ctx.count = result.ok ? result.data.recipients : null;
+  out.textContent = result.ok ? countText() : problemText(result);
+}
+
+function countText() {
+  return ctx.count === null || ctx.count === undefined ? "" : t("msg.count", { count: formatNumber(ctx.count) });
 }
 
 async function send(e) {
@@ -137,7 +142,8 @@ async function send(e) {
     replaceChildren(result, h("span", { class: "error", role: "alert" }, problemText(sent)));
     return;
   }
-  replaceChildren(result, h("span", { class: "success" }, t("msg.queued", { count: formatNumber(sent.data.recipients) })));
+  ctx.queued = sent.data.recipients;
+  replaceChildren(result, h("span", { class: "success" }, t("msg.queued", { count: formatNumber(ctx.queued) })));
   for (const code of ctx.languages) {
     $(`#msg-subject-${code}`).value = "";
     $(`#msg-text-${code}`).value = "";
@@ -202,10 +208,15 @@ function renderMessages() {
 export function setUpMessages(base, event) {
   Object.assign(ctx, { base, event });
   fillControls();
+  const forget = () => {
+    ctx.count = null;
+    $("#msg-count").textContent = "";
+  };
   $("#msg-audience").addEventListener("change", () => {
     showAudienceFields();
-    $("#msg-count").textContent = "";
+    forget();
   });
+  for (const id of ["#msg-category", "#msg-language", "#msg-day"]) $(id).addEventListener("change", forget);
   $("#msg-preview").addEventListener("click", preview);
   $("#msg-form").addEventListener("submit", send);
 }
@@ -215,4 +226,8 @@ export function refreshMessages() {
   fillControls();
   renderTexts();
   renderMessages();
+  // what was last said, in the new language
+  $("#msg-count").textContent = countText();
+  const queued = $("#msg-result .success");
+  if (queued && ctx.queued !== undefined) queued.textContent = t("msg.queued", { count: formatNumber(ctx.queued) });
 }

@@ -133,6 +133,7 @@ def test_an_organiser_composes_a_message_in_three_languages_and_sees_its_counts(
     audit.page(page, "organise-messages", languages=("en", "fr", "es"))
     set_language(page, "es")
     assert row.locator("td").nth(1).inner_text() == "Cambio de horario"
+    assert page.locator("#msg-result").inner_text() == catalogue("es")["msg.queued"].replace("{count}", "2")
     assert not audit.violations, audit.violations
     assert not page_errors.errors, page_errors.errors
     ctx.close()
