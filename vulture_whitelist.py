@@ -65,3 +65,6 @@ _.states_equal
 _.components
 _.last_day
 _.unique_attendees
+
+# who sent an organiser's message: kept with it for the record (server/services/mail/messages.py)
+_.created_by
