@@ -387,7 +387,8 @@ class Mailing(Base):
 
 
 class LostLinkRequest(Base):
-    """One "I lost my link" request, known address or not: what the request throttle counts."""
+    """One "I lost my link" request, known address or not: what the request throttle counts, and what
+    the workers' scan takes (``handled_at``) to mail a registered address its link."""
 
     __tablename__ = "lost_link_requests"
     __table_args__ = (
@@ -400,3 +401,4 @@ class LostLinkRequest(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
     address: Mapped[str] = mapped_column(String(64))
+    handled_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -19,7 +19,6 @@ from server.services.accounts import EMAIL_RE
 from server.services.mail import lost_link, messages
 from server.services.sign_in_audit import Limits
 
-SEND_TASK = "parley.reminders.send"
 SCAN_TASK = "parley.reminders.scan"
 LINK_ANSWER = "If this address is registered for the event, its join link is on its way by mail."
 
@@ -114,7 +113,7 @@ async def lost_link_request(request: Request) -> Response:
     body = await json_body(request, LostLinkIn)
     async with request.state.sessions() as session, session.begin():
         try:
-            delivery_id = await lost_link.request_link(
+            await lost_link.request_link(
                 session,
                 request.path_params["slug"],
                 body.email,
@@ -128,7 +127,8 @@ async def lost_link_request(request: Request) -> Response:
             raise Problem(
                 429, str(exc), code="too_many_requests", headers={"Retry-After": str(exc.retry_after)}
             ) from None
-    background = _enqueue(request, SEND_TASK, delivery_id=delivery_id) if delivery_id is not None else None
+    # a scan takes the request (a registered address gets its link); enqueued for every address alike
+    background = _enqueue(request, SCAN_TASK)
     return JSONResponse({"status": "accepted", "detail": LINK_ANSWER}, status_code=202, background=background)
 
 

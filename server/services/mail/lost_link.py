@@ -1,14 +1,15 @@
 """ "I lost my link": the registration's current join link mailed again to its address.
 
-The answer is the same whether or not the address is registered (or revoked): the request is
-recorded and counted alike, and the lookup runs alike; only a registered, not revoked address gets a
-delivery (kind ``link``), sent by the workers. The old link keeps working (the nonce is not changed;
-an organiser's "new link" is what revokes it).
+The request records itself (``lost_link_requests``) and nothing else, the same for every address: the
+answer and the work behind it do not depend on whether the address is registered (or revoked). The
+workers' scan takes the recorded requests (``server/services/reminders/lost_links.py``): a registered,
+not revoked address gets a new copy of its ``link`` delivery. The old link keeps working (the nonce is
+not changed; an organiser's "new link" is what revokes it).
 
 Throttle, the sign-in throttle's pattern (``sign_in_audit``): a sliding window over the recorded
 requests, per address asked for and per client address, so it holds across server processes. Past a
-limit a request is refused (429 with the wait) before anything is looked up, and not recorded, so the
-wait never grows while someone keeps asking.
+limit a request is refused (429 with the wait) and not recorded, so the wait never grows while
+someone keeps asking.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.adapters.db.models import Event, LostLinkRequest, Registration
-from server.services.mail.queue import queue_again
-from server.services.reminders.notices import LINK
+from server.adapters.db.models import Event, LostLinkRequest
 from server.services.sign_in_audit import Limits, normalise_email
 
 
@@ -51,21 +50,15 @@ async def _wait(session: AsyncSession, *, email: str, address: str, limits: Limi
 
 async def request_link(
     session: AsyncSession, slug: str, email: str, *, address: str, limits: Limits, now: datetime
-) -> int | None:
-    """Record the request and queue the link when the address is registered: the delivery id to
-    enqueue, or None. ``TooManyRequests`` past a limit; ``UnknownEvent`` for a slug that is none."""
-    event = await session.scalar(select(Event).where(Event.slug == slug))
-    if event is None:
+) -> None:
+    """Record the request (the workers mail a registered address its link). ``TooManyRequests`` past a
+    limit; ``UnknownEvent`` for a slug that is none."""
+    event_id = await session.scalar(select(Event.id).where(Event.slug == slug))
+    if event_id is None:
         raise UnknownEvent(slug)
     email, address = normalise_email(email), address[:64]
     wait = await _wait(session, email=email, address=address, limits=limits, now=now)
     if wait is not None:
         raise TooManyRequests(wait)
-    session.add(LostLinkRequest(at=now, event_id=event.id, email=email, address=address))
-    registration = await session.scalar(
-        select(Registration).where(Registration.event_id == event.id, func.lower(Registration.email) == email)
-    )
-    if registration is None or registration.revoked_at is not None:
-        await session.flush()
-        return None
-    return await queue_again(session, registration, event.languages, LINK, now)
+    session.add(LostLinkRequest(at=now, event_id=event_id, email=email, address=address))
+    await session.flush()

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from server.adapters.db.models import Day, Event, Mailing, Registration, ReminderDelivery
 from server.core.model.base import OneLineText
-from server.services.mail.queue import delivery_row, insert_undated
+from server.services.mail.queue import insert_undated
 from server.services.registrations import Category
-from server.services.reminders.notices import message_kind
+from server.services.reminders.notices import delivery_row, message_kind
 from server.services.reports import attendance_tables as at
 from server.services.reports.service import read_day
 

@@ -30,7 +30,7 @@ from server.adapters.db.models import (
 )
 from server.core.languages import pick_text
 from server.services.auth import JoinLinks
-from server.services.reminders import notices
+from server.services.reminders import lost_links, notices
 from server.services.reminders.notices import NoticeMail
 from server.services.reminders.rules import (
     CLAIM_LEASE,
@@ -104,7 +104,9 @@ def _recipients(session: Session, event: Event, day: Day, rule: Rule) -> list[Re
 def scan(session: Session, now: datetime) -> list[int]:
     """Create the deliveries that came due and return the ids to enqueue. Safe to run any number of
     times at once: rows are insert-or-ignore on their unique key; an id is handed out once per
-    REQUEUE_AFTER (and again when a claim's lease has expired)."""
+    REQUEUE_AFTER (and again when a claim's lease has expired). It also takes the "I lost my link"
+    requests not handled yet (``lost_links``) and queues their mails, handed out below with the rest."""
+    lost_links.take_requests(session, now)
     upcoming = session.execute(
         select(Day, Event)
         .join(Event, Event.id == Day.event_id)

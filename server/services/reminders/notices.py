@@ -9,21 +9,79 @@ docs/workers.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.adapters.db.models import Day, Event, Mailing, Registration, ReminderDelivery
 from server.core.languages import pick_text
 from server.services.auth import JoinLinks
-from server.services.reminders.rules import calendar_uid, digest
+from server.services.reminders.rules import calendar_uid, digest, mail_language
 
 CONFIRMATION = "confirmation"
 LINK = "link"
 MESSAGE_PREFIX = "message-"
+
+
+UNDATED_KEY = ["recipient", "event_id", "kind"]
+
+
+def undated_insert(dialect: str, rows: list[dict[str, Any]]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on the undated rows' key (the partial unique index): a row
+    exists once, however many times it is queued."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(ReminderDelivery)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=UNDATED_KEY, index_where=text("day_id IS NULL"))
+    )
+
+
+def delivery_row(registration: Registration, languages: Sequence[str], kind: str, now: datetime) -> dict[str, Any]:
+    """A pending undated delivery to a registration, due now."""
+    return {
+        "recipient": f"reg:{registration.id}",
+        "event_id": registration.event_id,
+        "day_id": None,
+        "kind": kind,
+        "registration_id": registration.id,
+        "email": registration.email,
+        "name": registration.name[:200],
+        "language": mail_language(registration.language, languages),
+        "timezone": registration.timezone,
+        "due_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "resends": 0,
+        "created_at": now,
+    }
+
+
+def rearmed(registration: Registration, languages: Sequence[str], now: datetime) -> dict[str, Any]:
+    """The values that make a finished undated delivery a new copy: pending, one more resend (a new
+    Message-ID), the registration's current address, name and language."""
+    D = ReminderDelivery
+    return {
+        "status": "pending",
+        "resends": D.resends + 1,
+        "attempts": 0,
+        "due_at": now,
+        "next_attempt_at": now,
+        "enqueued_at": None,
+        "claim_token": None,
+        "first_attempt_at": None,
+        "error": None,
+        "email": registration.email,
+        "name": registration.name[:200],
+        "language": mail_language(registration.language, languages),
+        "timezone": registration.timezone,
+    }
 
 
 def message_kind(mailing_id: int) -> str:

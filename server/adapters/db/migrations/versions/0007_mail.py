@@ -40,12 +40,14 @@ def upgrade() -> None:
     sa.Column('event_id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=False),
+    sa.Column('handled_at', server.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_lost_link_requests_event_id_events'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lost_link_requests'))
     )
     with op.batch_alter_table('lost_link_requests', schema=None) as batch_op:
         batch_op.create_index('ix_lost_link_requests_address_at', ['address', 'at'], unique=False)
         batch_op.create_index('ix_lost_link_requests_email_at', ['email', 'at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lost_link_requests_handled_at'), ['handled_at'], unique=False)
 
     with op.batch_alter_table('reminder_deliveries', schema=None) as batch_op:
         batch_op.alter_column('day_id', existing_type=sa.Integer(), nullable=True)
@@ -63,6 +65,7 @@ def downgrade() -> None:
         batch_op.alter_column('day_id', existing_type=sa.Integer(), nullable=False)
 
     with op.batch_alter_table('lost_link_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lost_link_requests_handled_at'))
         batch_op.drop_index('ix_lost_link_requests_email_at')
         batch_op.drop_index('ix_lost_link_requests_address_at')
     op.drop_table('lost_link_requests')
