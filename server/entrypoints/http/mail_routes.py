@@ -99,9 +99,9 @@ def _enqueue(request: Request, name: str, **kwargs: Any) -> BackgroundTask:
     "POST",
     "/api/events/{slug}/lost-link",
     summary='"I lost my link": mail the join link again',
-    description="The same answer whether or not the address is registered. A registered (not revoked) address "
-    "gets its current join link by mail; the old link keeps working. Throttled per address asked for and per "
-    "client address.",
+    description="The same answer, and the same work, whether or not the address is registered: the request is "
+    "recorded and the workers mail a registered (not revoked) address its current join link; the old link keeps "
+    "working. Throttled per address asked for and per client address.",
     tags=["attendees"],
     path=[SLUG],
     body=LostLinkIn,
