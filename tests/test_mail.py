@@ -6,11 +6,13 @@ mails arrived. They ride on the reminders' delivery record: exactly once each, c
 from __future__ import annotations
 
 import asyncio
+import email
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import policy
 from pathlib import Path
 
 import httpx
@@ -209,6 +211,10 @@ def test_registering_sends_one_confirmation_in_the_right_language_with_the_link_
     assert "Dakar" in by_address["amina@example.org"].text()
     statuses = [(r.kind, r.status) for r in rows(stack.settings, slug)]
     assert statuses == [("confirmation", "sent")] * 4
+    # every send task delivered twice more: nothing left to claim, nothing sent again
+    again = [stack.client.send("parley.reminders.send", delivery_id=r.id).id for r in rows(stack.settings, slug) * 2]
+    assert stack.client.wait(again) == ["not-claimed"] * 8
+    assert len(mails(stack.mailbox, slug, "confirmation")) == 4
 
 
 # --- lost link --------------------------------------------------------------------------------------
@@ -380,3 +386,71 @@ def test_messages_reach_exactly_their_audience_once_with_counts_and_a_resend_of_
         assert http.post(f"/api/events/{slug}/messages/999999/resend", headers=headers).status_code == 404
     revoked = world.registrations["revoked@example.org"]
     assert all(r.registration_id != revoked for r in rows(stack.settings, slug))
+
+
+# --- composition (no services) ----------------------------------------------------------------------
+
+
+def test_the_notice_phrases_are_in_every_mail_language() -> None:
+    import yaml
+
+    from server.core.languages import INTERFACE_LANGUAGES
+    from workers.notices import TEMPLATES
+
+    phrases = yaml.safe_load((TEMPLATES / "notices.yaml").read_text(encoding="utf-8"))
+    assert sorted(phrases) == sorted(INTERFACE_LANGUAGES)
+    keys = {code: set(phrases[code]) for code in phrases}
+    assert all(k == keys["en"] for k in keys.values()), keys
+    assert all(str(v).strip() for code in phrases for v in phrases[code].values())
+
+
+def test_a_notice_is_the_same_message_every_time_and_a_line_break_in_a_name_fails_it() -> None:
+    import dataclasses
+
+    from server.services.reminders.notices import NoticeMail, NoticeMorning
+    from workers.mail import CompositionError
+    from workers.notices import compose
+
+    start = datetime(2031, 3, 3, 14, tzinfo=UTC)
+    mornings = tuple(
+        NoticeMorning(
+            (start + timedelta(days=i)).date(),
+            f"Day {i + 1}",
+            start + timedelta(days=i),
+            start + timedelta(days=i, hours=3),
+            f"uid-{i}@x",
+            i,
+        )
+        for i in range(3)
+    )
+    mail = NoticeMail(
+        delivery_id=1,
+        kind="confirmation",
+        message_id="<confirmation-abc-0@parley.example.org>",
+        mail_date=start - timedelta(days=30),
+        to_name="Amina Diallo",
+        to_email="amina@example.org",
+        language="fr",
+        recipient_timezone="Africa/Dakar",
+        event_slug="s",
+        event_title="Dialogue",
+        event_timezone="America/New_York",
+        join_url="https://parley.example.org/join/t0ken",
+        site_url="https://parley.example.org",
+        outbox_name="x",
+        mornings=mornings,
+    )
+    settings = Settings(_env_file=None, smtp_from="Parley <noreply@parley.example.org>")  # type: ignore[call-arg]
+    first = compose(mail, settings).as_bytes()
+    assert compose(mail, settings).as_bytes() == first
+    parsed = Received(["amina@example.org"], first, email.message_from_bytes(first, policy=policy.default))  # type: ignore[arg-type]
+    ics = parsed.ics().decode()
+    assert ics.count("BEGIN:VEVENT") == 3 and "UID:uid-2@x\r\nSEQUENCE:2" in ics
+    assert parsed.message["X-Parley-Mail"] == "s confirmation"
+    assert "lundi 3 mars 2031, 9:00=E2=80=9312:00 (heure de New York)" in first.decode()  # quoted-printable
+    assert "heure de Dakar : 14:00–17:00" in parsed.text() and "https://parley.example.org/join/t0ken" in parsed.text()
+    message = dataclasses.replace(mail, kind="message", mornings=(), subject="Objet", text="Un.\n\nDeux.")
+    composed = compose(message, settings)
+    assert composed["Subject"] == "Objet" and not any(p.get_content_type() == "text/calendar" for p in composed.walk())
+    with pytest.raises(CompositionError):
+        compose(dataclasses.replace(mail, to_name="Amina\nBcc: everyone@example.org"), settings)
