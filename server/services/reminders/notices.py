@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -185,7 +185,7 @@ def prepare(
             )
             for d in days
         )
-    first = row.first_attempt_at or datetime.now(UTC)
+    first = row.first_attempt_at or now  # set by the claim: the first attempt's instant
     kind = "message" if mailing_id is not None else row.kind
     return Prepared(
         None,
