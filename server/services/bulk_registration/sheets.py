@@ -225,6 +225,6 @@ def _sheet(
         cells = {c.field: values[c.index] for c in sheet.columns if c.index < len(values) and values[c.index]}
         in_formula = {c.field for c in sheet.columns if c.index in formulas.get(line, ())}
         sheet.rows.append(SheetRow(line=line, cells=cells, formulas=frozenset(in_formula)))
-    if sheet is None:
-        raise SheetError("empty_file", "the file holds no rows")
+    if sheet is None or not sheet.rows:
+        raise SheetError("empty_file", "the file holds no rows" + (" under its header" if sheet else ""))
     return sheet
