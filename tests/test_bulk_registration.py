@@ -306,12 +306,12 @@ async def register_one(sessions: Any, email: str) -> None:
 
 
 MIXED = (
-    "name,email,category\n"
-    "Ana,ana@example.org,academia\n"
-    "Ben,ben@example.org,nobody\n"
-    "Cleo,cleo@example.org,media\n"
-    "Dan,dan@example.org,media\n"
-).encode()
+    b"name,email,category\n"
+    b"Ana,ana@example.org,academia\n"
+    b"Ben,ben@example.org,nobody\n"
+    b"Cleo,cleo@example.org,media\n"
+    b"Dan,dan@example.org,media\n"
+)
 
 
 async def test_the_preview_sees_the_events_registrations_and_saves_nothing(sessions: Any) -> None:

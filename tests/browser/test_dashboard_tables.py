@@ -93,7 +93,8 @@ def test_the_dashboard_fits_1280_pages_long_tables_and_imports_a_list_in_three_l
 
     # English: 62 rows, two with problems, named by line and column; the rest registered at once
     upload(page, "delegations.csv", "text/csv", english_list())
-    wait_js(page, "document.querySelector('#import-summary').textContent.includes('62 rows: 60 ready, 2 with problems')")
+    summary = "document.querySelector('#import-summary').textContent"
+    wait_js(page, f"{summary}.includes('62 rows: 60 ready, 2 with problems')")
     assert page.locator("#import-table tbody tr").count() == 50, "the preview shows a page of 50"
     page.check("#import-only-problems")
     problems = page.locator("#import-table tbody tr")
@@ -138,7 +139,7 @@ def test_the_dashboard_fits_1280_pages_long_tables_and_imports_a_list_in_three_l
     set_language(page, "fr")
     assert "Page 1 sur 2" in text(page, "#reg-pager")
     upload(page, "délégation.csv", "text/csv", french_list())
-    wait_js(page, "document.querySelector('#import-summary').textContent.includes('1 ligne — prête : 1 ; à corriger : 0')")
+    wait_js(page, f"{summary}.includes('1 ligne — prête : 1 ; à corriger : 0')")
     assert page.locator("#import-table tbody tr").inner_text().count("Société civile") == 1
     assert page.locator("#import-commit").inner_text() == "Inscrire 1 personne"
     commit(page)
@@ -148,7 +149,7 @@ def test_the_dashboard_fits_1280_pages_long_tables_and_imports_a_list_in_three_l
     # Spanish: an XLSX with a row missing its category
     set_language(page, "es")
     upload(page, "delegación.xlsx", XLSX, spanish_list())
-    wait_js(page, "document.querySelector('#import-summary').textContent.includes('2 filas — listas: 1; con problemas: 1')")
+    wait_js(page, f"{summary}.includes('2 filas — listas: 1; con problemas: 1')")
     assert "Columna C (Categoría): falta la categoría" in text(page, "#import-table tbody")
     audit.page(page, "organise-import-preview", languages=("es",), axe=False)
     commit(page)
@@ -157,7 +158,8 @@ def test_the_dashboard_fits_1280_pages_long_tables_and_imports_a_list_in_three_l
     wait_js(page, "document.querySelector('#reg-count').textContent.startsWith('62')")
 
     # a file that is not a list: said, with the server's reason
-    page.set_input_files("#import-file", files=[{"name": "notes.csv", "mimeType": "text/csv", "buffer": b"Nombre,Notas\nAna,hola\n"}])
+    notes = {"name": "notes.csv", "mimeType": "text/csv", "buffer": b"Nombre,Notas\nAna,hola\n"}
+    page.set_input_files("#import-file", files=[notes])
     page.click("#import-preview")
     wait_js(page, "document.querySelector('#import-summary').className === 'error'")
     assert "Falta una columna obligatoria" in text(page, "#import-summary")
