@@ -126,6 +126,14 @@ async def uploaded_file(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+async def organisers_file(request: Request) -> bytes:
+    """The uploaded file, read only once the request is known to come from an organiser of the event
+    (401, 404, 403 first), and with no database connection held while a slow upload arrives."""
+    async with request.state.sessions() as session:
+        await event_access(request, session, Capability.MANAGE_REGISTRATIONS)
+    return await uploaded_file(request)
+
+
 def limits(request: Request) -> bulk.ImportLimits:
     settings = request.state.settings
     return bulk.ImportLimits(max_bytes=settings.import_max_bytes, max_rows=settings.import_max_rows)
@@ -187,9 +195,9 @@ def preview_json(checked: bulk.CheckedFile) -> dict[str, object]:
     problems=UPLOAD_PROBLEMS,
 )
 async def preview_import(request: Request) -> Response:
+    data = await organisers_file(request)
     async with request.state.sessions() as session:
         event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
-        data = await uploaded_file(request)
         try:
             checked = await bulk.check_file(session, event.id, data, limits(request))
         except bulk.SheetError as exc:
@@ -216,12 +224,12 @@ async def preview_import(request: Request) -> Response:
     },
 )
 async def commit_import(request: Request) -> Response:
+    data = await organisers_file(request)
     expected = request.query_params.get("sha256")
     if expected is not None and not SHA256.fullmatch(expected):
         raise Problem(422, "sha256: 64 hexadecimal digits", code="invalid")
     async with request.state.sessions() as session, session.begin():
         event = (await event_access(request, session, Capability.MANAGE_REGISTRATIONS)).event
-        data = await uploaded_file(request)
         try:
             committed = await bulk.commit(
                 session,
