@@ -21,6 +21,13 @@ def english_list() -> bytes:
     """60 people and two rows with problems: enough for a second page of registrations."""
     lines = ["name,email,organisation,category,country,language"]
     lines += [f"Delegate {i:02},delegate{i:02}@example.org,Mission {i},member_state,Country {i},en" for i in range(60)]
+    # a long address and organisation must not push the actions out of view
+    lines[1] = (
+        "Delegate 00,permanent.mission.delegate00@"
+        "ministry-of-foreign-affairs-and-international-cooperation.example.org,"
+        "Permanent Mission of the Plurinational State to the United Nations Office at Geneva,intergovernmental,"
+        "Bolivia (Plurinational State of),es"
+    )
     lines += ["No Email,,Mission X,media,,en", "Twice,delegate07@example.org,,academia,,fr"]
     return ("\r\n".join(lines) + "\r\n").encode()
 
@@ -156,6 +163,8 @@ def test_the_dashboard_fits_1280_pages_long_tables_and_imports_a_list_in_three_l
     assert "1 persona inscrita" in text(page, "#import-outcome")
     assert "1 fila con problemas no se inscribió" in text(page, "#import-outcome")
     wait_js(page, "document.querySelector('#reg-count').textContent.startsWith('62')")
+    assert in_view_without_scrolling(page, "#reg-table thead th:last-child"), "the actions column, in Spanish"
+    assert in_view_without_scrolling(page, f"#rem-table thead th:nth-child({failed})"), "the failed column, in Spanish"
 
     # a file that is not a list: said, with the server's reason
     notes = {"name": "notes.csv", "mimeType": "text/csv", "buffer": b"Nombre,Notas\nAna,hola\n"}
