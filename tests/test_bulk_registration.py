@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.db.models import Event, Registration
@@ -362,6 +362,20 @@ async def test_a_commit_of_another_file_than_the_previewed_one_saves_nothing(ses
     assert await registered(sessions) == []
 
 
+async def waiting_on_a_lock(sessions: Any, task: asyncio.Task[None]) -> None:
+    """Until a query of this database waits on a lock (PostgreSQL's view of its sessions)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(600):
+        assert not task.done(), task
+        async with sessions() as session:
+            if (await session.execute(query)).scalar_one():
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the second commit never waited on the first one's row")
+
+
 @pytest.mark.parametrize("parley", ["postgres"], indirect=True)
 async def test_a_row_registered_meanwhile_makes_the_whole_commit_save_nothing(sessions: Any) -> None:
     """Two organisers commit overlapping lists at once: the second's check cannot see the first's
@@ -377,8 +391,7 @@ async def test_a_row_registered_meanwhile_makes_the_whole_commit_save_nothing(se
                 await bulk.commit(session, SLUG, await event_id(session), MIXED, LINKS, now=NOW, limits=LIMITS)
 
         racing = asyncio.create_task(second())
-        await asyncio.sleep(1.0)  # the second has checked and waits on cleo's row; not a timing assertion
-        assert not racing.done()
+        await waiting_on_a_lock(sessions, racing)  # the second has checked, and its insert of cleo waits
         await first.commit()
         with pytest.raises(bulk.ImportConflict) as conflict:
             await racing

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import warnings
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -168,24 +167,23 @@ def _read_xlsx(data: bytes, *, max_rows: int, max_bytes: int) -> Sheet:
     formulas: dict[int, set[int]] = {}
 
     def lines() -> Iterator[tuple[int, list[str]]]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it does not read
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
-            try:
-                if not book.worksheets:
-                    return
-                sheet = book.worksheets[0]
-                sheets.append(sheet.title)
-                rows = sheet.iter_rows(max_col=MAX_COLUMNS)
-                for line, row in enumerate(rows, start=1):
-                    cells = []
-                    for index, cell in enumerate(row):
-                        if getattr(cell, "data_type", None) == "f":
-                            formulas.setdefault(line, set()).add(index)
-                        cells.append(_cell_text(cell.value).strip())
-                    yield line, cells
-            finally:
-                book.close()
+        # data_only=False: a formula cell reads as its formula, never as the value Excel cached for it
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
+        try:
+            if not book.worksheets:
+                return
+            sheet = book.worksheets[0]
+            sheets.append(sheet.title)
+            rows = sheet.iter_rows(max_col=MAX_COLUMNS)
+            for line, row in enumerate(rows, start=1):
+                cells = []
+                for index, cell in enumerate(row):
+                    if getattr(cell, "data_type", None) == "f":
+                        formulas.setdefault(line, set()).add(index)
+                    cells.append(_cell_text(cell.value).strip())
+                yield line, cells
+        finally:
+            book.close()
 
     sheets: list[str] = []
     try:
