@@ -32,7 +32,10 @@ const FILE_KEYS = {
   file_changed: "import.file.file_changed", import_conflict: "import.file.import_conflict",
 };
 
-const state = { base: "", file: null, preview: null, page: 1, onlyProblems: false, busy: false, outcome: null, onCommitted: null };
+const state = {
+  base: "", file: null, preview: null, page: 1, onlyProblems: false, busy: false, outcome: null, onCommitted: null,
+  leftOver: [], // after a commit: the rows it skipped, with the problems it found, to be fixed in the file
+};
 
 /** Wire the import form of organise.html; ``onCommitted`` reloads the registrations afterwards. */
 export function setUpBulkImport(base, onCommitted) {
@@ -45,6 +48,7 @@ export function setUpBulkImport(base, onCommitted) {
     state.file = $("#import-file").files[0] || null;
     state.preview = null;
     state.outcome = null;
+    state.leftOver = [];
     render();
   });
   $("#import-only-problems").addEventListener("change", (e) => {
@@ -83,6 +87,7 @@ function busy(on) {
 async function preview() {
   if (!state.file || state.busy) return;
   state.outcome = null;
+  state.leftOver = [];
   busy(true);
   const result = await send(`${state.base}/registrations/import/preview`);
   state.preview = result;
@@ -99,6 +104,9 @@ async function commit() {
   busy(true);
   const result = await send(`${state.base}/registrations/import?sha256=${encodeURIComponent(data.sha256)}`);
   if (result.ok) {
+    const skipped = new Map(result.data.skipped.map((row) => [row.line, row.problems]));
+    state.leftOver = data.rows.filter((row) => skipped.has(row.line)).map((row) => ({ ...row, valid: false, problems: skipped.get(row.line) }));
+    state.page = 1;
     state.preview = null;
     state.outcome = { ok: true, created: result.data.created.length, skipped: result.data.skipped.length };
     $("#import-file").value = "";
@@ -161,12 +169,13 @@ function render() {
 function renderRows() {
   const data = state.preview?.ok ? state.preview.data : null;
   const wrap = $("#import-table-wrap");
-  wrap.hidden = !data;
-  if (!data) {
-    replaceChildren($("#import-pager"));
+  wrap.hidden = !data && !state.leftOver.length;
+  if (wrap.hidden) {
+    renderPager($("#import-pager"), pageOf([], 1), 0, () => {}, "");
     return;
   }
-  const rows = state.onlyProblems ? data.rows.filter((r) => !r.valid) : data.rows;
+  const all = data ? data.rows : state.leftOver;
+  const rows = data && state.onlyProblems ? all.filter((r) => !r.valid) : all;
   const view = pageOf(rows, state.page);
   state.page = view.page;
   const table = $("#import-table");

@@ -115,6 +115,9 @@ def test_the_dashboard_fits_1280_pages_long_tables_and_imports_a_list_in_three_l
     commit(page)
     assert "60 people registered" in text(page, "#import-outcome")
     assert "2 rows with problems were skipped" in text(page, "#import-outcome")
+    skipped = page.locator("#import-table tbody tr")  # what is left to fix, with its problems
+    assert skipped.count() == 2 and "email missing" in skipped.nth(0).inner_text()
+    assert page.locator("#import-commit").is_hidden()
     wait_js(page, "document.querySelector('#reg-count').textContent === '60 registrations'")
 
     # 1280 px: every column of both tables in view, nothing scrolls sideways
@@ -151,6 +154,7 @@ def test_the_dashboard_fits_1280_pages_long_tables_and_imports_a_list_in_three_l
     assert page.locator("#import-commit").inner_text() == "Inscrire 1 personne"
     commit(page)
     assert "1 personne inscrite" in text(page, "#import-outcome")
+    assert page.locator("#import-table-wrap").is_hidden(), "nothing was skipped"
     wait_js(page, "document.querySelector('#reg-count').textContent === '61 inscriptions'")
 
     # Spanish: an XLSX with a row missing its category
