@@ -27,6 +27,7 @@ _.approved_at
 _.next_speech_id  # allocated by name: Tx.allocate("speech") reads f"next_{kind}_id"
 _.protocol_version
 _.server_time
+_.ignored_columns  # the bulk registration preview's, written as a dict key
 _.seqs
 
 # PyYAML's Dumper hook

@@ -92,6 +92,20 @@ class Settings(BaseSettings):
         True,
         description="With no Redis, `parley serve` also runs a Celery worker + beat (SQLite broker) as its child.",
     )
+    import_max_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest registration file (CSV or XLSX) an organiser may upload, in bytes.",
+    )
+    import_max_rows: int = Field(
+        # each row is saved by registrations.register() in one transaction: about 1.5 ms of CPU a row
+        # here, during which SQLite (embedded) makes other writers wait (docs/http-api.md)
+        2000,
+        ge=1,
+        le=100000,
+        description="Most registrations one uploaded file may hold (blank lines aside).",
+    )
     smtp_host: str = Field(
         "", description="SMTP server for reminder mails; empty = write them to DATA_DIR/outbox as .eml."
     )

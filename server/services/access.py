@@ -30,7 +30,7 @@ class Capability(StrEnum):
 
     JOIN_LIVE = "join_live"  # open the live websocket (follow, ask, vote, request the floor; staff: moderate)
     SEE_ATTENDANCE_TIMELINE = "see_attendance_timeline"  # the dashboard's attendees-per-minute of a morning
-    MANAGE_REGISTRATIONS = "manage_registrations"  # list, export, revoke, reissue join links
+    MANAGE_REGISTRATIONS = "manage_registrations"  # list, export, revoke, reissue join links, bulk import
     MANAGE_REMINDERS = "manage_reminders"  # see deliveries, resend one, change the schedule
     MANAGE_REPORTS = "manage_reports"  # list, compile and download attendance reports
     SEND_MESSAGES = "send_messages"  # mail a message to an audience of the event, see counts, resend
