@@ -27,6 +27,7 @@ from server.core.model.base import (
     Seconds,
     SignedSeconds,
 )
+from server.core.model.polls import DraftPoll, PollResults, PollTally, PublicPoll
 from server.core.model.state import (
     PublicQuestion,
     QueueEntry,
@@ -289,8 +290,73 @@ class PresenceCountsUpdated(StaffEvent):
     at: Instant
 
 
+# -- polls ----------------------------------------------------------------------------------------
+
+
+class PollPrepared(StaffEvent):
+    """A new draft poll (staff only until it opens)."""
+
+    type: Literal["poll.prepared"] = "poll.prepared"
+    poll: DraftPoll
+
+
+class PollDiscarded(StaffEvent):
+    type: Literal["poll.discarded"] = "poll.discarded"
+    poll_id: Id
+    by: PersonRef
+    at: Instant
+
+
+class PollLaunched(StaffEvent):
+    """The draft leaves the drafts (``poll.opened`` puts it on the public channel) and its tally
+    starts at zero."""
+
+    type: Literal["poll.launched"] = "poll.launched"
+    poll_id: Id
+    by: PersonRef
+    at: Instant
+
+
+class PollTallied(StaffEvent):
+    """The poll's tally now (coalesced, or exact before closing and publishing)."""
+
+    type: Literal["poll.tallied"] = "poll.tallied"
+    poll_id: Id
+    tally: PollTally
+
+
+class PollOpened(PublicEvent):
+    """The poll takes ballots: its question and options, status ``open``, no results."""
+
+    type: Literal["poll.opened"] = "poll.opened"
+    poll: PublicPoll
+
+
+class PollClosed(PublicEvent):
+    type: Literal["poll.closed"] = "poll.closed"
+    poll_id: Id
+    at: Instant
+
+
+class PollResultsPublished(PublicEvent):
+    """Everyone sees the poll's ``results`` from now on."""
+
+    type: Literal["poll.results_published"] = "poll.results_published"
+    poll_id: Id
+    results: PollResults
+    at: Instant
+
+
+class PollResultsUpdated(PublicEvent):
+    """New results of a published poll (coalesced)."""
+
+    type: Literal["poll.results_updated"] = "poll.results_updated"
+    poll_id: Id
+    results: PollResults
+
+
 # -- the unions -----------------------------------------------------------------------------------
-# One per part of the state that folds them (core.stage, core.speakers, core.qa, core.presence);
+# One per part of the state that folds them (core.stage, core.speakers, core.qa, core.presence, core.polls);
 # ``Event`` is their union, so a new event is listed once.
 
 StageEvent = (
@@ -320,8 +386,11 @@ StaffQaEvent = (
     QuestionAsked | QuestionEdited | QuestionApproved | QuestionDismissed | QuestionUndismissed | QaModerationSet
 )
 
+PublicPollEvent = PollOpened | PollClosed | PollResultsPublished | PollResultsUpdated
+StaffPollEvent = PollPrepared | PollDiscarded | PollLaunched | PollTallied
+
 Event = Annotated[
-    StageEvent | QueueEvent | PublicQaEvent | StaffQaEvent | PresenceCountsUpdated,
+    StageEvent | QueueEvent | PublicQaEvent | StaffQaEvent | PresenceCountsUpdated | PublicPollEvent | StaffPollEvent,
     Field(discriminator="type"),
 ]
 
