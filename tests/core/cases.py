@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.core import Actor, LiveState, record_poll_tallies
-from server.protocol import PollTally
-from server.protocol import STATE_COMMAND_CLASSES, type_tag
+from server.protocol import STATE_COMMAND_CLASSES, PollTally, type_tag
 from tests.core.helpers import (
     ATTENDEE,
     ATTENDEE_2,
