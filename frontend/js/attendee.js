@@ -12,6 +12,7 @@ import { segmentInProgress, rankQuestions } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderRegistration } from "./register.js";
 import { renderStream } from "./stream.js";
+import { renderAttendeePoll } from "./polls.js";
 
 initPage();
 const slug = slugFromPath();
@@ -90,6 +91,7 @@ function render(change) {
   renderNow();
   renderFloor();
   renderQuestions();
+  renderAttendeePoll($("#poll"), store, (type, fields) => state.live.connection.send(type, fields));
   tick(state.live.connection.now());
 }
 
