@@ -155,10 +155,12 @@ def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "11:06", "mod", {"type": "floor.grant", "entry_id": 5}
     yield "11:09", "mod", {"type": "speech.end"}
     panel = seg["d1-panel-2"]
-    yield "11:10", "mod", {"type": "poll.prepare", "segment_id": panel, "question": "Should the dialogue meet twice a year?",
+    yield "11:10", "mod", {"type": "poll.prepare", "segment_id": panel,
+                           "question": "Should the dialogue meet twice a year?",
                            "options": ["Yes", "No", "Abstain"]}  # fmt: skip
     yield "11:10", "mod", {"type": "poll.prepare", "segment_id": panel, "question": "Which themes next year?",
-                           "options": ["Data", "Climate", "Labour"], "choice": "multiple", "anonymous": False}  # fmt: skip
+                           "options": ["Data", "Climate", "Labour"],
+                           "choice": "multiple", "anonymous": False}  # fmt: skip
     yield "11:11", "mod", {"type": "poll.prepare", "segment_id": panel, "question": "Spare?", "options": ["A", "B"]}
     yield "11:11", "mod", {"type": "poll.discard", "poll_id": 3}
     yield "11:12", "mod", {"type": "poll.open", "poll_id": 1}

@@ -72,6 +72,7 @@ def test_ten_options_of_120_characters_are_accepted_and_numbered_in_order() -> N
     assert [o.id for o in draft.options] == list(range(1, 11))
     assert [o.text for o in draft.options] == options
     assert (draft.choice, draft.anonymous, draft.prepared_by) == ("multiple", True, MODERATOR.who)
+    assert draft.prepared_at == at(1)
     assert types(emitted) == [("staff", "poll.prepared")]
     assert state.public.polls == ()
 
