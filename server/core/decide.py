@@ -80,6 +80,7 @@ def decide(
         case SegmentResume():
             stage.resume_segment(tx, command, actor)
         case SegmentEnd():
+            polls.close_with_segment(tx, command.segment_id)
             stage.end_segment(tx, command, actor)
         case FloorGrant():
             stage.grant_floor(tx, command, actor)

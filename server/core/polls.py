@@ -3,7 +3,7 @@
 Life of a poll: draft (staff only) → open (public, taking ballots) → closed. Publishing its
 results is separate: allowed while open (everyone then follows the counts live) or once closed;
 a poll whose results are not published keeps them for the staff. At most one poll is open at a
-time, so the attendee page shows "the" open poll.
+time, so the attendee page shows "the" open poll; ending its segment closes it.
 
 Ballots follow the Q&A vote pattern: the service keeps one row per (poll, attendee), replaced by
 a new ballot while the poll is open, because ballots are the high-rate path and must not
@@ -208,6 +208,14 @@ def open_poll_for_ballots(tx: Transaction, command: PollOpen, actor: Actor) -> N
 def close_poll(tx: Transaction, command: PollClose, actor: Actor) -> None:
     poll = _opened_poll(tx, command.poll_id)
     if poll.status == "open":
+        tx.emit(PollClosed(poll_id=poll.id, at=tx.now))
+
+
+def close_with_segment(tx: Transaction, segment_id: int) -> None:
+    """Ending a segment closes its open poll: no ballots once the segment is over. (If the
+    segment cannot end, ``decide`` rejects the command and this is undone with the rest.)"""
+    poll = open_poll(tx.public)
+    if poll is not None and poll.segment_id == segment_id:
         tx.emit(PollClosed(poll_id=poll.id, at=tx.now))
 
 

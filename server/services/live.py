@@ -29,7 +29,7 @@ from server.adapters.db.models import Event as EventRow
 from server.core.decide import decide, record_poll_tallies, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
 from server.core.model import Person, SegmentInfo
-from server.core.polls import public_poll
+from server.core.polls import open_poll, public_poll
 from server.core.records import (
     RecordError,
     decode_event,
@@ -59,6 +59,9 @@ from server.protocol import (
 )
 from server.protocol import (
     QuestionVote as QuestionVoteCommand,
+)
+from server.protocol import (
+    SegmentEnd as SegmentEndCommand,
 )
 from server.protocol import (
     SegmentOpen as SegmentOpenCommand,
@@ -219,6 +222,8 @@ class LiveService:
             exact: list[Emitted] = []
             if isinstance(command, PollCloseCommand | PollPublishCommand):
                 state, exact = await self._exact_tally(session, event_id, state, command.poll_id)
+            elif isinstance(command, SegmentEndCommand) and (closing := open_poll(state.public)) is not None:
+                state, exact = await self._exact_tally(session, event_id, state, closing.id)
             new_state, emitted = decide(state, command, actor=actor, now=self._clock.now(), rehearsal=rehearsal)
             if isinstance(command, QuestionVoteCommand):
                 vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)

@@ -165,6 +165,7 @@ CASES: list[Case] = [
     Case("poll.discard", with_polls, {"poll_id": SPARE_DRAFT}),
     Case("poll.open", poll_closed, {"poll_id": NAMED_DRAFT}),
     Case("poll.close", with_polls, {"poll_id": OPEN_POLL}),
+    Case("segment.end", with_polls, {"segment_id": PANEL_ID}, "poll_open"),
     Case("poll.publish", with_polls, {"poll_id": OPEN_POLL}, "open"),
     Case("poll.publish", poll_closed, {"poll_id": OPEN_POLL}, "closed"),
     Case("poll.vote", with_polls, {"poll_id": OPEN_POLL, "option_ids": [2]}),

@@ -131,6 +131,15 @@ def test_close_and_publish_are_no_ops_when_done_and_refused_for_drafts() -> None
     assert act(state, "poll.publish", poll_id=OPEN_POLL)[1] == []
 
 
+def test_ending_the_segment_closes_its_open_poll_first() -> None:
+    state, emitted = act(with_polls(), "segment.end", now=at(70), segment_id=PANEL_ID)
+    assert types(emitted)[0] == ("public", "poll.closed")
+    assert ("public", "segment.ended") in types(emitted)
+    assert state.public.polls[0].status == "closed" and state.public.polls[0].closed_at == at(70)
+    state, emitted = act(poll_closed(), "segment.end", now=at(70), segment_id=PANEL_ID)
+    assert "poll.closed" not in [kind for _, kind in types(emitted)]
+
+
 # -- ballots ----------------------------------------------------------------------------------------
 
 

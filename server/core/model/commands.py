@@ -90,7 +90,8 @@ class SegmentResume(BaseCommand):
 class SegmentEnd(BaseCommand):
     """End the live or paused segment: ends the current speech and closes its queue.
 
-    Emits ``speech.ended`` (if someone had the floor), ``queue.closed`` (if open), ``segment.ended``
+    Emits ``poll.closed`` (if its poll was open: the service first counts its ballots exactly),
+    ``speech.ended`` (if someone had the floor), ``queue.closed`` (if open), ``segment.ended``
     (with the drift from its scheduled end). The waiting entries stay visible until the next
     segment opens. Errors: ``not_found``; ``invalid_transition`` unless live or paused.
     """
