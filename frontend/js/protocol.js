@@ -54,7 +54,7 @@ export const SPEC = Object.freeze(
     "poll.prepared": {"channel": "staff", "fields": ["poll"]},
     "poll.results_published": {"channel": "public", "fields": ["poll_id", "results", "at"]},
     "poll.results_updated": {"channel": "public", "fields": ["poll_id", "results"]},
-    "poll.tallied": {"channel": "staff", "fields": ["poll_id", "tally"]},
+    "poll.tallied": {"channel": "staff", "fields": ["poll_id", "ballots", "counts", "named"]},
     "presence.counts_updated": {"channel": "staff", "fields": ["online", "peak_today", "by_category", "at"]},
     "qa.moderation_set": {"channel": "staff", "fields": ["enabled", "by", "at"]},
     "question.answered": {"channel": "public", "fields": ["question_id", "at"]},

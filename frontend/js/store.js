@@ -295,9 +295,15 @@ function applyStaffPolls(state, ev) {
       const tally = { ballots: 0, counts, named: [] };
       return { ...state, draft_polls: drafts, poll_tallies: { ...state.poll_tallies, [String(draft.id)]: tally } };
     }
-    case "poll.tallied":
-      if (!(String(ev.poll_id) in state.poll_tallies)) fail(`poll ${ev.poll_id} has no tally`);
-      return { ...state, poll_tallies: { ...state.poll_tallies, [String(ev.poll_id)]: ev.tally } };
+    case "poll.tallied": {
+      const current = state.poll_tallies[String(ev.poll_id)];
+      if (!current) fail(`poll ${ev.poll_id} has no tally`);
+      const named = new Map(current.named.map((b) => [b.who, b]));
+      for (const ballot of ev.named) named.set(ballot.who, ballot);
+      const who = [...named.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const tally = { ballots: ev.ballots, counts: { ...ev.counts }, named: who.map((w) => named.get(w)) };
+      return { ...state, poll_tallies: { ...state.poll_tallies, [String(ev.poll_id)]: tally } };
+    }
     default:
       return undefined;
   }

@@ -131,9 +131,16 @@ def apply_staff_polls(state: StaffState, event: StaffPollEvent) -> StaffState:
                 update={"draft_polls": drafts, "poll_tallies": {**state.poll_tallies, draft.id: tally}}
             )
         case PollTallied():
-            if event.poll_id not in state.poll_tallies:
+            current = state.poll_tallies.get(event.poll_id)
+            if current is None:
                 raise InconsistentEvent(f"poll {event.poll_id} has no tally")
-            return state.model_copy(update={"poll_tallies": {**state.poll_tallies, event.poll_id: event.tally}})
+            named = {b.who: b for b in current.named} | {b.who: b for b in event.named}
+            tally = PollTally(
+                ballots=event.ballots,
+                counts=dict(event.counts),
+                named=tuple(named[who] for who in sorted(named)),
+            )
+            return state.model_copy(update={"poll_tallies": {**state.poll_tallies, event.poll_id: tally}})
 
 
 # -- deciding -------------------------------------------------------------------------------------
@@ -273,9 +280,12 @@ def record_tallies(tx: Transaction, tallies: Mapping[int, PollTally]) -> None:
     results (``poll.results_updated``). Polls not opened are skipped."""
     for poll_id, tally in sorted(tallies.items()):
         poll = public_poll(tx.public, poll_id)
-        if poll is None or tx.staff.poll_tallies.get(poll_id) == tally:
+        current = tx.staff.poll_tallies.get(poll_id)
+        if poll is None or current is None or current == tally:
             continue
-        tx.emit(PollTallied(poll_id=poll_id, tally=tally))
+        shown = set(current.named)  # a ballot is replaced, never withdrawn: only new or changed ones
+        changed = tuple(b for b in tally.named if b not in shown)
+        tx.emit(PollTallied(poll_id=poll_id, ballots=tally.ballots, counts=dict(tally.counts), named=changed))
         results = results_of(tally)
         if poll.results is not None and poll.results != results:
             tx.emit(PollResultsUpdated(poll_id=poll_id, results=results))

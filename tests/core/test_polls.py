@@ -196,6 +196,24 @@ def test_tallies_reach_the_public_only_once_published() -> None:
     assert final.public.polls[0].results.model_dump() == {"ballots": 3, "counts": {1: 2, 2: 1}}
 
 
+def test_a_named_tally_event_carries_only_the_ballots_new_or_changed() -> None:
+    state, _ = act(poll_closed(), "poll.open", poll_id=NAMED_DRAFT)
+    poll = state.public.polls[-1]
+    names = {ATTENDEE.who: ("Ana Attendee", "Ruritania"), ATTENDEE_2.who: ("Ben Attendee", None)}
+    steps = [
+        ({ATTENDEE.who: (1,)}, [ATTENDEE.who]),
+        ({ATTENDEE.who: (1,), ATTENDEE_2.who: (2, 3)}, [ATTENDEE_2.who]),  # Ben is new
+        ({ATTENDEE.who: (3,), ATTENDEE_2.who: (2, 3)}, [ATTENDEE.who]),  # Ana changed her mind
+    ]
+    for ballots, carried in steps:
+        new, emitted = record_poll_tallies(state, {NAMED_DRAFT: tally_of(poll, ballots, names)}, now=at(50))
+        [(_, event)] = emitted
+        assert [b.who for b in event.named] == carried
+        assert_folds(state, new, emitted)
+        assert new.staff.poll_tallies[NAMED_DRAFT] == tally_of(poll, ballots, names), "the merge is the whole tally"
+        state = new
+
+
 def test_my_ballot_is_in_my_snapshot_for_opened_polls_only() -> None:
     state = with_polls()
     me = personal_view(state, ATTENDEE, ballots={OPEN_POLL: [2], NAMED_DRAFT: [1]})

@@ -27,7 +27,7 @@ from server.core.model.base import (
     Seconds,
     SignedSeconds,
 )
-from server.core.model.polls import DraftPoll, PollResults, PollTally, PublicPoll
+from server.core.model.polls import DraftPoll, NamedBallot, OptionId, PollResults, PublicPoll
 from server.core.model.state import (
     PublicQuestion,
     QueueEntry,
@@ -318,11 +318,16 @@ class PollLaunched(StaffEvent):
 
 
 class PollTallied(StaffEvent):
-    """The poll's tally now (coalesced, or exact before closing and publishing)."""
+    """The poll's counts now (coalesced, or exact before closing and publishing). For a named poll,
+    ``named`` holds the ballots new or changed since the last tally (by ``who``; the tally keeps
+    the others), so the event stays small however many have voted; it is always empty for an
+    anonymous poll."""
 
     type: Literal["poll.tallied"] = "poll.tallied"
     poll_id: Id
-    tally: PollTally
+    ballots: Count
+    counts: dict[OptionId, Count]
+    named: tuple[NamedBallot, ...] = ()
 
 
 class PollOpened(PublicEvent):
