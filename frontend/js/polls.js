@@ -131,8 +131,8 @@ function pollForm(poll, mine, send) {
     try {
       await send("poll.vote", { poll_id: poll.id, option_ids: optionIds });
       announce(t("poll.vote_recorded", { options: optionTexts(poll, optionIds) }));
-      // the store re-renders the form with my ballot: give focus back to the first option
-      requestAnimationFrame(() => $('#poll-form input[name="poll-option"]')?.focus());
+      // the store re-renders the form with my ballot: keep the keyboard on its button
+      requestAnimationFrame(() => $("#poll-form #poll-submit")?.focus());
     } catch (err) {
       error.textContent = commandErrorText(err);
       button.disabled = false;
@@ -159,6 +159,12 @@ export function setUpModeratorPolls(section, act) {
     }
     if (options.length < 2 || options.length > MAX_OPTIONS) {
       error.textContent = t("poll.need_options");
+      $("#poll-options", section).focus();
+      return;
+    }
+    const keys = options.map((o) => o.toLowerCase().split(/\s+/).join(" "));
+    if (new Set(keys).size !== keys.length || options.some((o) => [...o].length > 120)) {
+      error.textContent = t("poll.options_help");
       $("#poll-options", section).focus();
       return;
     }

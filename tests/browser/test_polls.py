@@ -106,6 +106,7 @@ def test_a_poll_is_prepared_opened_voted_and_published(
     wait_js(att, f"JSON.stringify(window.__parley.store.me.ballots['{poll_id}']) === '[2]'")
     announced(att, texts["poll.vote_recorded"].replace("{options}", options[1]))
     att.wait_for_selector(f"#poll-submit:has-text({quoted(texts['poll.change_vote'])})")
+    wait_js(att, "document.activeElement.id === 'poll-submit'")  # the keyboard stays on the form
     att.focus("#poll-form input[value='2']")
     att.keyboard.press("ArrowUp")
     att.keyboard.press("Tab")
