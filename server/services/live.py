@@ -308,7 +308,8 @@ class LiveService:
             await self._record_polls(event_id, poll_ids)
 
     async def reconcile_votes(self) -> list[int]:
-        """Bring every event's vote totals back to ``question_votes``; the events that were off.
+        """Bring every event's vote totals back to ``question_votes`` (and its poll tallies back to
+        ``poll_ballots``, for the same reason); the events that were off.
 
         Run at start, before any socket is served. A vote is committed (and acknowledged) with its row
         in ``question_votes``, but its question is only marked for the next coalesced flush in this
