@@ -154,6 +154,29 @@ def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "11:05", "Ben", {"type": "floor.request", "topic": "Funding"}
     yield "11:06", "mod", {"type": "floor.grant", "entry_id": 5}
     yield "11:09", "mod", {"type": "speech.end"}
+    panel = seg["d1-panel-2"]
+    yield "11:10", "mod", {"type": "poll.prepare", "segment_id": panel,
+                           "question": "Should the dialogue meet twice a year?",
+                           "options": ["Yes", "No", "Abstain"]}  # fmt: skip
+    yield "11:10", "mod", {"type": "poll.prepare", "segment_id": panel, "question": "Which themes next year?",
+                           "options": ["Data", "Climate", "Labour"],
+                           "choice": "multiple", "anonymous": False}  # fmt: skip
+    yield "11:11", "mod", {"type": "poll.prepare", "segment_id": panel, "question": "Spare?", "options": ["A", "B"]}
+    yield "11:11", "mod", {"type": "poll.discard", "poll_id": 3}
+    yield "11:12", "mod", {"type": "poll.open", "poll_id": 1}
+    yield "11:13", "Ana", {"type": "poll.vote", "poll_id": 1, "option_ids": [1]}
+    yield "11:13", "Ben", {"type": "poll.vote", "poll_id": 1, "option_ids": [2]}
+    yield "11:13", "Chen", {"type": "poll.vote", "poll_id": 1, "option_ids": [1]}
+    yield "11:14", "Ben", {"type": "poll.vote", "poll_id": 1, "option_ids": [1]}
+    yield "11:14", "votes", {}
+    yield "11:15", "mod", {"type": "poll.publish", "poll_id": 1}
+    yield "11:15", "Dana", {"type": "poll.vote", "poll_id": 1, "option_ids": [3]}
+    yield "11:16", "votes", {}
+    yield "11:17", "mod", {"type": "poll.close", "poll_id": 1}
+    yield "11:18", "mod", {"type": "poll.open", "poll_id": 2}
+    yield "11:19", "Ana", {"type": "poll.vote", "poll_id": 2, "option_ids": [1, 2]}
+    yield "11:19", "Chen", {"type": "poll.vote", "poll_id": 2, "option_ids": [2]}
+    yield "11:19", "mod", {"type": "poll.close", "poll_id": 2}
     yield "11:20", "Ana", {"type": "question.vote", "question_id": 3, "up": True}
     yield "11:20", "Ana", {"type": "question.vote", "question_id": 1, "up": False}
     yield "11:21", "votes", {}

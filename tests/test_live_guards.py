@@ -218,6 +218,12 @@ async def test_every_command_for_every_role(live_servers: list[ServerProcess]) -
         "question.archive": {"question_id": 999},
         "question.restore": {"question_id": 999},
         "qa.set_moderation": {"enabled": True},
+        "poll.prepare": {"segment_id": 999, "question": "Q?", "options": ["A", "B"]},
+        "poll.discard": {"poll_id": 999},
+        "poll.open": {"poll_id": 999},
+        "poll.close": {"poll_id": 999},
+        "poll.publish": {"poll_id": 999},
+        "poll.vote": {"poll_id": 999, "option_ids": [1]},
     }
     assert set(samples) == set(ALLOWED_ROLES) - {"ping", "resume"}
     for command, fields in samples.items():

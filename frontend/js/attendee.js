@@ -13,6 +13,7 @@ import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderRegistration } from "./register.js";
 import { renderLostLink } from "./lost-link.js";
 import { renderStream } from "./stream.js";
+import { renderAttendeePoll } from "./polls.js";
 
 initPage();
 const slug = slugFromPath();
@@ -92,6 +93,7 @@ function render(change) {
   renderNow();
   renderFloor();
   renderQuestions();
+  renderAttendeePoll($("#poll"), store, (type, fields) => state.live.connection.send(type, fields));
   tick(state.live.connection.now());
 }
 

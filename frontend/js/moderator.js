@@ -5,10 +5,11 @@ import {
   initPage, api, t, renderStaffHeader, showGate, openStaffPage, lostStaffAccess, getLang, onLangChange, localized, slugFromPath, placesOf,
   formatTime, formatDate, formatNumber, driftText, announce,
 } from "./page.js";
-import { startLive, everySecond } from "./live.js";
+import { startLive, everySecond, segmentTitle } from "./live.js";
 import { segmentInProgress } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderInbox, setUpInbox } from "./inbox.js";
+import { renderModeratorPolls, setUpModeratorPolls } from "./polls.js";
 
 initPage();
 const slug = slugFromPath();
@@ -34,6 +35,7 @@ async function main() {
     },
   });
   setUpInbox(state.live, $("#qa-tabs"), $("#qa-panel"));
+  setUpModeratorPolls($("#mod-polls"), act);
   everySecond(state.live.connection, tick);
 }
 
@@ -95,6 +97,7 @@ function render(change) {
   renderFloor();
   renderQueue();
   renderInbox();
+  renderModeratorPolls($("#mod-polls"), store, act, segmentTitle);
   renderOnline();
   tick(state.live.connection.now());
 }

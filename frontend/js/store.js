@@ -244,10 +244,80 @@ function applyStaffQa(state, ev) {
   }
 }
 
+// -- polls (server/core/polls.py apply_public_polls, apply_staff_polls) ----------------------------
+
+function openedPoll(state, id) {
+  const poll = state.polls.find((p) => p.id === id);
+  if (!poll) fail(`poll ${id} is not opened`);
+  return poll;
+}
+
+function withPoll(polls, poll) {
+  return [...polls.filter((p) => p.id !== poll.id), poll].sort(byIdOrder);
+}
+
+function applyPublicPolls(state, ev) {
+  switch (ev.type) {
+    case "poll.opened":
+      if (state.polls.some((p) => p.id === ev.poll.id)) fail(`poll ${ev.poll.id} is already opened`);
+      return { ...state, polls: withPoll(state.polls, ev.poll) };
+    case "poll.closed": {
+      const poll = openedPoll(state, ev.poll_id);
+      if (poll.status !== "open") fail(`poll ${ev.poll_id} is not open`);
+      return { ...state, polls: withPoll(state.polls, { ...poll, status: "closed", closed_at: ev.at }) };
+    }
+    case "poll.results_published":
+    case "poll.results_updated": {
+      const poll = openedPoll(state, ev.poll_id);
+      const published = poll.results !== null && poll.results !== undefined;
+      if (published !== (ev.type === "poll.results_updated")) fail(`poll ${ev.poll_id}: results ${published ? "already" : "not"} published`);
+      return { ...state, polls: withPoll(state.polls, { ...poll, results: ev.results }) };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function applyStaffPolls(state, ev) {
+  switch (ev.type) {
+    case "poll.prepared":
+      if (state.draft_polls.some((p) => p.id === ev.poll.id) || String(ev.poll.id) in state.poll_tallies) {
+        fail(`poll ${ev.poll.id} exists already`);
+      }
+      return { ...state, draft_polls: withPoll(state.draft_polls, ev.poll) };
+    case "poll.discarded":
+    case "poll.launched": {
+      const draft = state.draft_polls.find((p) => p.id === ev.poll_id);
+      if (!draft) fail(`poll ${ev.poll_id} is not a draft`);
+      const drafts = state.draft_polls.filter((p) => p.id !== ev.poll_id);
+      if (ev.type === "poll.discarded") return { ...state, draft_polls: drafts };
+      const counts = Object.fromEntries(draft.options.map((o) => [String(o.id), 0]));
+      const tally = { ballots: 0, counts, named: [] };
+      return { ...state, draft_polls: drafts, poll_tallies: { ...state.poll_tallies, [String(draft.id)]: tally } };
+    }
+    case "poll.tallied": {
+      const current = state.poll_tallies[String(ev.poll_id)];
+      if (!current) fail(`poll ${ev.poll_id} has no tally`);
+      const named = new Map(current.named.map((b) => [b.who, b]));
+      for (const ballot of ev.named) named.set(ballot.who, ballot);
+      const who = [...named.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const tally = { ballots: ev.ballots, counts: { ...ev.counts }, named: who.map((w) => named.get(w)) };
+      return { ...state, poll_tallies: { ...state.poll_tallies, [String(ev.poll_id)]: tally } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The open poll, if any (at most one is open at a time). */
+export function openPoll(pub) {
+  return pub.polls.find((p) => p.status === "open") || null;
+}
+
 // -- the two views ----------------------------------------------------------------------------------
 
 export function applyPublic(state, ev) {
-  const next = applyStage(state, ev) ?? applyQueue(state, ev) ?? applyPublicQa(state, ev);
+  const next = applyStage(state, ev) ?? applyQueue(state, ev) ?? applyPublicQa(state, ev) ?? applyPublicPolls(state, ev);
   if (next === undefined) fail(`${ev.type} is not a public event`);
   return next;
 }
@@ -259,7 +329,7 @@ export function applyStaff(state, ev) {
       presence: { online: ev.online, peak_today: ev.peak_today, by_category: { ...ev.by_category }, at: ev.at },
     };
   }
-  const next = applyStaffQa(state, ev);
+  const next = applyStaffQa(state, ev) ?? applyStaffPolls(state, ev);
   if (next === undefined) fail(`${ev.type} is not a staff event`);
   return next;
 }
@@ -311,7 +381,12 @@ export class Store {
     this.snapshots += 1;
     this.public = snapshot.public;
     this.staff = snapshot.staff ?? null;
-    this.me = { ...snapshot.me, questions: [...snapshot.me.questions], voted: [...snapshot.me.voted] };
+    this.me = {
+      ...snapshot.me,
+      questions: [...snapshot.me.questions],
+      voted: [...snapshot.me.voted],
+      ballots: { ...(snapshot.me.ballots ?? {}) },
+    };
     this.positions = {
       public: { ...snapshot.channels.public },
       staff: snapshot.channels.staff ? { ...snapshot.channels.staff } : null,
@@ -444,6 +519,9 @@ export class Store {
       if (frame.up) voted.add(frame.question_id);
       else voted.delete(frame.question_id);
       me.voted = [...voted].sort((a, b) => a - b);
+    }
+    if (frame.type === "poll.vote") {
+      me.ballots = { ...me.ballots, [String(frame.poll_id)]: [...frame.option_ids].sort((a, b) => a - b) };
     }
     this.notify({ kind: "me" });
   }

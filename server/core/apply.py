@@ -14,6 +14,14 @@ from server.core.model import (
     FloorRequested,
     NoticeCleared,
     NoticePosted,
+    PollClosed,
+    PollDiscarded,
+    PollLaunched,
+    PollOpened,
+    PollPrepared,
+    PollResultsPublished,
+    PollResultsUpdated,
+    PollTallied,
     PresenceCountsUpdated,
     PublicState,
     QaModerationSet,
@@ -44,6 +52,7 @@ from server.core.model import (
     SpeechStarted,
     StaffState,
 )
+from server.core.polls import apply_public_polls, apply_staff_polls
 from server.core.presence import apply_presence
 from server.core.qa import apply_public_qa, apply_staff_qa
 from server.core.speakers import apply_queue
@@ -79,6 +88,8 @@ def apply_public(state: PublicState, event: Event) -> PublicState:
             | QuestionUnarchived()
         ):
             return apply_public_qa(state, event)
+        case PollOpened() | PollClosed() | PollResultsPublished() | PollResultsUpdated():
+            return apply_public_polls(state, event)
         case _:
             raise InconsistentEvent(f"{event.type} is a {event.channel} event, not a public one")
 
@@ -96,6 +107,8 @@ def apply_staff(state: StaffState, event: Event) -> StaffState:
             return apply_staff_qa(state, event)
         case PresenceCountsUpdated():
             return apply_presence(state, event)
+        case PollPrepared() | PollDiscarded() | PollLaunched() | PollTallied():
+            return apply_staff_polls(state, event)
         case _:
             raise InconsistentEvent(f"{event.type} is a {event.channel} event, not a staff one")
 

@@ -1,5 +1,5 @@
 """The entry points of the rules: ``decide`` for a client command, and the two service-fed updates
-(``record_vote_counts``, ``record_presence_counts``).
+(``record_vote_counts``, ``record_poll_tallies``, ``record_presence_counts``).
 
 Each returns the new ``LiveState`` and the events to store and publish, in order, each with its
 channel. Nothing else changes: on ``CommandRejected`` the old state is untouched.
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import assert_never
 
-from server.core import qa, speakers, stage
+from server.core import polls, qa, speakers, stage
 from server.core.apply import apply_public, apply_staff
 from server.core.model import (
     FloorGrant,
@@ -19,6 +19,13 @@ from server.core.model import (
     FloorWithdraw,
     NoticeClear,
     NoticeSet,
+    PollClose,
+    PollDiscard,
+    PollOpen,
+    PollPrepare,
+    PollPublish,
+    PollTally,
+    PollVote,
     QaSetModeration,
     QuestionAnswer,
     QuestionApprove,
@@ -73,6 +80,7 @@ def decide(
         case SegmentResume():
             stage.resume_segment(tx, command, actor)
         case SegmentEnd():
+            polls.close_with_segment(tx, command.segment_id)
             stage.end_segment(tx, command, actor)
         case FloorGrant():
             stage.grant_floor(tx, command, actor)
@@ -120,6 +128,18 @@ def decide(
             qa.restore_question(tx, command, actor)
         case QaSetModeration():
             qa.set_moderation(tx, command, actor)
+        case PollPrepare():
+            polls.prepare_poll(tx, command, actor)
+        case PollDiscard():
+            polls.discard_poll(tx, command, actor)
+        case PollOpen():
+            polls.open_poll_for_ballots(tx, command, actor)
+        case PollClose():
+            polls.close_poll(tx, command, actor)
+        case PollPublish():
+            polls.publish_results(tx, command, actor)
+        case PollVote():
+            polls.check_ballot(tx, command, actor)
         case _:
             assert_never(command)
     return tx.result()
@@ -132,6 +152,16 @@ def record_vote_counts(
     the totals that changed (none: no event). Ids not published any more are skipped."""
     tx = _transaction(state, now)
     qa.vote_counts(tx, counts)
+    return tx.result()
+
+
+def record_poll_tallies(
+    state: LiveState, tallies: Mapping[int, PollTally], *, now: datetime
+) -> tuple[LiveState, list[Emitted]]:
+    """The service's poll tallies (poll id → tally, from its ballots table) → ``poll.tallied``
+    (staff) for those that changed and ``poll.results_updated`` (public) for published ones."""
+    tx = _transaction(state, now)
+    polls.record_tallies(tx, tallies)
     return tx.result()
 
 

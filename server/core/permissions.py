@@ -3,7 +3,7 @@
 ``core.decide`` enforces it (``forbidden``); ``server.protocol.permissions`` adds the control frames,
 and the websocket layer and the frontend may consult it to refuse early or hide a button.
 Organisers can do everything moderators can; moderators and organisers may also take part as
-attendees do (ask, vote, request the floor).
+attendees do (ask, vote on questions, request the floor), but not vote in polls.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from server.core.model.commands import STATE_COMMANDS_BY_TYPE
 
 EVERYONE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organiser"})
 _STAFF: Final[frozenset[Role]] = frozenset({"moderator", "organiser"})
+ATTENDEES: Final[frozenset[Role]] = frozenset({"attendee"})
+"""Poll ballots are for attendees only: the staff run the poll and see its tally."""
 
 ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "segment.open": _STAFF,
@@ -44,7 +46,12 @@ ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "question.archive": _STAFF,
     "question.restore": _STAFF,
     "qa.set_moderation": _STAFF,
+    "poll.prepare": _STAFF,
+    "poll.discard": _STAFF,
+    "poll.open": _STAFF,
+    "poll.close": _STAFF,
+    "poll.publish": _STAFF,
+    "poll.vote": ATTENDEES,
 }
 
 assert set(ALLOWED_ROLES) == set(STATE_COMMANDS_BY_TYPE), "every command needs exactly one permission row"
-

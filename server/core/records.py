@@ -27,7 +27,7 @@ from typing import Any, Final, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from server.core.apply import apply_public, apply_staff
-from server.core.model import Event, FloorRequested, PersonKind, QuestionAsked, SpeechStarted, person_ref
+from server.core.model import Event, FloorRequested, PersonKind, PollPrepared, QuestionAsked, SpeechStarted, person_ref
 from server.core.state import Counters, LiveState
 
 T = TypeVar("T")
@@ -258,6 +258,7 @@ def rebuild_state(initial: LiveState, events: Iterable[Event]) -> LiveState:
         initial.counters.next_question_id,
         initial.counters.next_speech_id,
     )
+    poll = initial.counters.next_poll_id
     for event in events:
         if event.channel == "public":
             public = apply_public(public, event)
@@ -269,5 +270,7 @@ def rebuild_state(initial: LiveState, events: Iterable[Event]) -> LiveState:
             question = max(question, event.question.id + 1)
         elif isinstance(event, SpeechStarted):
             speech = max(speech, event.speech.id + 1)
-    counters = Counters(next_entry_id=entry, next_question_id=question, next_speech_id=speech)
+        elif isinstance(event, PollPrepared):
+            poll = max(poll, event.poll.id + 1)
+    counters = Counters(next_entry_id=entry, next_question_id=question, next_speech_id=speech, next_poll_id=poll)
     return LiveState(public=public, staff=staff, counters=counters)

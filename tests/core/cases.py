@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.core import Actor, LiveState
-from server.protocol import STATE_COMMAND_CLASSES, type_tag
+from server.core import Actor, LiveState, record_poll_tallies
+from server.protocol import STATE_COMMAND_CLASSES, PollTally, type_tag
 from tests.core.helpers import (
     ATTENDEE,
     ATTENDEE_2,
@@ -78,6 +78,36 @@ def moderation_off(actor: Actor = ATTENDEE) -> LiveState:
     return _then(busy(actor), "qa.set_moderation", minute=45, enabled=False)
 
 
+# poll ids in ``with_polls``
+OPEN_POLL, NAMED_DRAFT, SPARE_DRAFT = 1, 2, 3
+
+
+def with_polls(actor: Actor = ATTENDEE) -> LiveState:
+    """``busy`` with poll 1 open (single choice, anonymous, one ballot tallied), and two drafts:
+    poll 2 (multiple choice, named) and poll 3."""
+    s = busy(actor)
+    s = _then(s, "poll.prepare", minute=44, segment_id=PANEL_ID, question="Renew the mandate?", options=["Yes", "No"])
+    s = _then(
+        s,
+        "poll.prepare",
+        minute=44,
+        segment_id=PANEL_ID,
+        question="Priorities?",
+        options=["Data", "Funding", "Return"],
+        choice="multiple",
+        anonymous=False,
+    )
+    s = _then(s, "poll.prepare", minute=44, segment_id=CLOSING_ID, question="Venue?", options=["Geneva", "New York"])
+    s = _then(s, "poll.open", minute=45, poll_id=OPEN_POLL)
+    tally = PollTally(ballots=1, counts={1: 1, 2: 0})
+    s, _ = record_poll_tallies(s, {OPEN_POLL: tally}, now=at(46))
+    return s
+
+
+def poll_closed(actor: Actor = ATTENDEE) -> LiveState:
+    return _then(with_polls(actor), "poll.close", minute=47, poll_id=OPEN_POLL)
+
+
 @dataclass(frozen=True)
 class Case:
     kind: str
@@ -127,9 +157,21 @@ CASES: list[Case] = [
     Case("question.restore", busy, {"question_id": DISMISSED}, "dismissed"),
     Case("question.restore", busy, {"question_id": ARCHIVED}, "archived"),
     Case("qa.set_moderation", busy, {"enabled": False}),
+    Case(
+        "poll.prepare",
+        busy,
+        {"segment_id": PANEL_ID, "question": "Which?", "options": ["A", "B", "C"], "choice": "multiple"},
+    ),
+    Case("poll.discard", with_polls, {"poll_id": SPARE_DRAFT}),
+    Case("poll.open", poll_closed, {"poll_id": NAMED_DRAFT}),
+    Case("poll.close", with_polls, {"poll_id": OPEN_POLL}),
+    Case("segment.end", with_polls, {"segment_id": PANEL_ID}, "poll_open"),
+    Case("poll.publish", with_polls, {"poll_id": OPEN_POLL}, "open"),
+    Case("poll.publish", poll_closed, {"poll_id": OPEN_POLL}, "closed"),
+    Case("poll.vote", with_polls, {"poll_id": OPEN_POLL, "option_ids": [2]}),
 ]
 
 # commands that, legal, change nothing in the views (the service acts on them)
-SILENT = {"question.vote"}
+SILENT = {"question.vote", "poll.vote"}
 
 assert {case.kind for case in CASES} == {type_tag(cls) for cls in STATE_COMMAND_CLASSES}

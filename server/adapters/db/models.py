@@ -267,6 +267,20 @@ class QuestionVote(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PollBallot(Base):
+    """An attendee's current ballot in a poll: the chosen option ids, replaced by a new ballot while
+    the poll is open. The voter is kept to allow one ballot per attendee and a change of mind; for
+    an anonymous poll no view and no report ever shows it (docs/protocol.md, Polls)."""
+
+    __tablename__ = "poll_ballots"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(primary_key=True)
+    voter: Mapped[str] = mapped_column(String(32), primary_key=True)
+    option_ids: Mapped[list[Any]]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Presence(Base):
     """One websocket connection of an attendee: the half-open interval [started_at, ended_at)."""
 

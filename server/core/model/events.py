@@ -27,6 +27,7 @@ from server.core.model.base import (
     Seconds,
     SignedSeconds,
 )
+from server.core.model.polls import DraftPoll, NamedBallot, OptionId, PollResults, PublicPoll
 from server.core.model.state import (
     PublicQuestion,
     QueueEntry,
@@ -289,8 +290,78 @@ class PresenceCountsUpdated(StaffEvent):
     at: Instant
 
 
+# -- polls ----------------------------------------------------------------------------------------
+
+
+class PollPrepared(StaffEvent):
+    """A new draft poll (staff only until it opens)."""
+
+    type: Literal["poll.prepared"] = "poll.prepared"
+    poll: DraftPoll
+
+
+class PollDiscarded(StaffEvent):
+    type: Literal["poll.discarded"] = "poll.discarded"
+    poll_id: Id
+    by: PersonRef
+    at: Instant
+
+
+class PollLaunched(StaffEvent):
+    """The draft leaves the drafts (``poll.opened`` puts it on the public channel) and its tally
+    starts at zero."""
+
+    type: Literal["poll.launched"] = "poll.launched"
+    poll_id: Id
+    by: PersonRef
+    at: Instant
+
+
+class PollTallied(StaffEvent):
+    """The poll's counts now (coalesced, or exact before closing and publishing). For a named poll,
+    ``named`` holds the ballots new or changed since the last tally (by ``who``; the tally keeps
+    the others), so the event stays small however many have voted; it is always empty for an
+    anonymous poll."""
+
+    type: Literal["poll.tallied"] = "poll.tallied"
+    poll_id: Id
+    ballots: Count
+    counts: dict[OptionId, Count]
+    named: tuple[NamedBallot, ...] = ()
+
+
+class PollOpened(PublicEvent):
+    """The poll takes ballots: its question and options, status ``open``, no results."""
+
+    type: Literal["poll.opened"] = "poll.opened"
+    poll: PublicPoll
+
+
+class PollClosed(PublicEvent):
+    type: Literal["poll.closed"] = "poll.closed"
+    poll_id: Id
+    at: Instant
+
+
+class PollResultsPublished(PublicEvent):
+    """Everyone sees the poll's ``results`` from now on."""
+
+    type: Literal["poll.results_published"] = "poll.results_published"
+    poll_id: Id
+    results: PollResults
+    at: Instant
+
+
+class PollResultsUpdated(PublicEvent):
+    """New results of a published poll (coalesced)."""
+
+    type: Literal["poll.results_updated"] = "poll.results_updated"
+    poll_id: Id
+    results: PollResults
+
+
 # -- the unions -----------------------------------------------------------------------------------
-# One per part of the state that folds them (core.stage, core.speakers, core.qa, core.presence);
+# One per part of the state that folds them (core.stage, core.speakers, core.qa, core.presence, core.polls);
 # ``Event`` is their union, so a new event is listed once.
 
 StageEvent = (
@@ -320,8 +391,11 @@ StaffQaEvent = (
     QuestionAsked | QuestionEdited | QuestionApproved | QuestionDismissed | QuestionUndismissed | QaModerationSet
 )
 
+PublicPollEvent = PollOpened | PollClosed | PollResultsPublished | PollResultsUpdated
+StaffPollEvent = PollPrepared | PollDiscarded | PollLaunched | PollTallied
+
 Event = Annotated[
-    StageEvent | QueueEvent | PublicQaEvent | StaffQaEvent | PresenceCountsUpdated,
+    StageEvent | QueueEvent | PublicQaEvent | StaffQaEvent | PresenceCountsUpdated | PublicPollEvent | StaffPollEvent,
     Field(discriminator="type"),
 ]
 

@@ -28,6 +28,7 @@ from server.core.model.base import (
     Seconds,
     SignedSeconds,
 )
+from server.core.model.polls import DraftPoll, OptionId, PollTally, PublicPoll
 
 SegmentKind = Literal["opening", "panel", "closing"]
 SegmentStatus = Literal["scheduled", "live", "paused", "ended"]
@@ -222,6 +223,8 @@ class PublicState(Model):
     """Published questions in the order they were asked (by id); rank them client-side."""
     highlighted_question_id: Id | None = None
     """The question now being answered; always an ``approved`` one."""
+    polls: tuple[PublicPoll, ...] = ()
+    """Opened polls (open, then closed), by id; ``results`` once published."""
 
 
 class StaffState(Model):
@@ -233,6 +236,10 @@ class StaffState(Model):
     provenance: dict[Id, QuestionProvenance] = Field(default_factory=dict)
     """For every published question, by question id."""
     presence: PresenceCounts = PresenceCounts()
+    draft_polls: tuple[DraftPoll, ...] = ()
+    """Prepared polls not opened yet, by id."""
+    poll_tallies: dict[Id, PollTally] = Field(default_factory=dict)
+    """The live tally of every opened poll, by poll id."""
 
 
 class OwnQuestion(Model):
@@ -258,6 +265,8 @@ class Personal(Model):
     questions: tuple[OwnQuestion, ...] = ()
     voted: tuple[Id, ...] = ()
     """Ids of the published questions this user has voted for."""
+    ballots: dict[Id, tuple[OptionId, ...]] = Field(default_factory=dict)
+    """This user's current ballot in each opened poll they voted in: poll id → option ids."""
 
 
 class Forecast(Model):
