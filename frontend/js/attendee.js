@@ -12,6 +12,7 @@ import { segmentInProgress, rankQuestions } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderRegistration } from "./register.js";
 import { renderStream } from "./stream.js";
+import { mountOwnCertificates } from "./certificates.js";
 
 initPage();
 const slug = slugFromPath();
@@ -35,6 +36,7 @@ async function main() {
     return;
   }
   $("#live").hidden = false;
+  if (state.me.kind === "attendee") mountOwnCertificates($("#certificates"), slug);
   renderStream($("#stream-body"), state.event);
   setUpForms();
   state.live = startLive(slug, { onChange: render });

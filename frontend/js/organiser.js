@@ -10,6 +10,7 @@ import {
 import { startLive } from "./live.js";
 import { attendanceChart, attendanceTable } from "./chart.js";
 import { CATEGORIES } from "./register.js";
+import { mountOrganiserCertificates } from "./certificates.js";
 
 initPage();
 const slug = slugFromPath();
@@ -38,7 +39,8 @@ async function main() {
       if (status === "reconnecting" || (status === "closed" && detail.reason)) recheckAccess();
     },
   });
-  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports()]);
+  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports(),
+    mountOrganiserCertificates($("#certificates-body"), slug, state.event)]);
 }
 
 /** While reconnecting, or closed by the server: a role removed or a session ended meanwhile gates
