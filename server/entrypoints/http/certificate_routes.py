@@ -29,6 +29,7 @@ from server.services.reports.windows import windows_for_scope
 
 ISSUE_TASK = "parley.certificates.issue"
 NOT_GENUINE = "not a genuine certificate"
+VERIFY_HEADERS = {"Cache-Control": "no-store", "Vary": "Accept"}
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 
 api = Routes()
@@ -294,7 +295,8 @@ def _verify_page(request: Request) -> Response:
     return FileResponse(
         request.app.state.frontend_dir / "verify.html",
         media_type="text/html",
-        headers={"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"},
+        # the same URL answers JSON to the page's own request: no cache may hand one for the other
+        headers={"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Vary": "Accept", "Cache-Control": "no-store"},
     )
 
 
@@ -341,14 +343,16 @@ async def verify(request: Request) -> Response:
     wait = throttle.retry_after(address, now)
     if wait is not None:
         raise Problem(
-            429, f"too many unknown codes; try again in {wait} s", code="too_many_attempts", headers={"Retry-After": str(wait)}
+            429, f"too many unknown codes; try again in {wait} s", code="too_many_attempts", headers={"Retry-After": str(wait), **VERIFY_HEADERS}
         )
     async with request.state.sessions() as session:
         found = await queries.by_code(session, request.path_params["code"])
     if found is None:
         throttle.failed(address, now)
-        raise Problem(404, NOT_GENUINE, code="not_genuine")
-    return JSONResponse(found.public(_verify_url(request, found.code)), headers={"Cache-Control": "no-store"})
+        raise Problem(404, NOT_GENUINE, code="not_genuine", headers=VERIFY_HEADERS)
+    return JSONResponse(
+        found.public(_verify_url(request, found.code)), headers=VERIFY_HEADERS
+    )
 
 
 routes = api.routes
