@@ -65,3 +65,4 @@ _.states_equal
 _.components
 _.last_day
 _.unique_attendees
+_.scopes  # certificate_routes.CertificateList

@@ -12,7 +12,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pypdf
@@ -69,7 +69,7 @@ def test_certificates_are_exactly_the_compiled_reports_attended_rows(any_scenari
     s = any_scenario
     for scope, now in SCOPES:
         issued = issue(s, tmp_path, scope, now)
-        certs = {rid: c.minutes for (sc, rid), c in stored(s.engine, scope).items()}
+        certs = {rid: c.minutes for (_, rid), c in stored(s.engine, scope).items()}
         assert certs == compiled_attended(s, tmp_path, scope, now), scope
         assert issued.count == len(certs)
     p = s.people
@@ -225,15 +225,36 @@ def pdf_text(content: bytes) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("language", "scope", "expected"),
     [
-        ("fr", "2022-02-28", ["Certificat de participation", "a participé à la matinée du 28 février 2022 de",
-                              "Présence : 171,5 minutes (au moins 50 % du temps).",
-                              "Code de vérification : 7KQ2M-0ABCD-EFGHJ-KMNPQ"]),
-        ("en", "event", ["Certificate of attendance", "attended, from 28 February to 2 March 2022,",
-                         "Present for 171.5 minutes (at least 50% of the time).",
-                         "Verification code: 7KQ2M-0ABCD-EFGHJ-KMNPQ"]),
-        ("es", "event", ["Certificado de asistencia", "asistió, del 28 de febrero al 2 de marzo de 2022, a",
-                         "Presencia: 171,5 minutos (al menos el 50 % del tiempo).",
-                         "Código de verificación: 7KQ2M-0ABCD-EFGHJ-KMNPQ"]),
+        (
+            "fr",
+            "2022-02-28",
+            [
+                "Certificat de participation",
+                "a participé à la matinée du 28 février 2022 de",
+                "Présence : 171,5 minutes (au moins 50 % du temps).",
+                "Code de vérification : 7KQ2M-0ABCD-EFGHJ-KMNPQ",
+            ],
+        ),
+        (
+            "en",
+            "event",
+            [
+                "Certificate of attendance",
+                "attended, from 28 February to 2 March 2022,",
+                "Present for 171.5 minutes (at least 50% of the time).",
+                "Verification code: 7KQ2M-0ABCD-EFGHJ-KMNPQ",
+            ],
+        ),
+        (
+            "es",
+            "event",
+            [
+                "Certificado de asistencia",
+                "asistió, del 28 de febrero al 2 de marzo de 2022, a",
+                "Presencia: 171,5 minutos (al menos el 50 % del tiempo).",
+                "Código de verificación: 7KQ2M-0ABCD-EFGHJ-KMNPQ",
+            ],
+        ),
     ],
 )
 def test_a_certificate_is_one_page_in_the_attendees_language(language: str, scope: str, expected: list[str]) -> None:
@@ -277,7 +298,7 @@ def test_codes_carry_100_random_bits_and_forgive_how_people_type_them() -> None:
 
 def test_the_throttle_counts_failures_per_address_in_a_sliding_window() -> None:
     throttle = VerifyThrottle(timedelta(minutes=15), limit=3, max_addresses=2)
-    t0 = datetime(2022, 2, 28, 12, 0)
+    t0 = datetime(2022, 2, 28, 12, 0, tzinfo=UTC)
     for i in range(3):
         assert throttle.retry_after("a", t0) is None
         throttle.failed("a", t0 + timedelta(minutes=i))

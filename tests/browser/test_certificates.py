@@ -88,9 +88,11 @@ def test_attendees_download_their_certificate_and_verify_it_in_each_language(
         assert len(reader.pages) == 1
         text = " ".join(reader.pages[0].extract_text().split())
         assert name in text
-        assert {"fr": "Certificat de participation", "en": "Certificate of attendance", "es": "Certificado de asistencia"}[
-            lang
-        ] in text
+        assert {
+            "fr": "Certificat de participation",
+            "en": "Certificate of attendance",
+            "es": "Certificado de asistencia",
+        }[lang] in text
         if lang == "en":
             audit.page(page.locator("#certificates").page, "event-certificates", languages=("en",))
 

@@ -54,7 +54,9 @@ class ZipFile(Out):
 
 
 class CertificateList(Out):
-    scopes: list[IssuedScope] = Field(description="The scopes issued so far; the others are not over or not scanned yet.")
+    scopes: list[IssuedScope] = Field(
+        description="The scopes issued so far; the others are not over or not scanned yet."
+    )
     total: int
     zip: ZipFile | None = Field(description="Every certificate of the event, or null before the first is issued.")
 
@@ -121,7 +123,9 @@ async def list_certificates(request: Request) -> Response:
                 for b in found
             ],
             "total": sum(b.count for b in found),
-            "zip": {"url": f"/api/events/{event.slug}/certificates/all.zip", "bytes": size} if size is not None else None,
+            "zip": {"url": f"/api/events/{event.slug}/certificates/all.zip", "bytes": size}
+            if size is not None
+            else None,
         }
     )
 
@@ -296,7 +300,12 @@ def _verify_page(request: Request) -> Response:
         request.app.state.frontend_dir / "verify.html",
         media_type="text/html",
         # the same URL answers JSON to the page's own request: no cache may hand one for the other
-        headers={"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Vary": "Accept", "Cache-Control": "no-store"},
+        headers={
+            "Referrer-Policy": "no-referrer",
+            "X-Robots-Tag": "noindex",
+            "Vary": "Accept",
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -343,16 +352,17 @@ async def verify(request: Request) -> Response:
     wait = throttle.retry_after(address, now)
     if wait is not None:
         raise Problem(
-            429, f"too many unknown codes; try again in {wait} s", code="too_many_attempts", headers={"Retry-After": str(wait), **VERIFY_HEADERS}
+            429,
+            f"too many unknown codes; try again in {wait} s",
+            code="too_many_attempts",
+            headers={"Retry-After": str(wait), **VERIFY_HEADERS},
         )
     async with request.state.sessions() as session:
         found = await queries.by_code(session, request.path_params["code"])
     if found is None:
         throttle.failed(address, now)
         raise Problem(404, NOT_GENUINE, code="not_genuine", headers=VERIFY_HEADERS)
-    return JSONResponse(
-        found.public(_verify_url(request, found.code)), headers=VERIFY_HEADERS
-    )
+    return JSONResponse(found.public(_verify_url(request, found.code)), headers=VERIFY_HEADERS)
 
 
 routes = api.routes

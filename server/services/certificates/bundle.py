@@ -69,7 +69,16 @@ def index_csv(rows: Iterable[Row], verify_url: Callable[[str], str]) -> bytes:
     for row in rows:
         p = row.printed
         writer.writerow(
-            [p.scope, _cell(p.name), _cell(p.organisation), p.language, p.minutes, display(p.code), verify_url(p.code), row.entry]
+            [
+                p.scope,
+                _cell(p.name),
+                _cell(p.organisation),
+                p.language,
+                p.minutes,
+                display(p.code),
+                verify_url(p.code),
+                row.entry,
+            ]
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 

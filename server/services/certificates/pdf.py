@@ -11,6 +11,7 @@ the same certificate always gives the same bytes.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
@@ -52,12 +53,12 @@ def _latin1(*texts: str) -> bool:
 def render(certificate: Printed, verify_url: str) -> bytes:
     """The PDF of ``certificate``; ``verify_url`` is printed under the code."""
     c = certificate
+    printable: Callable[[str], str] = printable_text
     if _latin1(c.name, c.organisation, c.event_title, verify_url):
-        # the PDF viewer's own Helvetica: nothing embedded, a tenth of the size
+        # the PDF viewer's own Helvetica: nothing embedded, a twentieth of the size
         regular, bold, printable = "Helvetica", "Helvetica-Bold", str
     else:
         regular, bold, _ = fonts()
-        printable = printable_text
     w = words(certificate.language)
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=PAGE, invariant=1, pageCompression=1)

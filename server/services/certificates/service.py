@@ -129,7 +129,9 @@ def _store(session: Session, event: Event, report: reports.Report, now: datetime
     batch = session.get(CertificateBatch, (event.id, scope))
     if batch is None:
         session.add(
-            CertificateBatch(event_id=event.id, scope=scope, issued_at=now, count=len(people), threshold=report.threshold)
+            CertificateBatch(
+                event_id=event.id, scope=scope, issued_at=now, count=len(people), threshold=report.threshold
+            )
         )
     else:
         batch.issued_at, batch.count, batch.threshold = now, len(people), report.threshold
@@ -166,9 +168,7 @@ def issue(
                 bundle.Row(row.registration_id, printed(row))
                 for row in session.execute(select(Certificate).where(Certificate.event_id == event_id)).scalars()
             ]
-        path = bundle.rebuild(
-            data_dir, report.slug, rows, lambda code: verify_url(base_url, code), redraw=scope
-        )
+        path = bundle.rebuild(data_dir, report.slug, rows, lambda code: verify_url(base_url, code), redraw=scope)
     return Issued(report.slug, scope, count, path)
 
 
