@@ -60,12 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         started = time.perf_counter()
         event_id, sizes = generate(folder, args.attendees, args.seed)
-        print(f"generated in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items()))
+        print(
+            f"generated in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items())
+        )
         engine = create_engine(f"sqlite:///{folder / 'parley.db'}")
         data_dir = folder / "data"
         with Session(engine) as session:
             days = [d.isoformat() for d in session.execute(select(Day.date).where(Day.event_id == event_id)).scalars()]
-        print(f"{'scope':<14}{'report s':>10}{'issue s':>10}{'certificates':>14}{'zip MiB':>10}{'peak MiB':>10}")
+        print(
+            f"{'scope':<18}{'report s':>10}{'issue s':>10}{'certificates':>14}{'drawn':>8}"
+            f"{'zip MiB':>10}{'peak MiB':>10}"
+        )
         for scope in [*sorted(days), "event"]:
             t0 = time.perf_counter()
             with reports.service.read_session(engine) as session:
@@ -77,12 +82,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             took = time.perf_counter() - t0
             size = issued.zip.stat().st_size / 2**20
-            print(f"{scope:<14}{built:>10.2f}{took:>10.2f}{issued.count:>14,}{size:>10.1f}{peak_mib():>10.1f}")
+            print(
+                f"{scope:<18}{built:>10.2f}{took:>10.2f}{issued.count:>14,}{issued.drawn:>8,}{size:>10.1f}{peak_mib():>10.1f}"
+            )
         t0 = time.perf_counter()
         again = certificates.issue(
             engine, data_dir, event_id, days[0], now=NOW, stale_after=stale_after, threshold=0.5, base_url=BASE_URL
         )
-        print(f"{days[0] + ' again':<14}{'':>10}{time.perf_counter() - t0:>10.2f}{again.count:>14,}  (codes kept, same bytes)")
+        print(
+            f"{days[0] + ' again':<18}{'':>10}{time.perf_counter() - t0:>10.2f}{again.count:>14,}{again.drawn:>8,}"
+            "  (nothing new: codes kept, same bytes)"
+        )
 
         with Session(engine) as session:
             rows = [printed(c) for c in session.execute(select(Certificate).limit(300)).scalars()]

@@ -109,11 +109,12 @@ def test_issuing_again_keeps_every_code_and_gives_the_same_bytes(sqlite_parley: 
     engine = make_sync_engine(sqlite_parley.settings())
     s = build_scenario(engine)
     first = issue(s, tmp_path, "2022-02-28", NOW)
-    issue(s, tmp_path, "event", LATER)
+    assert issue(s, tmp_path, "event", LATER).drawn == 1, "the morning's PDFs kept, the event's drawn"
+    assert first.drawn == 2
     codes_before = {key: c.code for key, c in stored(engine).items()}
     zip_before = first.zip.read_bytes() and bundle.zip_path(tmp_path, "report-test").read_bytes()
-    issue(s, tmp_path, "2022-02-28", NOW + timedelta(hours=5))
-    issue(s, tmp_path, "event", LATER + timedelta(days=1))
+    assert issue(s, tmp_path, "2022-02-28", NOW + timedelta(hours=5)).drawn == 0, "nothing new, nothing drawn"
+    assert issue(s, tmp_path, "event", LATER + timedelta(days=1)).drawn == 0
     assert {key: c.code for key, c in stored(engine).items()} == codes_before
     assert bundle.zip_path(tmp_path, "report-test").read_bytes() == zip_before
     # corrected attendance: Bruno's missing ten minutes found; Chloé's row removed
@@ -131,7 +132,7 @@ def test_issuing_again_keeps_every_code_and_gives_the_same_bytes(sqlite_parley: 
         )
         for row in session.execute(select(Presence).where(Presence.registration_id == s.people["Chloé"])).scalars():
             session.delete(row)
-    issue(s, tmp_path, "2022-02-28", NOW)
+    assert issue(s, tmp_path, "2022-02-28", NOW).drawn == 1, "Bruno's; Alice's unchanged"
     after = stored(engine, "2022-02-28")
     assert set(after) == {("2022-02-28", s.people["Alice"]), ("2022-02-28", s.people["Bruno"])}
     assert after[("2022-02-28", s.people["Alice"])].code == codes_before[("2022-02-28", s.people["Alice"])]

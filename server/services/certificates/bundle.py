@@ -2,16 +2,20 @@
 
 One PDF per certificate, under a folder per scope (``2022-02-28/000042-alice-martin.pdf``,
 ``event/...``), and ``index.csv`` listing them (scope, name, organisation, language, minutes, code,
-file). The zip is a function of the certificate rows: rebuilding it keeps the PDFs of the old zip
-that are still right (same entry name, scope not re-issued) and renders only the others, so issuing
-one morning does not redraw the others. Entries are sorted and dated 1980-01-01: the same rows give
-the same bytes. PDFs are stored (they are compressed already); the index is deflated. The file is
-written atomically (``reports.store.write_atomic``).
+file). The zip is a function of the certificate rows: each PDF entry's comment is a fingerprint of
+everything drawn on it (the printed fields, the verify URL, ``LAYOUT``), and rebuilding keeps every
+PDF of the old zip whose fingerprint is unchanged, drawing only new or changed certificates; so
+issuing one morning does not redraw the others, and issuing again with nothing new draws nothing.
+Entries are sorted and dated 1980-01-01: the same rows give the same bytes. PDFs are stored (they
+are compressed already); the index is deflated. The file is written atomically
+(``reports.store.write_atomic``).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import io
 import re
 import unicodedata
@@ -28,6 +32,8 @@ from server.services.reports.store import SLUG_RE, write_atomic
 ZIP_NAME = "certificates.zip"
 INDEX = "index.csv"
 EPOCH = (1980, 1, 1, 0, 0, 0)
+LAYOUT = "1"
+"""Change it with ``pdf.py``'s drawing: every fingerprint changes, so every PDF is drawn again."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,17 @@ def ascii_slug(text: str, limit: int = 40) -> str:
     return re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:limit].strip("-") or "attendee"
 
 
-def _info(name: str, compress: int) -> zipfile.ZipInfo:
+def _info(name: str, compress: int, comment: bytes = b"") -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=EPOCH)
     info.compress_type = compress
     info.external_attr = 0o644 << 16
+    info.comment = comment
     return info
+
+
+def fingerprint(printed: Printed, url: str) -> bytes:
+    drawn = (LAYOUT, url, *(str(getattr(printed, f.name)) for f in dataclasses.fields(printed)))
+    return hashlib.sha256("\x1f".join(drawn).encode()).hexdigest()[:32].encode()
 
 
 def index_csv(rows: Iterable[Row], verify_url: Callable[[str], str]) -> bytes:
@@ -88,31 +100,39 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def rebuild(
-    data_dir: Path, slug: str, rows: list[Row], verify_url: Callable[[str], str], *, redraw: str | None = None
-) -> Path:
-    """Write the zip for ``rows`` (every certificate of the event); PDFs of scope ``redraw`` are
-    rendered again even when the old zip has an entry of the same name."""
+@dataclass
+class Rebuilt:
+    path: Path
+    drawn: int
+    """PDFs drawn anew; the others were kept from the old zip."""
+
+
+def rebuild(data_dir: Path, slug: str, rows: list[Row], verify_url: Callable[[str], str]) -> Rebuilt:
+    """Write the zip for ``rows`` (every certificate of the event)."""
     path = zip_path(data_dir, slug)
     ordered = sorted(rows, key=lambda row: row.entry)
     old: zipfile.ZipFile | None = None
     try:
         old = zipfile.ZipFile(path)
-        kept = set(old.namelist())
+        kept = {info.filename: info.comment for info in old.infolist()}
     except (FileNotFoundError, zipfile.BadZipFile):
-        kept = set()
+        kept = {}
     buffer = io.BytesIO()
+    drawn = 0
     try:
         with zipfile.ZipFile(buffer, "w") as out:
             for row in ordered:
-                if old is not None and row.entry in kept and row.printed.scope != redraw:
+                url = verify_url(row.printed.code)
+                mark = fingerprint(row.printed, url)
+                if old is not None and kept.get(row.entry) == mark:
                     content = old.read(row.entry)
                 else:
-                    content = render(row.printed, verify_url(row.printed.code))
-                out.writestr(_info(row.entry, zipfile.ZIP_STORED), content)
+                    content = render(row.printed, url)
+                    drawn += 1
+                out.writestr(_info(row.entry, zipfile.ZIP_STORED, mark), content)
             out.writestr(_info(INDEX, zipfile.ZIP_DEFLATED), index_csv(ordered, verify_url))
     finally:
         if old is not None:
             old.close()
     write_atomic(path, buffer.getvalue())
-    return path
+    return Rebuilt(path, drawn)

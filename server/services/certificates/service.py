@@ -49,9 +49,17 @@ class Issued:
     scope: str
     count: int
     zip: Path
+    drawn: int = 0
+    """PDFs of the zip drawn anew (new or changed certificates); the rest were kept."""
 
     def as_json(self) -> dict[str, Any]:
-        return {"slug": self.slug, "scope": self.scope, "certificates": self.count, "zip": str(self.zip)}
+        return {
+            "slug": self.slug,
+            "scope": self.scope,
+            "certificates": self.count,
+            "zip": str(self.zip),
+            "drawn": self.drawn,
+        }
 
 
 def verify_url(base_url: str, code: str) -> str:
@@ -168,8 +176,8 @@ def issue(
                 bundle.Row(row.registration_id, printed(row))
                 for row in session.execute(select(Certificate).where(Certificate.event_id == event_id)).scalars()
             ]
-        path = bundle.rebuild(data_dir, report.slug, rows, lambda code: verify_url(base_url, code), redraw=scope)
-    return Issued(report.slug, scope, count, path)
+        rebuilt = bundle.rebuild(data_dir, report.slug, rows, lambda code: verify_url(base_url, code))
+    return Issued(report.slug, scope, count, rebuilt.path, rebuilt.drawn)
 
 
 def due_scopes(session: Session, now: datetime) -> list[tuple[int, str, str]]:
