@@ -1,6 +1,9 @@
 """Certificate routes against a real server: who may list, issue and download (organisers of the
 event; an attendee only their own), what an attendee downloads, and the public verification
-(genuine, unknown, malformed, tampered, throttled), as problem JSON where refused."""
+(genuine, unknown, malformed, tampered, throttled), as problem JSON where refused.
+
+One server (SQLite) for the module; the access matrix (tests/test_access.py) asks every certificate
+route of a server on each database too."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from server.adapters.db.models import Event, EventRole, Presence, Registration, 
 from server.services import certificates
 from server.services.accounts import hash_password
 from tests.fixtures.live import register, staff_token
-from tests.fixtures.parley import STALE_AFTER, Parley, ServerProcess
+from tests.fixtures.parley import STALE_AFTER, Parley, ServerProcess, migrated_sqlite
 
 SLUG = "idm-2022-1"
 BASE = f"/api/events/{SLUG}/certificates"
@@ -100,7 +103,18 @@ def attend_and_issue(server: ServerProcess, parley: Parley, minutes: dict[str, i
     return event_id
 
 
-def test_organisers_get_every_certificate_and_attendees_only_their_own(server: ServerProcess, parley: Parley) -> None:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("certificates") / "data"
+    proc = ServerProcess(
+        Parley("sqlite", data_dir, migrated_sqlite(data_dir)), PARLEY_VERIFY_MAX_FAILURES_PER_ADDRESS="8"
+    )
+    yield proc
+    proc.stop()
+
+
+def test_organisers_get_every_certificate_and_attendees_only_their_own(server: ServerProcess) -> None:
+    parley = server.parley
     amara = register(server, "Amara Okafor", organisation="Mission of Nigeria", language="en")
     bruno = register(server, "Bruno Costa", language="es")
     other_organiser, other_attendee = other_event_people(server, parley)
@@ -162,18 +176,10 @@ def test_organisers_get_every_certificate_and_attendees_only_their_own(server: S
             assert_problem(anonymous.get(path), 401, "not_signed_in")
 
 
-@pytest.fixture()
-def throttled_server(sqlite_parley: Parley) -> Iterator[ServerProcess]:
-    proc = ServerProcess(sqlite_parley, PARLEY_VERIFY_MAX_FAILURES_PER_ADDRESS="8")
-    yield proc
-    proc.stop()
-
-
-def test_verification_says_genuine_or_not_and_nothing_more(throttled_server: ServerProcess) -> None:
-    server = throttled_server
-    amara = register(server, "Amara Okafor", organisation="Mission of Nigeria", language="fr")
-    attend_and_issue(server, server.parley, {"Amara Okafor": 120})
-    with client(server, amara) as me:
+def test_verification_says_genuine_or_not_and_nothing_more(server: ServerProcess) -> None:
+    chidi = register(server, "Chidi Eze", organisation="Mission of Nigeria", language="fr")
+    attend_and_issue(server, server.parley, {"Chidi Eze": 120})
+    with client(server, chidi) as me:
         code = me.get(f"{BASE}/mine").json()["certificates"][0]["code"]
 
     with client(server) as anyone:
@@ -183,7 +189,7 @@ def test_verification_says_genuine_or_not_and_nothing_more(throttled_server: Ser
             "genuine": True,
             "code": code,
             "kind": "morning",
-            "name": "Amara Okafor",
+            "name": "Chidi Eze",
             "organisation": "Mission of Nigeria",
             "event": genuine.json()["event"],
             "first_day": "2022-02-28",
