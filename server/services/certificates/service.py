@@ -37,6 +37,8 @@ from server.services.reports.store import SLUG_RE
 from server.services.reports.windows import morning_window
 
 log = logging.getLogger("parley.certificates")
+TITLE_MAX = 500
+"""The `certificates.event_title` column's length."""
 
 
 class NotOver(Exception):
@@ -110,7 +112,7 @@ def _store(session: Session, event: Event, report: reports.Report, now: datetime
             "name": person.name,
             "organisation": person.organisation,
             "language": person.language,
-            "event_title": pick_text(event.title, [person.language])[0] or report.event_title,
+            "event_title": (pick_text(event.title, [person.language])[0] or report.event_title)[:TITLE_MAX],
             "first_day": first,
             "last_day": last,
             "minutes": person.minutes,
