@@ -7,27 +7,33 @@ everything drawn on it (the printed fields, the verify URL, ``LAYOUT``), and reb
 PDF of the old zip whose fingerprint is unchanged, drawing only new or changed certificates; so
 issuing one morning does not redraw the others, and issuing again with nothing new draws nothing.
 Entries are sorted and dated 1980-01-01: the same rows give the same bytes. PDFs are stored (they
-are compressed already); the index is deflated. The file is written atomically
-(``reports.store.write_atomic``).
+are compressed already); the index is deflated. The file is streamed to a temporary file beside it,
+fsynced and renamed over the old one (as the reports' files): a download reads the old zip or the
+new one, never half of one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
 import io
+import os
 import re
+import tempfile
+import time
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from server.services.certificates.codes import display
 from server.services.certificates.model import Printed
 from server.services.certificates.pdf import render
-from server.services.reports.store import SLUG_RE, write_atomic
+from server.services.reports.store import SLUG_RE, STALE_TEMP_S
 
 ZIP_NAME = "certificates.zip"
 INDEX = "index.csv"
@@ -100,6 +106,35 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[IO[bytes]]:
+    """A file that replaces ``path`` atomically once written whole (as ``reports.store.write_atomic``,
+    streamed: tens of thousands of PDFs need not sit in memory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # a writer killed before its rename
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - stale.stat().st_mtime > STALE_TEMP_S:
+                stale.unlink()
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o640)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    with contextlib.suppress(OSError):  # the rename made durable, where a folder can be opened
+        folder_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder_fd)
+        finally:
+            os.close(folder_fd)
+
+
 @dataclass
 class Rebuilt:
     path: Path
@@ -117,10 +152,9 @@ def rebuild(data_dir: Path, slug: str, rows: list[Row], verify_url: Callable[[st
         kept = {info.filename: info.comment for info in old.infolist()}
     except (FileNotFoundError, zipfile.BadZipFile):
         kept = {}
-    buffer = io.BytesIO()
     drawn = 0
     try:
-        with zipfile.ZipFile(buffer, "w") as out:
+        with _replacing(path) as handle, zipfile.ZipFile(handle, "w") as out:
             for row in ordered:
                 url = verify_url(row.printed.code)
                 mark = fingerprint(row.printed, url)
@@ -134,5 +168,4 @@ def rebuild(data_dir: Path, slug: str, rows: list[Row], verify_url: Callable[[st
     finally:
         if old is not None:
             old.close()
-    write_atomic(path, buffer.getvalue())
     return Rebuilt(path, drawn)
