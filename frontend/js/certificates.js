@@ -112,7 +112,7 @@ export async function mountOrganiserCertificates(box, slug, event) {
           h("button", { type: "button", class: "small", disabled: busy, "aria-label": t("cert.issue_label", { scope: label }), onclick: () => issue(scope) },
             busy ? t("cert.issuing") : t("cert.issue")));
       })),
-      zip
+      zip && result.data.total > 0
         ? h("p", {}, h("a", { href: zip.url, class: "button secondary", download: "", id: "cert-zip" }, t("cert.download_all", { n: result.data.total })))
         : h("p", { class: "muted" }, t("cert.no_zip")));
   }
