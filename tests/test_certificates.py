@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from server.adapters.db.engine import make_sync_engine
 from server.adapters.db.models import Certificate, CertificateBatch, EventLogEntry, LiveStateRow, Presence, QuestionVote
+from server.core.languages import INTERFACE_LANGUAGES
 from server.services import certificates, reports
 from server.services.certificates import bundle, codes
-from server.services.certificates.labels import dates_text
+from server.services.certificates.labels import WORDS, dates_text
 from server.services.certificates.model import Printed
 from server.services.certificates.pdf import render
 from server.services.certificates.throttle import VerifyThrottle
@@ -273,6 +274,10 @@ def test_names_beyond_latin_1_and_very_long_ones_stay_on_one_page() -> None:
         pages, text = pdf_text(render(printed("en", name=name), f"{BASE}/verify/x"))
         assert pages == 1
         assert (name if len(name) < 100 else "AAAAAAAAAA") in text
+
+
+def test_every_interface_language_has_its_certificate_words() -> None:
+    assert set(WORDS) == set(INTERFACE_LANGUAGES)
 
 
 def test_dates_are_written_as_each_language_writes_them() -> None:
