@@ -22,6 +22,7 @@ from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.tasks import TaskSender
 from server.entrypoints.http import (
     auth_routes,
+    certificate_routes,
     import_routes,
     mail_routes,
     openapi,
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *reminder_routes.routes,
         *mail_routes.routes,
         *report_routes.routes,
+        *certificate_routes.routes,
         *page_routes.routes,
         *ws_endpoint.routes,
         OPENAPI_SPEC.route(),

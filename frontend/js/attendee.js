@@ -14,6 +14,7 @@ import { renderRegistration } from "./register.js";
 import { renderLostLink } from "./lost-link.js";
 import { renderStream } from "./stream.js";
 import { renderAttendeePoll } from "./polls.js";
+import { mountOwnCertificates } from "./certificates.js";
 
 initPage();
 const slug = slugFromPath();
@@ -38,6 +39,7 @@ async function main() {
     return;
   }
   $("#live").hidden = false;
+  if (state.me.kind === "attendee") mountOwnCertificates($("#certificates"), slug);
   renderStream($("#stream-body"), state.event);
   setUpForms();
   state.live = startLive(slug, { onChange: render });

@@ -34,6 +34,8 @@ class Capability(StrEnum):
     MANAGE_REMINDERS = "manage_reminders"  # see deliveries, resend one, change the schedule
     MANAGE_REPORTS = "manage_reports"  # list, compile and download attendance reports
     SEND_MESSAGES = "send_messages"  # mail a message to an audience of the event, see counts, resend
+    MANAGE_CERTIFICATES = "manage_certificates"  # see, issue and download every certificate of the event
+    OWN_CERTIFICATES = "own_certificates"  # an attendee's own certificates of attendance
 
 
 EVERY_ROLE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organiser"})
@@ -50,6 +52,9 @@ RULES: Final[Mapping[Capability, frozenset[Role]]] = {
     Capability.MANAGE_REPORTS: ORGANISERS,
     # Messages go to attendees' addresses, chosen by their personal data: organisers only.
     Capability.SEND_MESSAGES: ORGANISERS,
+    Capability.MANAGE_CERTIFICATES: ORGANISERS,
+    # Only a registration has certificates; the route names no registration, so only one's own.
+    Capability.OWN_CERTIFICATES: frozenset({"attendee"}),
 }
 assert set(RULES) == set(Capability), "every capability needs exactly one rule"
 
