@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     )
     lost_link_max_per_address: int = Field(
         20, ge=1, le=100000, description='"I lost my link" requests per client address within the window before 429.'
+    )
     verify_window_s: int = Field(
         900, ge=1, le=86400, description="Unknown certificate codes older than this many seconds no longer count."
     )
