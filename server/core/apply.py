@@ -32,6 +32,7 @@ from server.core.model import (
     QueueClosed,
     QueueEntryRemoved,
     QueueOpened,
+    QueueOrderSet,
     QueueReordered,
     SegmentEnded,
     SegmentOpened,
@@ -67,7 +68,9 @@ def apply_public(state: PublicState, event: Event) -> PublicState:
             | NoticeCleared()
         ):
             return apply_stage(state, event)
-        case FloorRequested() | QueueEntryRemoved() | QueueReordered() | QueueClosed() | QueueOpened():
+        case (
+            FloorRequested() | QueueEntryRemoved() | QueueReordered() | QueueClosed() | QueueOpened() | QueueOrderSet()
+        ):
             return apply_queue(state, event)
         case (
             QuestionPublished()

@@ -32,6 +32,7 @@ ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "floor.withdraw": EVERYONE,
     "queue.remove": _STAFF,
     "queue.reorder": _STAFF,
+    "queue.set_order": _STAFF,
     "queue.close": _STAFF,
     "queue.open": _STAFF,
     "question.ask": EVERYONE,
@@ -47,4 +48,3 @@ ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
 }
 
 assert set(ALLOWED_ROLES) == set(STATE_COMMANDS_BY_TYPE), "every command needs exactly one permission row"
-
