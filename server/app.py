@@ -28,6 +28,7 @@ from server.entrypoints.http import (
     programme_routes,
     reminder_routes,
     report_routes,
+    speaking_order_routes,
 )
 from server.entrypoints.http.fallback import unrouted
 from server.entrypoints.http.problems import EXCEPTION_HANDLERS
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *auth_routes.routes,
         *organiser_routes.routes,
         *reminder_routes.routes,
+        *speaking_order_routes.routes,
         *report_routes.routes,
         *page_routes.routes,
         *ws_endpoint.routes,

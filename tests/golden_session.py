@@ -23,6 +23,7 @@ from server.adapters.bus.memory import MemoryBus
 from server.adapters.clock import ManualClock
 from server.adapters.db.engine import make_sessionmaker
 from server.adapters.db.models import LiveStateRow, Registration, Segment, SegmentPerson, User
+from server.core.speaking_order import known_category
 from server.core.state import Actor
 from server.programme.parser import load_programme
 from server.protocol import parse_command
@@ -90,7 +91,14 @@ async def _prepare(sessions: Any) -> Cast:
         people = {p.name: p.id for p in (await session.execute(select(SegmentPerson))).scalars()}
         attendees = {
             name: (
-                Actor(r.id, "attendee", r.name, r.organisation or None, kind="attendee", category=r.category),  # type: ignore[arg-type]
+                Actor(
+                    r.id,
+                    "attendee",
+                    r.name,
+                    r.organisation or None,
+                    kind="attendee",
+                    category=known_category(r.category),
+                ),
                 f"a:{r.id}",
             )
             for name, r in registrations.items()

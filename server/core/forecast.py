@@ -6,8 +6,9 @@ ended − scheduled end when it ends) so it is deterministic; ``forecast`` proje
 
 The projection: the live segment is expected to run its scheduled length from when it opened,
 plus the time the current speaker has run over their limit (that time was not in the plan, so
-each second of over-run moves the forecast by a second), and to end no earlier than now. Each remaining segment of the day starts at the latest of its
-scheduled start, the projected end of the one before, and now; it then runs its scheduled length.
+each second of over-run moves the forecast by a second), and to end no earlier than now. Each
+remaining segment of the day starts at the latest of its scheduled start, the projected end of
+the one before, and now; it then runs its scheduled length.
 So a break absorbs lateness, and running early never makes a later segment start before its
 announced time (people join at those times). Segments scheduled before one that has already been
 opened count as skipped.

@@ -54,6 +54,11 @@ def check_category_order(names: Sequence[str]) -> tuple[Category, ...]:
     return tuple(order)
 
 
+def known_category(name: str | None) -> Category | None:
+    """``name`` if it is a category (a registration's), else None (staff have none)."""
+    return next((category for category in CATEGORIES if category == name), None)
+
+
 def category_rank(category: str | None, order: Sequence[str]) -> int:
     """0 for the first category of ``order``; ``len(order)`` for any other and for none."""
     return order.index(category) if category is not None and category in order else len(order)

@@ -33,6 +33,7 @@ class Capability(StrEnum):
     MANAGE_REGISTRATIONS = "manage_registrations"  # list, export, revoke, reissue join links
     MANAGE_REMINDERS = "manage_reminders"  # see deliveries, resend one, change the schedule
     MANAGE_REPORTS = "manage_reports"  # list, compile and download attendance reports
+    MANAGE_SPEAKING_ORDER = "manage_speaking_order"  # the order of categories for the list of speakers
 
 
 EVERY_ROLE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organiser"})
@@ -47,6 +48,7 @@ RULES: Final[Mapping[Capability, frozenset[Role]]] = {
     Capability.MANAGE_REMINDERS: ORGANISERS,
     # Reports name attendees; the timeline above is counts only, which a moderator needs to chair.
     Capability.MANAGE_REPORTS: ORGANISERS,
+    Capability.MANAGE_SPEAKING_ORDER: ORGANISERS,
 }
 assert set(RULES) == set(Capability), "every capability needs exactly one rule"
 
