@@ -123,6 +123,8 @@ MATRIX = (
         200,
         body={"attendees": ["24h", "15m"], "speakers": ["24h", "45m"]},
     ),
+    Row("GET", "/api/events/{slug}/speaking-order", ORGANISERS_OF_THIS_EVENT, 200),
+    Row("PUT", "/api/events/{slug}/speaking-order", ORGANISERS_OF_THIS_EVENT, 200, body={"categories": None}),
     Row("GET", "/api/events/{slug}/reports", ORGANISERS_OF_THIS_EVENT, 200),
     Row("POST", "/api/events/{slug}/reports", ORGANISERS_OF_THIS_EVENT, 202, body={"scope": "2022-02-28"}),
     Row("GET", "/api/events/{slug}/reports/{file}", ORGANISERS_OF_THIS_EVENT, 200),
@@ -272,7 +274,7 @@ def test_an_unknown_event_is_404_once_signed_in_and_401_before(server: ServerPro
     attendee = attendee_token(server, SLUG)[0]
     values = {"slug": "no-such-event", "token": "x", "id": "1", "file": "2022-02-28.csv.zip"}
     guarded = [row for row in MATRIX if "{slug}" in row.path and row.allowed != EVERYONE]
-    assert len(guarded) == 12
+    assert len(guarded) == 14
     for row in guarded:
         assert ask(server, row, None, values)[0] == row.anonymous, row.path
         for token in (attendee, organiser):
