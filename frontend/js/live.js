@@ -48,6 +48,8 @@ export function describeEvent(ev, store) {
       return t("say.queue_closed");
     case "queue.opened":
       return t("say.queue_opened");
+    case "queue.order_set":
+      return t(ev.order === "category" ? "say.queue_by_category" : "say.queue_by_request");
     case "question.highlighted": {
       if (ev.question_id === null) return null;
       const question = pub.questions.find((q) => q.id === ev.question_id);
