@@ -206,6 +206,7 @@ async def test_every_command_for_every_role(live_servers: list[ServerProcess]) -
         "floor.withdraw": {},
         "queue.remove": {"entry_id": 999},
         "queue.reorder": {"entry_ids": [999]},
+        "queue.set_order": {"order": "request"},
         "queue.close": {},
         "queue.open": {},
         "question.ask": {"text": "q"},
