@@ -11,6 +11,7 @@ import { startLive, everySecond, personName } from "./live.js";
 import { segmentInProgress, rankQuestions } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderRegistration } from "./register.js";
+import { renderLostLink } from "./lost-link.js";
 import { renderStream } from "./stream.js";
 
 initPage();
@@ -32,6 +33,7 @@ async function main() {
   if (!state.me) {
     $("#register").hidden = false;
     renderRegistration($("#register-form"), slug);
+    renderLostLink($("#lost-form"), slug);
     return;
   }
   $("#live").hidden = false;

@@ -1,7 +1,7 @@
 """events.speaking_order: the event's order of categories for the list of speakers by category
 
 Revision ID: 0007_floor
-Revises: 0006
+Revises: 0007_mail
 Create Date: 2026-12-01 04:30:00.000000
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0007_floor'
-down_revision = '0006'
+down_revision = '0007_mail'
 branch_labels = None
 depends_on = None
 
