@@ -31,6 +31,7 @@ from server.entrypoints.http import (
     programme_routes,
     reminder_routes,
     report_routes,
+    speaking_order_routes,
 )
 from server.entrypoints.http.fallback import unrouted
 from server.entrypoints.http.problems import EXCEPTION_HANDLERS
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *organiser_routes.routes,
         *import_routes.routes,
         *reminder_routes.routes,
+        *speaking_order_routes.routes,
         *mail_routes.routes,
         *report_routes.routes,
         *certificate_routes.routes,

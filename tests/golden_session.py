@@ -23,6 +23,7 @@ from server.adapters.bus.memory import MemoryBus
 from server.adapters.clock import ManualClock
 from server.adapters.db.engine import make_sessionmaker
 from server.adapters.db.models import LiveStateRow, Registration, Segment, SegmentPerson, User
+from server.core.speaking_order import known_category
 from server.core.state import Actor
 from server.programme.parser import load_programme
 from server.protocol import parse_command
@@ -89,7 +90,17 @@ async def _prepare(sessions: Any) -> Cast:
         segments = {s.key: s.id for s in (await session.execute(select(Segment))).scalars()}
         people = {p.name: p.id for p in (await session.execute(select(SegmentPerson))).scalars()}
         attendees = {
-            name: (Actor(r.id, "attendee", r.name, r.organisation or None, kind="attendee"), f"a:{r.id}")
+            name: (
+                Actor(
+                    r.id,
+                    "attendee",
+                    r.name,
+                    r.organisation or None,
+                    kind="attendee",
+                    category=known_category(r.category),
+                ),
+                f"a:{r.id}",
+            )
             for name, r in registrations.items()
         }
         return Cast(Actor(mia.id, "moderator", mia.name, kind="staff"), f"u:{mia.id}", attendees, people, segments)
@@ -118,6 +129,7 @@ def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "09:42", "Chen", {"type": "floor.request", "point_of_order": True}
     yield "09:43", "Dana", {"type": "floor.request"}
     yield "09:44", "mod", {"type": "queue.reorder", "entry_ids": [3, 2, 1, 4]}
+    yield "09:44", "mod", {"type": "queue.set_order", "order": "category"}
     yield "09:45", "Dana", {"type": "floor.withdraw"}
     yield "09:46", "mod", {"type": "queue.remove", "entry_id": 2}
     yield "09:47", "mod", {"type": "floor.grant", "entry_id": 3}

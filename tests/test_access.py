@@ -126,6 +126,8 @@ MATRIX = (
         200,
         body={"attendees": ["24h", "15m"], "speakers": ["24h", "45m"]},
     ),
+    Row("GET", "/api/events/{slug}/speaking-order", ORGANISERS_OF_THIS_EVENT, 200),
+    Row("PUT", "/api/events/{slug}/speaking-order", ORGANISERS_OF_THIS_EVENT, 200, body={"categories": None}),
     Row("POST", "/api/events/{slug}/lost-link", EVERYONE, 202, body=lambda: {"email": new_registration()["email"]}),
     Row("GET", "/api/events/{slug}/messages", ORGANISERS_OF_THIS_EVENT, 200),
     Row(
@@ -315,7 +317,7 @@ def test_an_unknown_event_is_404_once_signed_in_and_401_before(server: ServerPro
     attendee = attendee_token(server, SLUG)[0]
     values = {"slug": "no-such-event", "token": "x", "id": "1", "file": "2022-02-28.csv.zip", "code": "X"}
     guarded = [row for row in MATRIX if "{slug}" in row.path and row.allowed != EVERYONE]
-    assert len(guarded) == 23
+    assert len(guarded) == 25
     for row in guarded:
         assert ask(server, row, None, values)[0] == row.anonymous, row.path
         for token in (attendee, organiser):

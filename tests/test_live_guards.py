@@ -206,6 +206,7 @@ async def test_every_command_for_every_role(live_servers: list[ServerProcess]) -
         "floor.withdraw": {},
         "queue.remove": {"entry_id": 999},
         "queue.reorder": {"entry_ids": [999]},
+        "queue.set_order": {"order": "request"},
         "queue.close": {},
         "queue.open": {},
         "question.ask": {"text": "q"},
@@ -252,7 +253,14 @@ async def test_removing_a_role_closes_that_moderators_sockets(live_servers: list
     # in a thread: a CLI that takes seconds to start must not stop this client answering heartbeats
     result = await asyncio.to_thread(
         server.parley.cli,
-        "users", "remove", "--role", "moderator", "--event", "idm-2022-1", "--email", "moderator@parley.localhost",
+        "users",
+        "remove",
+        "--role",
+        "moderator",
+        "--event",
+        "idm-2022-1",
+        "--email",
+        "moderator@parley.localhost",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "moderator@parley.localhost: no longer moderator of idm-2022-1"

@@ -153,7 +153,8 @@ function tick(nowMs) {
   const store = state.live?.store;
   if (!store?.ready) return;
   const pub = store.public;
-  const f = tickTimer(pub, nowMs, state.overTimeSaid);
+  const mine = Boolean(pub.stage.speech && store.isMe(pub.stage.speech.who));
+  const f = tickTimer(pub, nowMs, state.overTimeSaid, { warn: mine, mine });
   const drift = $("#drift");
   if (f.day && (segmentInProgress(pub) || pub.segments.some((s) => s.status === "ended"))) {
     const end = f.forecast_end_of_day ? formatTime(f.forecast_end_of_day, state.event.timezone) : "–";

@@ -58,6 +58,8 @@ export function describeEvent(ev, store) {
       const poll = pub.polls.find((p) => p.id === ev.poll_id);
       return poll ? t("say.poll_results", { question: poll.question }) : null;
     }
+    case "queue.order_set":
+      return t(ev.order === "category" ? "say.queue_by_category" : "say.queue_by_request");
     case "question.highlighted": {
       if (ev.question_id === null) return null;
       const question = pub.questions.find((q) => q.id === ev.question_id);

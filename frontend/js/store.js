@@ -47,7 +47,7 @@ function applyStage(state, ev) {
         ...state,
         segments: withSegment(state, ev.segment_id, { status: "live", opened_at: ev.at }),
         stage: { ...stage, live_segment_id: ev.segment_id, drift_s: ev.drift_s },
-        queue: { segment_id: ev.segment_id, open: true, waiting: [] },
+        queue: { segment_id: ev.segment_id, open: true, waiting: [], order: state.queue.order },
       };
     case "segment.paused":
       return { ...state, segments: withSegment(state, ev.segment_id, { status: "paused" }) };
@@ -113,6 +113,9 @@ function applyQueue(state, ev) {
       break;
     case "queue.opened":
       queue = { ...queue, open: true };
+      break;
+    case "queue.order_set":
+      queue = { ...queue, order: ev.order };
       break;
     default:
       return undefined;

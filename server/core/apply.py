@@ -40,6 +40,7 @@ from server.core.model import (
     QueueClosed,
     QueueEntryRemoved,
     QueueOpened,
+    QueueOrderSet,
     QueueReordered,
     SegmentEnded,
     SegmentOpened,
@@ -76,7 +77,9 @@ def apply_public(state: PublicState, event: Event) -> PublicState:
             | NoticeCleared()
         ):
             return apply_stage(state, event)
-        case FloorRequested() | QueueEntryRemoved() | QueueReordered() | QueueClosed() | QueueOpened():
+        case (
+            FloorRequested() | QueueEntryRemoved() | QueueReordered() | QueueClosed() | QueueOpened() | QueueOrderSet()
+        ):
             return apply_queue(state, event)
         case (
             QuestionPublished()

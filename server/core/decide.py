@@ -7,7 +7,7 @@ channel. Nothing else changes: on ``CommandRejected`` the old state is untouched
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import assert_never
 
@@ -40,6 +40,7 @@ from server.core.model import (
     QueueOpen,
     QueueRemove,
     QueueReorder,
+    QueueSetOrder,
     SegmentEnd,
     SegmentOpen,
     SegmentPause,
@@ -52,6 +53,7 @@ from server.core.model import (
 )
 from server.core.permissions import ALLOWED_ROLES
 from server.core.presence import presence_counts
+from server.core.speaking_order import DEFAULT_CATEGORY_ORDER
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, utc_instant
 from server.core.tx import Transaction
 
@@ -61,13 +63,20 @@ def _transaction(state: LiveState, now: datetime) -> Transaction:
 
 
 def decide(
-    state: LiveState, command: StateCommand, *, actor: Actor, now: datetime, rehearsal: bool = False
+    state: LiveState,
+    command: StateCommand,
+    *,
+    actor: Actor,
+    now: datetime,
+    rehearsal: bool = False,
+    category_order: Sequence[str] = DEFAULT_CATEGORY_ORDER,
 ) -> tuple[LiveState, list[Emitted]]:
     """Check ``command`` against the role and the state; return the new state and its events.
 
     Raises ``CommandRejected`` (``forbidden`` for a role not in ``ALLOWED_ROLES``, or a state code
     listed in the command's docstring). ``now`` must be aware; events carry it in UTC. ``rehearsal``:
-    the event is a rehearsal copy, whose segments may open on any day.
+    the event is a rehearsal copy, whose segments may open on any day. ``category_order``: the
+    event's speaking order of categories (``core.speaking_order``), for the list by category.
     """
     if actor.role not in ALLOWED_ROLES[command.type]:
         raise CommandRejected("forbidden", f"{command.type} is not allowed for {actor.role}s")
@@ -97,13 +106,15 @@ def decide(
         case NoticeClear():
             stage.clear_notice(tx, command, actor)
         case FloorRequest():
-            speakers.request_floor(tx, command, actor)
+            speakers.request_floor(tx, command, actor, category_order=category_order)
         case FloorWithdraw():
             speakers.withdraw_request(tx, command, actor)
         case QueueRemove():
             speakers.remove_entry(tx, command, actor)
         case QueueReorder():
             speakers.reorder_queue(tx, command, actor)
+        case QueueSetOrder():
+            speakers.set_queue_order(tx, command, actor, category_order=category_order)
         case QueueClose():
             speakers.close_queue(tx, command, actor)
         case QueueOpen():

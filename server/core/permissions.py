@@ -34,6 +34,7 @@ ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "floor.withdraw": EVERYONE,
     "queue.remove": _STAFF,
     "queue.reorder": _STAFF,
+    "queue.set_order": _STAFF,
     "queue.close": _STAFF,
     "queue.open": _STAFF,
     "question.ask": EVERYONE,

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from pydantic import JsonValue
@@ -39,6 +39,7 @@ from server.core.records import (
     event_record,
     state_record,
 )
+from server.core.speaking_order import DEFAULT_CATEGORY_ORDER
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
 from server.core.views import personal_view, result_data, views_for
 from server.protocol import (
@@ -48,6 +49,7 @@ from server.protocol import (
     StateCommand,
     encode_frame,
 )
+from server.protocol import FloorRequest as FloorRequestCommand
 from server.protocol import (
     PollClose as PollCloseCommand,
 )
@@ -60,6 +62,7 @@ from server.protocol import (
 from server.protocol import (
     QuestionVote as QuestionVoteCommand,
 )
+from server.protocol import QueueSetOrder as QueueSetOrderCommand
 from server.protocol import (
     SegmentEnd as SegmentEndCommand,
 )
@@ -224,7 +227,18 @@ class LiveService:
                 state, exact = await self._exact_tally(session, event_id, state, command.poll_id)
             elif isinstance(command, SegmentEndCommand) and (closing := open_poll(state.public)) is not None:
                 state, exact = await self._exact_tally(session, event_id, state, closing.id)
-            new_state, emitted = decide(state, command, actor=actor, now=self._clock.now(), rehearsal=rehearsal)
+            category_order: Sequence[str] = DEFAULT_CATEGORY_ORDER
+            if isinstance(command, FloorRequestCommand | QueueSetOrderCommand):  # only these place by category
+                stored = await session.scalar(select(EventRow.speaking_order).where(EventRow.id == event_id))
+                category_order = DEFAULT_CATEGORY_ORDER if stored is None else tuple(stored)
+            new_state, emitted = decide(
+                state,
+                command,
+                actor=actor,
+                now=self._clock.now(),
+                rehearsal=rehearsal,
+                category_order=category_order,
+            )
             if isinstance(command, QuestionVoteCommand):
                 vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)
                 return new_state, emitted, {"question_id": command.question_id, "up": command.up}

@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "frontend" / "js"
 
 
-
 FOLD = f"""
 import {{ applyPublic, applyStaff }} from {json.dumps((JS / "store.js").as_uri())};
 let input = "";

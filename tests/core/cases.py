@@ -74,6 +74,10 @@ def not_waiting(actor: Actor = ATTENDEE) -> LiveState:
     return busy(BYSTANDER)
 
 
+def by_category(actor: Actor = ATTENDEE) -> LiveState:
+    return _then(busy(actor), "queue.set_order", minute=45, order="category")
+
+
 def moderation_off(actor: Actor = ATTENDEE) -> LiveState:
     return _then(busy(actor), "qa.set_moderation", minute=45, enabled=False)
 
@@ -140,6 +144,8 @@ CASES: list[Case] = [
     Case("floor.withdraw", busy),
     Case("queue.remove", busy, {"entry_id": 1}),
     Case("queue.reorder", busy, {"entry_ids": [1, 2]}),
+    Case("queue.set_order", busy, {"order": "category"}),
+    Case("queue.set_order", by_category, {"order": "request"}, "back"),
     Case("queue.close", busy),
     Case("queue.open", queue_closed),
     Case("question.ask", busy, {"text": "What next?", "addressed_to": SPEAKER_ID}),

@@ -23,6 +23,9 @@ class Event(Timestamped, Base):
     source: Mapped[str] = mapped_column(Text, default="")
     is_rehearsal: Mapped[bool] = mapped_column(default=False, server_default=false())
     """A rehearsal copy: its segments may be opened on any day (``parley event copy --rehearsal``)."""
+    speaking_order: Mapped[list[Any] | None] = mapped_column(default=None)
+    """The order of attendee categories for the list of speakers by category; null: the default
+    (``server.core.speaking_order.DEFAULT_CATEGORY_ORDER``)."""
 
     days: Mapped[list[Day]] = relationship(back_populates="event", order_by="Day.date", cascade="all, delete-orphan")
     segments: Mapped[list[Segment]] = relationship(

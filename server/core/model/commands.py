@@ -218,6 +218,20 @@ class QueueReorder(BaseCommand):
     entry_ids: list[Id] = Field(max_length=1000)
 
 
+class QueueSetOrder(BaseCommand):
+    """Choose how the list of speakers is ordered: ``request`` (request time) or ``category`` (the
+    event's order of categories, then request time). Switching re-sorts the waiting entries once,
+    stably: points of order first in request order, then the others by the new rule. Afterwards a
+    new ordinary request goes, in ``category`` mode, right after the last waiting ordinary request
+    of the same or an earlier category (after the points of order if there is none); in
+    ``request`` mode, last. Moves by hand (``queue.reorder``) are kept until the next switch.
+    Emits ``queue.order_set``, then ``queue.reordered`` if the order changed; no-op when the mode
+    is already the one asked for."""
+
+    type: Literal["queue.set_order"] = "queue.set_order"
+    order: Literal["request", "category"]
+
+
 class QueueClose(BaseCommand):
     """Close the list of speakers to new ordinary requests (waiting entries keep their place).
     Emits ``queue.closed``; no-op when already closed."""
@@ -442,6 +456,7 @@ StateCommand = Annotated[
     | FloorWithdraw
     | QueueRemove
     | QueueReorder
+    | QueueSetOrder
     | QueueClose
     | QueueOpen
     | QuestionAsk

@@ -31,6 +31,7 @@ from server.core.model.polls import DraftPoll, NamedBallot, OptionId, PollResult
 from server.core.model.state import (
     PublicQuestion,
     QueueEntry,
+    QueueOrder,
     Speech,
     StaffQuestion,
 )
@@ -153,6 +154,15 @@ class QueueReordered(PublicEvent):
 
     type: Literal["queue.reordered"] = "queue.reordered"
     entry_ids: tuple[Id, ...]
+
+
+class QueueOrderSet(PublicEvent):
+    """The list of speakers is now ordered by ``order``; a ``queue.reordered`` follows when the
+    waiting entries moved."""
+
+    type: Literal["queue.order_set"] = "queue.order_set"
+    order: QueueOrder
+    at: Instant
 
 
 class QueueClosed(PublicEvent):
@@ -377,7 +387,7 @@ StageEvent = (
     | NoticePosted
     | NoticeCleared
 )
-QueueEvent = FloorRequested | QueueEntryRemoved | QueueReordered | QueueClosed | QueueOpened
+QueueEvent = FloorRequested | QueueEntryRemoved | QueueReordered | QueueClosed | QueueOpened | QueueOrderSet
 PublicQaEvent = (
     QuestionPublished
     | QuestionUnpublished

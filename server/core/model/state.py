@@ -34,6 +34,10 @@ SegmentKind = Literal["opening", "panel", "closing"]
 SegmentStatus = Literal["scheduled", "live", "paused", "ended"]
 PersonRole = Literal["moderator", "speaker"]
 PublicQuestionStatus = Literal["approved", "answered", "archived"]
+Category = Literal["member_state", "un_system", "intergovernmental", "civil_society", "academia", "media", "other"]
+"""An attendee's category, as registered (``server.core.speaking_order`` ranks them)."""
+QueueOrder = Literal["request", "category"]
+"""How new ordinary requests are placed: by request time, or by category then request time."""
 StaffQuestionStatus = Literal["pending", "dismissed"]
 
 
@@ -134,6 +138,8 @@ class QueueEntry(Model):
     topic: OptionalShortLine = None
     point_of_order: bool = False
     requested_at: Instant
+    category: Category | None = None
+    """The requester's registered category; null for staff and for entries made before categories."""
 
 
 class SpeakersQueue(Model):
@@ -142,6 +148,8 @@ class SpeakersQueue(Model):
     segment_id: Id | None = None
     open: bool = False
     waiting: tuple[QueueEntry, ...] = ()
+    order: QueueOrder = "request"
+    """Where new ordinary requests go (``queue.set_order``); kept from one segment to the next."""
 
 
 # -- Q&A ------------------------------------------------------------------------------------------
