@@ -150,7 +150,7 @@ async def read_commands(runtime: LiveRuntime, conn: Connection) -> None:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return
-        conn.last_seen = runtime.clock.now()
+        conn.heard(runtime.clock.now())
         if not conn.limiter.take():
             await ws.close(CLOSE_POLICY, "rate limit exceeded")
             return

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.adapters.bus.base import Bus
 from server.adapters.clock import Clock
 from server.entrypoints.ws.connection import Connection, ConnectionState
-from server.entrypoints.ws.hub import RESYNC_SLOW, Hub
+from server.entrypoints.ws.hub import HEARTBEAT_PREFIX, RESYNC_SLOW, Hub
+from server.entrypoints.ws.periodic import PeriodicJob
 from server.protocol import ChannelPositions, encode_frame
 from server.protocol.frames import ResyncFrame
 from server.services import auth
@@ -48,6 +48,11 @@ class Timing:
         return presence_stale_after(heartbeat_s=self.heartbeat_s, idle_timeout_s=self.idle_timeout_s)
 
     @property
+    def heartbeat_read_s(self) -> float:
+        """How long a beat waits for the committed positions before it goes out from the last ones."""
+        return min(2.0, self.heartbeat_s / 2)
+
+    @property
     def sweep_s(self) -> float:
         return max(1.0, min(60.0, self.stale_after.total_seconds() / 2))
 
@@ -72,7 +77,8 @@ class LiveRuntime:
         self.timed_out: set[str] = set()
         self.counted_events: set[int] = set()
         self._last_counts: dict[int, tuple[int, int, dict[str, int]]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self.jobs: dict[str, PeriodicJob] = {}
+        self.idle_closes = 0
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -83,55 +89,51 @@ class LiveRuntime:
         recounted = await self.live.reconcile_votes()  # totals a killed process had not flushed yet
         if recounted:
             log.info("vote totals rebuilt from the recorded votes for events %s", recounted)
-        for every, job in (
-            (self.timing.heartbeat_s, self._heartbeat),
-            (self.timing.revalidate_s, self._revalidate),
-            (self.timing.votes_s, self.live.flush_votes),
-            (self.timing.counts_s, self._counts),
-            (self.timing.sweep_s, self._sweep),
+        for name, every, job in (
+            ("heartbeat", self.timing.heartbeat_s, self._heartbeat),
+            ("last_seen", self.timing.heartbeat_s, self._record_seen),
+            ("revalidate", self.timing.revalidate_s, self._revalidate),
+            ("votes", self.timing.votes_s, self.live.flush_votes),
+            ("counts", self.timing.counts_s, self._counts),
+            ("sweep", self.timing.sweep_s, self._sweep),
         ):
-            self._tasks.append(asyncio.create_task(self._every(every, job), name=job.__name__))
+            periodic = PeriodicJob(name, every, job)
+            periodic.start()
+            self.jobs[name] = periodic
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for periodic in self.jobs.values():
+            await periodic.stop()
         for conn in list(self.hub.connections):
             with contextlib.suppress(Exception):
                 await conn.ws.close(1001, "server shutting down")
         await self.hub.close()
 
-    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await job()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failing job (database briefly down) must not stop the others
-                log.exception("periodic job %s failed", job.__name__)
-
     # --- jobs --------------------------------------------------------------------------------------
 
     async def _heartbeat(self) -> None:
+        """Beat, then close the sockets silent for the idle timeout after a heartbeat actually
+        reached them (``Connection.idle``): a beat that could not go out closes nobody."""
         now = self.clock.now()
-        await self.hub.beat(now)
-        stale = [
-            c
-            for c in self.hub.connections
-            if c.last_seen is not None and (now - c.last_seen).total_seconds() > self.timing.idle_timeout_s
-        ]
+        await self.hub.beat(now, deadline_s=self.timing.heartbeat_read_s)
+        now = self.clock.now()
+        stale = [c for c in self.hub.connections if c.idle(now, self.timing.idle_timeout_s)]
         for conn in stale:
             self.timed_out.add(conn.id)
+            self.idle_closes += 1
             with contextlib.suppress(Exception):
                 await conn.ws.close(CLOSE_IDLE, "no heartbeat answer")
-        await self.attendance.seen(
-            (c.id, c.last_seen)
+
+    async def _record_seen(self) -> None:
+        """Batched ``last_seen_at`` of every attendee's presence: its own job, so a slow write never
+        delays a heartbeat."""
+        now = self.clock.now()
+        seen = [
+            (c.id, at)
             for c in self.hub.connections
-            if c.principal.kind == "attendee" and c.last_seen is not None and c.id not in self.timed_out
-        )
+            if c.principal.kind == "attendee" and c.id not in self.timed_out and (at := c.alive_at(now)) is not None
+        ]
+        await self.attendance.seen(seen)
 
     async def _revalidate(self) -> None:
         by_event: defaultdict[int, list[Connection]] = defaultdict(list)
@@ -214,7 +216,10 @@ class LiveRuntime:
                 conn.writing = True
                 try:
                     while conn.outbox:
-                        await conn.ws.send_text(conn.outbox.popleft())
+                        text = conn.outbox.popleft()
+                        await conn.ws.send_text(text)
+                        if text.startswith(HEARTBEAT_PREFIX):
+                            conn.beat_written(self.clock.now())
                 finally:
                     conn.writing = False
         except Exception:  # the peer went away: the reader sees the disconnect and cleans up
