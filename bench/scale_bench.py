@@ -26,6 +26,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -263,7 +264,15 @@ def run_baseline(clients: int, rounds: int, procs: int, inflight: int) -> dict[s
 
 
 def run_parley(
-    clients: int, rounds: int, procs: int, inflight: int, *, heartbeat_s: float, idle_timeout_s: float, hold_s: float
+    clients: int,
+    rounds: int,
+    procs: int,
+    inflight: int,
+    *,
+    heartbeat_s: float,
+    idle_timeout_s: float,
+    hold_s: float,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     import httpx
 
@@ -286,9 +295,8 @@ def run_parley(
     subprocess.run([sys.executable, "-m", "server.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
     log_path = data / "server.log"
     log = log_path.open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    command = ["-c", PROFILED_SERVER, str(profile)] if profile is not None else ["-m", "server.cli", "serve"]
+    server = subprocess.Popen([sys.executable, *command], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_port(port, timeout=60)
         tokens: list[str | None] = list(seed_attendees(f"sqlite:///{data / 'parley.db'}", clients))
@@ -307,6 +315,11 @@ def run_parley(
         sent = asyncio.run(_moderate(url, mod_token, base, rounds))
         time.sleep(max(2.0, hold_s))  # everyone answers heartbeats meanwhile: nobody may be closed as idle
         seen = crowd.finish()
+        if profile is not None:
+            profile.unlink(missing_ok=True)
+            os.kill(server.pid, signal.SIGUSR1)
+            while not profile.exists():
+                time.sleep(0.2)
         result.update(fanout(sent, seen["rounds"], clients))
         result["closes"] = seen["closes"]
         result["idle_closes"] = seen["closes"].get(4408, 0)
@@ -326,6 +339,21 @@ def run_parley(
             server.kill()
         log.close()
         shutil.rmtree(data, ignore_errors=True)
+
+
+PROFILED_SERVER = r"""
+import cProfile, signal, sys
+from server.cli import main
+profile = cProfile.Profile()
+def dump(*_):
+    profile.disable()
+    profile.dump_stats(target)
+signal.signal(signal.SIGUSR1, dump)
+target, sys.argv = sys.argv[1], ["parley", "serve"]
+profile.enable()
+main()
+"""
+"""``parley serve`` under cProfile; SIGUSR1 writes the profile of everything until then."""
 
 
 async def _moderate(url: str, token: str, origin: str, rounds: int) -> dict[int, float]:
@@ -399,7 +427,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, default=15.0, help="Parley's PARLEY_IDLE_TIMEOUT_S")
     parser.add_argument("--hold", type=float, default=0.0, help="seconds everyone stays after the rounds")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--profile", type=Path, help="run Parley alone under cProfile and write its profile here (no baseline)"
+    )
     args = parser.parse_args(argv)
+    if args.profile is not None:
+        result = run_parley(
+            args.clients,
+            args.rounds,
+            args.procs,
+            args.inflight,
+            heartbeat_s=args.heartbeat,
+            idle_timeout_s=args.idle_timeout,
+            hold_s=args.hold,
+            profile=args.profile.resolve(),
+        )
+        print(json.dumps(result, indent=2))
+        return 0
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"scale: {args.clients} clients, {args.rounds} rounds, {args.procs} client processes, {when}, {machine()}")
     started = time.monotonic()

@@ -22,6 +22,7 @@ from server.adapters.clock import Clock
 from server.entrypoints.ws.connection import Connection, ConnectionState
 from server.entrypoints.ws.hub import HEARTBEAT_PREFIX, RESYNC_SLOW, Hub
 from server.entrypoints.ws.periodic import PeriodicJob
+from server.entrypoints.ws.snapshots import SharedSnapshots
 from server.protocol import ChannelPositions, encode_frame
 from server.protocol.frames import ResyncFrame
 from server.services import auth
@@ -41,6 +42,7 @@ class Timing:
     revalidate_s: float = 3.0
     votes_s: float = 0.2
     counts_s: float = 2.0
+    presence_flush_s: float = 0.25  # new presence rows are written in one batch this often
 
     @property
     def stale_after(self) -> timedelta:
@@ -72,8 +74,11 @@ class LiveRuntime:
         self.timing = timing
         self.server_id = f"srv-{uuid.uuid4().hex[:12]}"
         self.live = LiveService(sessions, bus, clock=clock)
-        self.attendance = AttendanceService(sessions, self.server_id, stale_after=timing.stale_after)
+        self.attendance = AttendanceService(
+            sessions, self.server_id, stale_after=timing.stale_after, write_behind=True
+        )
         self.hub = Hub(bus, self.live)
+        self.snapshots = SharedSnapshots(self.hub, self.live)
         self.timed_out: set[str] = set()
         self.counted_events: set[int] = set()
         self._last_counts: dict[int, tuple[int, int, dict[str, int]]] = {}
@@ -92,6 +97,7 @@ class LiveRuntime:
         for name, every, job in (
             ("heartbeat", self.timing.heartbeat_s, self._heartbeat),
             ("last_seen", self.timing.heartbeat_s, self._record_seen),
+            ("presence", self.timing.presence_flush_s, self.attendance.flush),
             ("revalidate", self.timing.revalidate_s, self._revalidate),
             ("votes", self.timing.votes_s, self.live.flush_votes),
             ("counts", self.timing.counts_s, self._counts),
@@ -104,6 +110,8 @@ class LiveRuntime:
     async def stop(self) -> None:
         for periodic in self.jobs.values():
             await periodic.stop()
+        with contextlib.suppress(Exception):  # else the start-up sweep of the next process closes them
+            await self.attendance.flush()
         for conn in list(self.hub.connections):
             with contextlib.suppress(Exception):
                 await conn.ws.close(1001, "server shutting down")
@@ -165,11 +173,8 @@ class LiveRuntime:
 
     async def send_snapshot(self, conn: Connection) -> None:
         conn.hold()
-        snapshot = await self.live.snapshot(conn.event_id, actor=conn.actor, actor_key=conn.actor_key)
-        conn.send(encode_frame(snapshot))
-        positions = {"public": snapshot.channels.public.seq}
-        if snapshot.channels.staff is not None:
-            positions["staff"] = snapshot.channels.staff.seq
+        text, positions = await self.snapshots.frame(conn, now=self.clock.now())
+        conn.send(text)
         conn.go_live(positions)
 
     async def catch_up(self, conn: Connection, positions: ChannelPositions | None) -> None:
