@@ -65,3 +65,8 @@ _.states_equal
 _.components
 _.last_day
 _.unique_attendees
+
+# asyncio calls a Protocol's callbacks by name (the benchmark's light websocket client)
+_.connection_made
+_.connection_lost
+_.data_received

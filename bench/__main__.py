@@ -1,8 +1,9 @@
 """``python -m bench [report|fanout|faults] [options]``.
 
 With no benchmark named (``make bench``), the attendance report benchmark runs: 10,000 attendees,
-three mornings, every format. ``scale`` is the join storm and fan-out at scale against a raw baseline (``bench/scale_bench.py``,
-writes ``bench/results/latest.json``); ``fanout`` is the earlier websocket fan-out benchmark; ``faults`` injects faults
+three mornings, every format. ``scale`` is the join storm and fan-out at scale against a raw baseline
+(``bench/scale_bench.py``, writes ``bench/results/latest.json``); ``fanout`` is the earlier
+websocket fan-out benchmark; ``faults`` injects faults
 (crashes, restarts, cut connections, lost publishes, slow readers, a join storm, killed workers) and
 counts what every client saw.
 """

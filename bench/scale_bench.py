@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ async def _clients(
             headers["Authorization"] = f"Bearer {token}"
         tasks.append(asyncio.create_task(connect(url, headers, tally, gate)))
     deadline = time.time() + JOIN_TIMEOUT_S
-    while tally.joined < len(tokens) and time.time() < deadline:
+    while tally.joined < len(tokens) and time.time() < deadline:  # noqa: ASYNC110 - counters set by protocols
         await asyncio.sleep(0.05)
     out.put(
         (
@@ -90,7 +90,7 @@ async def _clients(
             },
         )
     )
-    while not stop.is_set():
+    while not stop.is_set():  # noqa: ASYNC110 - a multiprocessing event, set by the parent process
         await asyncio.sleep(0.1)
     ended_early = sum(1 for t in tasks if t.done())
     out.put(
@@ -329,7 +329,9 @@ def run_parley(
         log.flush()
         text = log_path.read_text()
         result["server_tracebacks"] = text.count("Traceback")
-        result["server_warnings"] = sorted({line.split(": ", 1)[-1][:160] for line in text.splitlines() if " WARNING " in line})[:20]
+        result["server_warnings"] = sorted(
+            {line.split(": ", 1)[-1][:160] for line in text.splitlines() if " WARNING " in line}
+        )[:20]
         return result
     finally:
         server.terminate()
@@ -382,7 +384,8 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({model}), Python {platform.python_version()}"
+    cores = f"{os.cpu_count()} cores ({model})"
+    return f"{platform.system()} {platform.release()}, {cores}, Python {platform.python_version()}"
 
 
 def run(
@@ -467,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         r = row[name]
         print(
             f"  {name:8s} joined {r['joined']}/{r['clients']} in {r['join_s']} s ({r['joins_per_s']}/s, "
-            f"{r['try_again']} told to try again, {r['failed_handshakes']} failed)  {r['kib_per_connection']} KiB/conn  "
+            f"{r['try_again']} told to try again, {r['failed_handshakes']} failed)  "
+            f"{r['kib_per_connection']} KiB/conn  "
             f"fan-out p50 {r['fanout_p50_ms']} ms p99 {r['fanout_p99_ms']} ms  "
             f"{r['rounds_reaching_everyone']}/{r['rounds']} rounds reached everyone  closes {r['closes']}"
         )

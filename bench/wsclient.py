@@ -50,7 +50,12 @@ class Tally:
 
 class LightClient(asyncio.Protocol):
     def __init__(
-        self, url: str, headers: dict[str, str], tally: Tally, done: asyncio.Future[int | None], joined: asyncio.Future[None]
+        self,
+        url: str,
+        headers: dict[str, str],
+        tally: Tally,
+        done: asyncio.Future[int | None],
+        joined: asyncio.Future[None],
     ) -> None:
         self.tally = tally
         self.done = done
@@ -198,7 +203,7 @@ async def connect(url: str, headers: dict[str, str], tally: Tally, gate: asyncio
         async with gate:  # a bounded number of handshakes in flight
             try:
                 _, client = await loop.create_connection(
-                    lambda: LightClient(url, headers, tally, done, joined), host, port
+                    lambda done=done, joined=joined: LightClient(url, headers, tally, done, joined), host, port
                 )
                 await asyncio.wait({done, joined}, return_when=asyncio.FIRST_COMPLETED)
             except OSError:

@@ -10,7 +10,7 @@ from server.entrypoints.ws.snapshots import SharedState, snapshot_text
 from server.protocol import ChannelPosition, ChannelPositions, encode_frame
 from server.protocol.frames import SnapshotFrame
 from server.services.live import Position
-from tests.core.cases import busy, between_segments
+from tests.core.cases import between_segments, busy
 from tests.core.helpers import ACTORS, at
 
 
@@ -21,7 +21,10 @@ def test_a_spliced_snapshot_is_the_encoded_frame(role: str, build: object) -> No
     actor = ACTORS[role]
     position = Position("e1", 41, 17)
     shared = SharedState(
-        state=state, position=position, public_json=state.public.model_dump_json(), staff_json=state.staff.model_dump_json()
+        state=state,
+        position=position,
+        public_json=state.public.model_dump_json(),
+        staff_json=state.staff.model_dump_json(),
     )
     public, staff = views_for(state, actor.role)
     channels = ChannelPositions(
@@ -31,9 +34,7 @@ def test_a_spliced_snapshot_is_the_encoded_frame(role: str, build: object) -> No
     voted = [q.id for q in state.public.questions][:1]
     me = personal_view(state, actor, voted)
     projected = forecast(state, at(45))
-    expected = encode_frame(
-        SnapshotFrame(channels=channels, public=public, staff=staff, me=me, forecast=projected)
-    )
+    expected = encode_frame(SnapshotFrame(channels=channels, public=public, staff=staff, me=me, forecast=projected))
     spliced = snapshot_text(
         shared,
         staff=staff is not None,

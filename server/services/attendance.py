@@ -122,7 +122,7 @@ class AttendanceService:
     def _seen_pending(self, connection_id: str, at: datetime) -> bool:
         row = self._pending.get(connection_id)
         if row is not None:
-            row["last_seen_at"] = max(at, row["last_seen_at"])  # type: ignore[type-var]
+            row["last_seen_at"] = max(at, cast(datetime, row["last_seen_at"]))
             return False
         return True
 

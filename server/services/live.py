@@ -352,7 +352,9 @@ class LiveService:
         """The questions ``actor_key`` voted for (``me.voted`` of a snapshot)."""
         async with self._sessions() as session:
             rows = await session.execute(
-                select(QuestionVote.question_id).where(QuestionVote.event_id == event_id, QuestionVote.voter == actor_key)
+                select(QuestionVote.question_id).where(
+                    QuestionVote.event_id == event_id, QuestionVote.voter == actor_key
+                )
             )
             return list(rows.scalars())
 

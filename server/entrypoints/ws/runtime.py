@@ -7,7 +7,6 @@ presence counts, and the sweep that closes intervals a crashed process left open
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
@@ -27,6 +26,7 @@ from server.protocol import ChannelPositions, encode_frame
 from server.protocol.frames import ResyncFrame
 from server.services import auth
 from server.services.attendance import AttendanceService, presence_stale_after
+from server.services.joins import BatchedJoins
 from server.services.live import LiveService
 
 log = logging.getLogger("parley.live")
@@ -74,11 +74,10 @@ class LiveRuntime:
         self.timing = timing
         self.server_id = f"srv-{uuid.uuid4().hex[:12]}"
         self.live = LiveService(sessions, bus, clock=clock)
-        self.attendance = AttendanceService(
-            sessions, self.server_id, stale_after=timing.stale_after, write_behind=True
-        )
+        self.attendance = AttendanceService(sessions, self.server_id, stale_after=timing.stale_after, write_behind=True)
         self.hub = Hub(bus, self.live)
         self.snapshots = SharedSnapshots(self.hub, self.live)
+        self.joins = BatchedJoins(sessions, now=clock.now)
         self.timed_out: set[str] = set()
         self.counted_events: set[int] = set()
         self._last_counts: dict[int, tuple[int, int, dict[str, int]]] = {}
@@ -112,10 +111,28 @@ class LiveRuntime:
             await periodic.stop()
         with contextlib.suppress(Exception):  # else the start-up sweep of the next process closes them
             await self.attendance.flush()
+        log.info("live figures at shutdown: %s", self.figures())
         for conn in list(self.hub.connections):
             with contextlib.suppress(Exception):
                 await conn.ws.close(1001, "server shutting down")
         await self.hub.close()
+
+    def figures(self) -> dict[str, int]:
+        """What this process did, for the shutdown log and the benchmarks."""
+        figures = {
+            "joins_resolved": self.joins.resolved,
+            "join_batches": self.joins.batches,
+            "snapshot_reads": self.snapshots.reads,
+            "snapshots_served": self.snapshots.served,
+            "presence_rows_written": self.attendance.rows_written,
+            "presence_batches": self.attendance.batches_written,
+            "idle_closes": self.idle_closes,
+            "slow_heartbeat_reads": self.hub.slow_heartbeat_reads,
+        }
+        for name, job in self.jobs.items():
+            figures[f"job_{name}_failures"] = job.failures
+            figures[f"job_{name}_skipped"] = job.skipped
+        return figures
 
     # --- jobs --------------------------------------------------------------------------------------
 
