@@ -52,6 +52,13 @@ TARGETS = {
 # --- client processes -----------------------------------------------------------------------------------
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) that process ``pid`` has used: on a shared machine, the cost of a
+    join is its CPU, not the wall-clock time the other processes leave it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _client_main(
     url: str, tokens: list[str | None], origin: str, inflight: int, start_at: float, out: Any, stop: Any
 ) -> None:
@@ -238,9 +245,10 @@ def run_baseline(clients: int, rounds: int, procs: int, inflight: int) -> dict[s
     )
     try:
         wait_port(port)
-        before = rss_kib(server.pid)
+        before, cpu = rss_kib(server.pid), cpu_s(server.pid)
         crowd = Crowd([None] * clients, f"ws://127.0.0.1:{port}/", f"http://127.0.0.1:{port}", procs, inflight)
         result = crowd.join()
+        result["server_cpu_ms_per_join"] = round((cpu_s(server.pid) - cpu) * 1000 / clients, 2)
         result["kib_per_connection"] = round((rss_kib(server.pid) - before) / clients, 1)
         sent = {}
         assert server.stdin is not None and server.stdout is not None
@@ -308,9 +316,10 @@ def run_parley(
         base = f"http://127.0.0.1:{port}"
         mod_token = httpx.post(f"{base}/api/auth/link", json={"token": link}).json()["session_token"]
         url = f"ws://127.0.0.1:{port}/ws/events/idm-2022-1"
-        before = rss_kib(server.pid)
+        before, cpu = rss_kib(server.pid), cpu_s(server.pid)
         crowd = Crowd(tokens, url, base, procs, inflight)
         result = crowd.join()
+        result["server_cpu_ms_per_join"] = round((cpu_s(server.pid) - cpu) * 1000 / clients, 2)
         result["kib_per_connection"] = round((rss_kib(server.pid) - before) / clients, 1)
         sent = asyncio.run(_moderate(url, mod_token, base, rounds))
         time.sleep(max(2.0, hold_s))  # everyone answers heartbeats meanwhile: nobody may be closed as idle
@@ -344,18 +353,27 @@ def run_parley(
 
 
 PROFILED_SERVER = r"""
-import cProfile, signal, sys
+import cProfile, signal, sys, tracemalloc
 from server.cli import main
 profile = cProfile.Profile()
 def dump(*_):
     profile.disable()
+    if tracemalloc.is_tracing():
+        stats = tracemalloc.take_snapshot().statistics("lineno")
+        with open(target + ".memory.txt", "w") as out:
+            out.write(f"traced {sum(s.size for s in stats) / 1024:.0f} KiB in {len(stats)} lines\n")
+            out.writelines(f"{s}\n" for s in stats[:40])
     profile.dump_stats(target)
 signal.signal(signal.SIGUSR1, dump)
 target, sys.argv = sys.argv[1], ["parley", "serve"]
-profile.enable()
+if __import__("os").environ.get("BENCH_TRACEMALLOC"):
+    tracemalloc.start()
+else:
+    profile.enable()
 main()
 """
-"""``parley serve`` under cProfile; SIGUSR1 writes the profile of everything until then."""
+"""``parley serve`` under cProfile (or tracemalloc, with ``BENCH_TRACEMALLOC=1``); SIGUSR1 writes
+the profile of everything until then (and the biggest allocations still alive, ``PATH.memory.txt``)."""
 
 
 async def _moderate(url: str, token: str, origin: str, rounds: int) -> dict[int, float]:
@@ -415,6 +433,7 @@ def run(
             "join_rate_vs_baseline": ratio(parley["joins_per_s"], baseline["joins_per_s"]),
             "fanout_p99_vs_baseline": ratio(parley["fanout_p99_ms"], baseline["fanout_p99_ms"]),
             "memory_vs_baseline": ratio(parley["kib_per_connection"], baseline["kib_per_connection"]),
+            "cpu_per_join_vs_baseline": ratio(parley["server_cpu_ms_per_join"], baseline["server_cpu_ms_per_join"]),
         },
         "targets": TARGETS,
     }
@@ -471,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {name:8s} joined {r['joined']}/{r['clients']} in {r['join_s']} s ({r['joins_per_s']}/s, "
             f"{r['try_again']} told to try again, {r['failed_handshakes']} failed)  "
-            f"{r['kib_per_connection']} KiB/conn  "
+            f"{r['kib_per_connection']} KiB/conn  {r['server_cpu_ms_per_join']} ms CPU/join  "
             f"fan-out p50 {r['fanout_p50_ms']} ms p99 {r['fanout_p99_ms']} ms  "
             f"{r['rounds_reaching_everyone']}/{r['rounds']} rounds reached everyone  closes {r['closes']}"
         )
