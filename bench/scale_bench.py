@@ -321,6 +321,8 @@ def run_parley(
         result = crowd.join()
         result["server_cpu_ms_per_join"] = round((cpu_s(server.pid) - cpu) * 1000 / clients, 2)
         result["kib_per_connection"] = round((rss_kib(server.pid) - before) / clients, 1)
+        if profile is not None and os.environ.get("BENCH_PROFILE_ROUNDS"):
+            os.kill(server.pid, signal.SIGUSR2)  # the rounds only: the profile starts again here
         sent = asyncio.run(_moderate(url, mod_token, base, rounds))
         time.sleep(max(2.0, hold_s))  # everyone answers heartbeats meanwhile: nobody may be closed as idle
         seen = crowd.finish()
@@ -365,6 +367,7 @@ def dump(*_):
             out.writelines(f"{s}\n" for s in stats[:40])
     profile.dump_stats(target)
 signal.signal(signal.SIGUSR1, dump)
+signal.signal(signal.SIGUSR2, lambda *_: (profile.disable(), profile.clear(), profile.enable()))
 target, sys.argv = sys.argv[1], ["parley", "serve"]
 if __import__("os").environ.get("BENCH_TRACEMALLOC"):
     tracemalloc.start()
