@@ -361,9 +361,12 @@ profile = cProfile.Profile()
 def dump(*_):
     profile.disable()
     if tracemalloc.is_tracing():
-        stats = tracemalloc.take_snapshot().statistics("lineno")
+        snapshot = tracemalloc.take_snapshot()
+        stats = snapshot.statistics("lineno")
+        by_file = snapshot.statistics("filename")
         with open(target + ".memory.txt", "w") as out:
             out.write(f"traced {sum(s.size for s in stats) / 1024:.0f} KiB in {len(stats)} lines\n")
+            out.writelines(f"{s}\n" for s in by_file[:30])
             out.writelines(f"{s}\n" for s in stats[:40])
     profile.dump_stats(target)
 signal.signal(signal.SIGUSR1, dump)
