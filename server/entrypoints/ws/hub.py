@@ -40,6 +40,8 @@ RESTART_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 """Pause before each further restart of a failing feed (the last repeats); a feed that ran for
 ``HEALTHY_AFTER_S`` starts again from the first."""
 HEALTHY_AFTER_S = 30.0
+SLOW_READ_WARNING_EVERY_S = 300.0
+"""A heartbeat that could not read the committed positions in time says so at most this often."""
 
 
 def seq_of(text: str) -> int:
@@ -240,7 +242,7 @@ class Hub:
         self.direct_failures = 0  # sockets whose direct writer raised: they use ASGI from then on
         self.feed_restarts = 0
         self.slow_heartbeat_reads = 0  # beats sent from the last state read: the database was slow
-        self.slow_reads_streak = 0
+        self._slow_said_at = -SLOW_READ_WARNING_EVERY_S
         self._committed: dict[int, tuple[LiveState, Position]] = {}
         self._reading: asyncio.Task[None] | None = None
 
@@ -316,18 +318,18 @@ class Hub:
         done, _ = await asyncio.wait({reading}, timeout=deadline_s)
         if reading in done:
             reading.result()  # a failed read fails this beat (the periodic job says so)
-            if self.slow_reads_streak:
-                log.warning("heartbeats read the committed positions on time again")
-                self.slow_reads_streak = 0
         else:
             self.slow_heartbeat_reads += 1
-            if not self.slow_reads_streak:
+            now_s = time.monotonic()
+            if now_s - self._slow_said_at > SLOW_READ_WARNING_EVERY_S:  # once, not once a beat
                 log.warning(
                     "the committed positions were not read within %.1f s: heartbeats go out from the last "
-                    "state read and the feeds' positions until the database answers in time",
+                    "state read and the feeds' positions until the database answers in time "
+                    "(%d such beats so far)",
                     deadline_s,
+                    self.slow_heartbeat_reads,
                 )
-            self.slow_reads_streak += 1
+                self._slow_said_at = now_s
         read = {event_id: self._committed[event_id] for event_id, _ in self.feeds if event_id in self._committed}
         # no await from here on: an event committed after the read and delivered meanwhile is
         # counted, so a heartbeat never reports less than its sockets already have

@@ -33,6 +33,9 @@ log = logging.getLogger("parley.live")
 
 CLOSE_SIGNED_OUT = 4401
 CLOSE_IDLE = 4408
+JOB_SHARE = 0.1
+"""The most of the process's time a job whose work grows with the sockets may take (it rests in
+between): at 10,000 sockets the presence counts and the session checks would take most of it."""
 
 
 @dataclass(frozen=True)
@@ -93,16 +96,17 @@ class LiveRuntime:
         recounted = await self.live.reconcile_votes()  # totals a killed process had not flushed yet
         if recounted:
             log.info("vote totals rebuilt from the recorded votes for events %s", recounted)
-        for name, every, job in (
-            ("heartbeat", self.timing.heartbeat_s, self._heartbeat),
-            ("last_seen", self.timing.heartbeat_s, self._record_seen),
-            ("presence", self.timing.presence_flush_s, self.attendance.flush),
-            ("revalidate", self.timing.revalidate_s, self._revalidate),
-            ("votes", self.timing.votes_s, self.live.flush_votes),
-            ("counts", self.timing.counts_s, self._counts),
-            ("sweep", self.timing.sweep_s, self._sweep),
+        for name, every, job, share in (
+            ("heartbeat", self.timing.heartbeat_s, self._heartbeat, 1.0),
+            # every beat, whatever it costs: a row not written for two beats looks like a crashed process's
+            ("last_seen", self.timing.heartbeat_s, self._record_seen, 1.0),
+            ("presence", self.timing.presence_flush_s, self.attendance.flush, 1.0),
+            ("revalidate", self.timing.revalidate_s, self._revalidate, JOB_SHARE),
+            ("votes", self.timing.votes_s, self.live.flush_votes, 1.0),
+            ("counts", self.timing.counts_s, self._counts, JOB_SHARE),
+            ("sweep", self.timing.sweep_s, self._sweep, JOB_SHARE),
         ):
-            periodic = PeriodicJob(name, every, job)
+            periodic = PeriodicJob(name, every, job, max_share=share)
             periodic.start()
             self.jobs[name] = periodic
 
@@ -132,6 +136,7 @@ class LiveRuntime:
         for name, job in self.jobs.items():
             figures[f"job_{name}_failures"] = job.failures
             figures[f"job_{name}_skipped"] = job.skipped
+            figures[f"job_{name}_rested"] = job.rested
         return figures
 
     # --- jobs --------------------------------------------------------------------------------------
