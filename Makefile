@@ -52,6 +52,7 @@ lock:
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -70,3 +70,7 @@ _.unique_attendees
 # who sent an organiser's message: kept with it for the record (server/services/mail/messages.py)
 _.created_by
 _.scopes  # certificate_routes.CertificateList
+# asyncio calls a Protocol's callbacks by name (the benchmark's light websocket client)
+_.connection_made
+_.connection_lost
+_.data_received

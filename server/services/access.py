@@ -117,6 +117,13 @@ async def event_for(
     # thousands of sockets join in a storm, each through here.
     query = select(Event).where(Event.slug == slug).options(defer(Event.source))
     event = (await session.execute(query)).scalar_one_or_none()
+    return access_to(event, who, slug, capability)
+
+
+def access_to(event: Event | None, principal: Principal | None, slug: str, capability: Capability) -> EventAccess:
+    """``event_for`` once the event ``slug`` has been read (``None``: there is none); the same
+    refusals in the same order, for callers that read many at once (``server/services/joins.py``)."""
+    who = signed_in(principal)
     if event is None:
         raise EventNotFound(f"no event with slug {slug!r}")
     role = who.role_in(event.id)

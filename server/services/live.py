@@ -422,6 +422,16 @@ class LiveService:
             forecast=forecast(state, self._clock.now()),
         )
 
+    async def voted(self, event_id: int, actor_key: str) -> list[int]:
+        """The questions ``actor_key`` voted for (``me.voted`` of a snapshot)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(QuestionVote.question_id).where(
+                    QuestionVote.event_id == event_id, QuestionVote.voter == actor_key
+                )
+            )
+            return list(rows.scalars())
+
     async def replay(self, event_id: int, channel: Channel, epoch: str, after_seq: int) -> list[str] | None:
         """The frames after ``after_seq``, in order; None when the client must resync instead."""
         pos = await self.position(event_id)

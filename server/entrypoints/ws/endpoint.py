@@ -32,7 +32,7 @@ from server.protocol import (
     parse_command,
 )
 from server.protocol.frames import ErrorFrame, ResultFrame
-from server.services import access, auth
+from server.services import access
 
 log = logging.getLogger("parley.ws")
 
@@ -72,9 +72,7 @@ async def live_socket(ws: WebSocket) -> None:
         return
     token = session_token(ws) or ws.query_params.get("token")
     try:
-        async with ws.state.sessions() as session:
-            principal = await auth.principal_for_token(session, token, now=runtime.clock.now()) if token else None
-            granted = await access.event_for(session, principal, ws.path_params["slug"], access.Capability.JOIN_LIVE)
+        granted = await runtime.joins.resolve(token, ws.path_params["slug"], access.Capability.JOIN_LIVE)
     except access.AccessError as refused:
         code, reason = REFUSALS[type(refused)]
         await ws.close(code, reason)
@@ -152,7 +150,7 @@ async def read_commands(runtime: LiveRuntime, conn: Connection) -> None:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return
-        conn.last_seen = runtime.clock.now()
+        conn.heard(runtime.clock.now())
         if not conn.limiter.take():
             await ws.close(CLOSE_POLICY, "rate limit exceeded")
             return
