@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import assert_never
 
-from server.core import qa, speakers, stage
+from server.core import qa, speakers, stage, statements
 from server.core.apply import apply_public, apply_staff
 from server.core.model import (
     FloorGrant,
@@ -42,10 +42,15 @@ from server.core.model import (
     SpeechResume,
     SpeechSetLimit,
     StateCommand,
+    StatementApprove,
+    StatementReject,
+    StatementsSetDeadline,
+    StatementSubmit,
 )
 from server.core.permissions import ALLOWED_ROLES
 from server.core.presence import presence_counts
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, utc_instant
+from server.core.statements import DEFAULT_POLICY, StatementPolicy
 from server.core.tx import Transaction
 
 
@@ -54,13 +59,20 @@ def _transaction(state: LiveState, now: datetime) -> Transaction:
 
 
 def decide(
-    state: LiveState, command: StateCommand, *, actor: Actor, now: datetime, rehearsal: bool = False
+    state: LiveState,
+    command: StateCommand,
+    *,
+    actor: Actor,
+    now: datetime,
+    rehearsal: bool = False,
+    statement_policy: StatementPolicy = DEFAULT_POLICY,
 ) -> tuple[LiveState, list[Emitted]]:
     """Check ``command`` against the role and the state; return the new state and its events.
 
     Raises ``CommandRejected`` (``forbidden`` for a role not in ``ALLOWED_ROLES``, or a state code
     listed in the command's docstring). ``now`` must be aware; events carry it in UTC. ``rehearsal``:
-    the event is a rehearsal copy, whose segments may open on any day.
+    the event is a rehearsal copy, whose segments may open on any day. ``statement_policy``: the
+    event's languages and length limit for ``statement.submit``.
     """
     if actor.role not in ALLOWED_ROLES[command.type]:
         raise CommandRejected("forbidden", f"{command.type} is not allowed for {actor.role}s")
@@ -74,6 +86,7 @@ def decide(
             stage.resume_segment(tx, command, actor)
         case SegmentEnd():
             stage.end_segment(tx, command, actor)
+            statements.open_windows(tx, command.segment_id)
         case FloorGrant():
             stage.grant_floor(tx, command, actor)
         case SpeechPause():
@@ -120,6 +133,14 @@ def decide(
             qa.restore_question(tx, command, actor)
         case QaSetModeration():
             qa.set_moderation(tx, command, actor)
+        case StatementSubmit():
+            statements.submit_statement(tx, command, actor, statement_policy)
+        case StatementApprove():
+            statements.approve_statement(tx, command, actor)
+        case StatementReject():
+            statements.reject_statement(tx, command, actor)
+        case StatementsSetDeadline():
+            statements.set_deadline(tx, command, actor)
         case _:
             assert_never(command)
     return tx.result()

@@ -3,7 +3,8 @@
 ``core.decide`` enforces it (``forbidden``); ``server.protocol.permissions`` adds the control frames,
 and the websocket layer and the frontend may consult it to refuse early or hide a button.
 Organisers can do everything moderators can; moderators and organisers may also take part as
-attendees do (ask, vote, request the floor).
+attendees do (ask, vote, request the floor, submit a statement when left waiting). Only organisers
+set the event's deadline for written statements.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from server.core.model.commands import STATE_COMMANDS_BY_TYPE
 
 EVERYONE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organiser"})
 _STAFF: Final[frozenset[Role]] = frozenset({"moderator", "organiser"})
+_ORGANISERS: Final[frozenset[Role]] = frozenset({"organiser"})
 
 ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "segment.open": _STAFF,
@@ -44,6 +46,10 @@ ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "question.archive": _STAFF,
     "question.restore": _STAFF,
     "qa.set_moderation": _STAFF,
+    "statement.submit": EVERYONE,
+    "statement.approve": _STAFF,
+    "statement.reject": _STAFF,
+    "statements.set_deadline": _ORGANISERS,
 }
 
 assert set(ALLOWED_ROLES) == set(STATE_COMMANDS_BY_TYPE), "every command needs exactly one permission row"

@@ -20,9 +20,11 @@ from server.core.model import (
     SpeechStarted,
     StaffQuestion,
     StaffState,
+    StatementSubmitted,
 )
 from server.core.speakers import entry_of
 from server.core.state import Actor, Emitted, LiveState
+from server.core.statements import own_statements
 
 
 def views_for(state: LiveState, role: Role) -> tuple[PublicState, StaffState | None]:
@@ -53,6 +55,7 @@ def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> 
         waiting_entry_id=entry.id if entry else None,
         questions=tuple(sorted(own, key=lambda q: q.id)),
         voted=tuple(sorted(set(voted) & set(published))),
+        statements=own_statements(state.public, state.staff, actor.who),
     )
 
 
@@ -72,7 +75,8 @@ def result_data(emitted: Sequence[Emitted]) -> dict[str, JsonValue] | None:
     """The ``data`` of a ``result`` frame: what the command created, so the sender can find it.
 
     ``floor.request`` → ``{"entry_id", "position"}``; ``question.ask`` → ``{"question_id", "published"}``;
-    ``floor.grant`` → ``{"speech_id"}``; anything else → None.
+    ``floor.grant`` → ``{"speech_id"}``; ``statement.submit`` → ``{"statement_id"}``; anything else
+    → None.
     """
     data: dict[str, JsonValue] = {}
     for _, event in emitted:
@@ -87,4 +91,6 @@ def result_data(emitted: Sequence[Emitted]) -> dict[str, JsonValue] | None:
                 data["published"] = True
             case SpeechStarted():
                 data["speech_id"] = event.speech.id
+            case StatementSubmitted():
+                data["statement_id"] = event.statement.id
     return data or None

@@ -40,6 +40,10 @@ from server.core.model.commands import (
     SpeechResume,
     SpeechSetLimit,
     StateCommand,
+    StatementApprove,
+    StatementReject,
+    StatementsSetDeadline,
+    StatementSubmit,
     type_tag,
 )
 from server.core.model.events import (
@@ -79,6 +83,12 @@ from server.core.model.events import (
     SpeechResumed,
     SpeechStarted,
     StaffEvent,
+    StatementApproved,
+    StatementPublished,
+    StatementRejected,
+    StatementsDeadlineSet,
+    StatementsOpened,
+    StatementSubmitted,
 )
 from server.core.model.state import (
     Asker,
@@ -104,6 +114,15 @@ from server.core.model.state import (
     StaffQuestionStatus,
     StaffState,
     Stage,
+)
+from server.core.model.statements import (
+    OwnStatement,
+    PublicStatement,
+    StaffStatement,
+    StatementAuthor,
+    StatementDeadline,
+    StatementsBoard,
+    StatementWindow,
 )
 from server.protocol.base import (
     CHANNELS,
@@ -271,4 +290,21 @@ __all__ = [
     "parse_command",
     "parse_server_frame",
     "type_tag",
+    "StatementApprove",
+    "StatementReject",
+    "StatementsSetDeadline",
+    "StatementSubmit",
+    "StatementApproved",
+    "StatementPublished",
+    "StatementRejected",
+    "StatementsDeadlineSet",
+    "StatementsOpened",
+    "StatementSubmitted",
+    "OwnStatement",
+    "PublicStatement",
+    "StaffStatement",
+    "StatementAuthor",
+    "StatementDeadline",
+    "StatementsBoard",
+    "StatementWindow",
 ]

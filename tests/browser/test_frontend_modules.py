@@ -64,8 +64,8 @@ def fold_case(old: Any, new: Any, emitted: list) -> dict[str, Any]:
 def test_store_js_folds_every_commands_events_into_the_cores_views() -> None:
     cases, names = [], []
     for case in CASES:
-        old = case.state(MODERATOR)
-        new, emitted = decide(old, command(case.kind, **case.fields), actor=MODERATOR, now=at(60))
+        old = case.state(case.actor)
+        new, emitted = decide(old, command(case.kind, **case.fields), actor=case.actor, now=at(60))
         cases.append(fold_case(old, new, emitted))
         names.append(case.id)
     state = busy()

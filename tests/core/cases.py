@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.core import Actor, LiveState
-from server.protocol import STATE_COMMAND_CLASSES, type_tag
+from server.protocol import ALLOWED_ROLES, STATE_COMMAND_CLASSES, type_tag
 from tests.core.helpers import (
     ATTENDEE,
     ATTENDEE_2,
     CLOSING_ID,
     MODERATOR,
+    ORGANISER,
     PANEL_ID,
     SPEAKER_ID,
     act,
@@ -78,12 +79,30 @@ def moderation_off(actor: Actor = ATTENDEE) -> LiveState:
     return _then(busy(actor), "qa.set_moderation", minute=45, enabled=False)
 
 
+def statements_open(actor: Actor = ATTENDEE) -> LiveState:
+    """The panel ended with ``ATTENDEE_2`` and ``actor`` waiting: both may submit a statement."""
+    return between_segments(actor)
+
+
+def statement_pending(actor: Actor = ATTENDEE) -> LiveState:
+    """``ATTENDEE_2`` submitted statement 1 for the panel; ``actor`` submitted statement 2."""
+    s = _then(
+        statements_open(actor), "statement.submit", ATTENDEE_2, 115, segment_id=PANEL_ID, language="en", text="We"
+    )
+    return _then(s, "statement.submit", actor, 116, segment_id=PANEL_ID, language="fr", text="Nous soutenons.")
+
+
 @dataclass(frozen=True)
 class Case:
     kind: str
     state: Callable[[Actor], LiveState]
     fields: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+
+    @property
+    def actor(self) -> Actor:
+        """Who sends it in the fold tests: a moderator, or an organiser for organiser-only commands."""
+        return MODERATOR if "moderator" in ALLOWED_ROLES[self.kind] else ORGANISER
 
     @property
     def id(self) -> str:
@@ -127,6 +146,12 @@ CASES: list[Case] = [
     Case("question.restore", busy, {"question_id": DISMISSED}, "dismissed"),
     Case("question.restore", busy, {"question_id": ARCHIVED}, "archived"),
     Case("qa.set_moderation", busy, {"enabled": False}),
+    Case("statement.submit", statements_open, {"segment_id": PANEL_ID, "language": "es", "text": "Apoyamos."}),
+    Case("statement.submit", statement_pending, {"segment_id": PANEL_ID, "language": "en", "text": "We"}, "replace"),
+    Case("statement.approve", statement_pending, {"statement_id": 1}),
+    Case("statement.reject", statement_pending, {"statement_id": 1, "reason": "Off topic"}),
+    Case("statements.set_deadline", busy, {"after_s": 7200}, "relative"),
+    Case("statements.set_deadline", statements_open, {"until": "2022-03-01T23:00:00Z"}, "absolute"),
 ]
 
 # commands that, legal, change nothing in the views (the service acts on them)

@@ -9,10 +9,23 @@ from server.protocol import ALLOWED_ROLES, COMMANDS_BY_TYPE, ROLES, is_allowed
 from tests.core.cases import CASES, Case
 from tests.core.helpers import ACTORS, at, command
 
-ATTENDEE_COMMANDS = {"floor.request", "floor.withdraw", "question.ask", "question.vote", "ping", "resume"}
+ATTENDEE_COMMANDS = {
+    "floor.request",
+    "floor.withdraw",
+    "question.ask",
+    "question.vote",
+    "statement.submit",
+    "ping",
+    "resume",
+}
+ORGANISER_COMMANDS = {"statements.set_deadline"}
 
 EXPECTED = {
-    kind: {"attendee", "moderator", "organiser"} if kind in ATTENDEE_COMMANDS else {"moderator", "organiser"}
+    kind: {"attendee", "moderator", "organiser"}
+    if kind in ATTENDEE_COMMANDS
+    else {"organiser"}
+    if kind in ORGANISER_COMMANDS
+    else {"moderator", "organiser"}
     for kind in COMMANDS_BY_TYPE
 }
 

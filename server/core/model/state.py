@@ -28,6 +28,7 @@ from server.core.model.base import (
     Seconds,
     SignedSeconds,
 )
+from server.core.model.statements import OwnStatement, StaffStatement, StatementsBoard
 
 SegmentKind = Literal["opening", "panel", "closing"]
 SegmentStatus = Literal["scheduled", "live", "paused", "ended"]
@@ -222,6 +223,8 @@ class PublicState(Model):
     """Published questions in the order they were asked (by id); rank them client-side."""
     highlighted_question_id: Id | None = None
     """The question now being answered; always an ``approved`` one."""
+    statements: StatementsBoard = StatementsBoard()
+    """Written statements: the deadline rule, who may submit for which segment, the approved ones."""
 
 
 class StaffState(Model):
@@ -233,6 +236,8 @@ class StaffState(Model):
     provenance: dict[Id, QuestionProvenance] = Field(default_factory=dict)
     """For every published question, by question id."""
     presence: PresenceCounts = PresenceCounts()
+    statements: tuple[StaffStatement, ...] = ()
+    """Pending and rejected written statements, by id (approved ones are public)."""
 
 
 class OwnQuestion(Model):
@@ -258,6 +263,8 @@ class Personal(Model):
     questions: tuple[OwnQuestion, ...] = ()
     voted: tuple[Id, ...] = ()
     """Ids of the published questions this user has voted for."""
+    statements: tuple[OwnStatement, ...] = ()
+    """The user's own written statements, whatever their status, by id."""
 
 
 class Forecast(Model):
