@@ -139,7 +139,7 @@ def sample_server_frames() -> list[Any]:
     """One of each frame, and an event frame for every event class."""
     events = []
     for case in CASES:
-        _, emitted = act(case.state(MODERATOR), case.kind, MODERATOR, at(60), **case.fields)
+        _, emitted = act(case.state(case.actor), case.kind, case.actor, at(60), **case.fields)
         events += emitted
     state = busy()
     events += record_vote_counts(state, {2: 5}, now=at(61))[1]
