@@ -41,6 +41,7 @@ def build_report(
         st.speech_table(data, windows),
         st.question_table(data, windows),
         st.decision_table(data, windows),
+        st.statement_table(data, windows),
     ]
     fallback = data.days[0].starts_at if data.days else datetime(1970, 1, 1, tzinfo=UTC)
     as_of = max((w.until for w in windows), default=fallback)
@@ -133,5 +134,12 @@ def _summary(
         ("questions_dismissed", "Questions dismissed", statuses.count("dismissed")),
         ("questions_pending", "Questions left pending", statuses.count("pending")),
         ("votes", "Votes on questions", sum(row[14] for row in questions)),
+    ]
+    statements = st.statement_counts(data, windows)
+    rows += [
+        ("statements_submitted", "Written statements submitted", statements["submitted"]),
+        ("statements_approved", "Written statements approved", statements["approved"]),
+        ("statements_rejected", "Written statements rejected", statements["rejected"]),
+        ("statements_pending", "Written statements awaiting a decision", statements["pending"]),
     ]
     return rows

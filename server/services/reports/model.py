@@ -121,6 +121,23 @@ class Decision:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class StatementFacts:
+    """A written statement of a segment, as it stands: approved ones are published."""
+
+    id: int
+    segment_id: int
+    author_name: str
+    organisation: str | None
+    on_behalf_of: str | None
+    language: str
+    text: str
+    status: str
+    """pending, approved or rejected."""
+    submitted_at: datetime
+    decided_at: datetime | None = None
+
+
 @dataclass
 class ReportInput:
     event_id: int
@@ -135,6 +152,7 @@ class ReportInput:
     speeches: list[SpeechFacts]
     questions: list[QuestionFacts]
     decisions: list[Decision]
+    statements: list[StatementFacts] = field(default_factory=list)
 
 
 # -- computed ---------------------------------------------------------------------------------------
