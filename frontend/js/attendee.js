@@ -12,6 +12,7 @@ import { segmentInProgress, rankQuestions } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderRegistration } from "./register.js";
 import { renderStream } from "./stream.js";
+import { renderStatementForms, renderPublishedStatements } from "./statements.js";
 
 initPage();
 const slug = slugFromPath();
@@ -62,6 +63,7 @@ function renderProgrammeSection() {
     return segment && segment.status !== "scheduled" ? segment.status : null;
   };
   renderProgramme($("#programme-days"), state.event, statusOf);
+  renderPublishedStatements($("#programme-days"), state.live?.store.public);
 }
 
 function renderWhoAmI() {
@@ -87,9 +89,14 @@ function render(change) {
   if (!store.ready) return;
   if (change.kind === "event" && change.event.type.startsWith("segment.")) renderProgrammeSection();
   if (change.kind === "snapshot" || change.kind === "lang") renderProgrammeSection();
+  if (change.kind === "event" && change.event.type === "statement.published") {
+    renderProgrammeSection();
+    if (store.isMe(change.event.statement.author.who)) announce(t("st.approved_yours"));
+  }
   renderNow();
   renderFloor();
   renderQuestions();
+  renderStatements();
   tick(state.live.connection.now());
 }
 
@@ -146,6 +153,7 @@ function renderNow() {
 function tick(nowMs) {
   const store = state.live?.store;
   if (!store?.ready) return;
+  renderStatements(); // a window closes at its deadline
   const pub = store.public;
   const f = tickTimer(pub, nowMs, state.overTimeSaid);
   const drift = $("#drift");
@@ -155,6 +163,19 @@ function tick(nowMs) {
   } else {
     drift.textContent = "";
   }
+}
+
+// -- written statements ------------------------------------------------------------------------------
+
+function renderStatements() {
+  const store = state.live.store;
+  renderStatementForms($("#statement"), $("#statement-body"), {
+    store,
+    event: state.event,
+    slug,
+    now: state.live.connection.now(),
+    send: (type, fields) => state.live.connection.send(type, fields),
+  });
 }
 
 // -- floor -------------------------------------------------------------------------------------------

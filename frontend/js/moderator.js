@@ -5,10 +5,11 @@ import {
   initPage, api, t, renderStaffHeader, showGate, openStaffPage, lostStaffAccess, getLang, onLangChange, localized, slugFromPath, placesOf,
   formatTime, formatDate, formatNumber, driftText, announce,
 } from "./page.js";
-import { startLive, everySecond } from "./live.js";
+import { startLive, everySecond, segmentTitle } from "./live.js";
 import { segmentInProgress } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderInbox, setUpInbox } from "./inbox.js";
+import { renderStatementInbox } from "./statements.js";
 
 initPage();
 const slug = slugFromPath();
@@ -91,10 +92,14 @@ function render(change) {
   if (change.kind === "event" && change.channel === "staff" && change.event.type === "question.asked") {
     announce(t("say.new_question"));
   }
+  if (change.kind === "event" && change.channel === "staff" && change.event.type === "statement.submitted") {
+    announce(t("st.say_new"));
+  }
   renderStage();
   renderFloor();
   renderQueue();
   renderInbox();
+  renderStatementInbox($("#statement-inbox"), store, act, (id) => segmentTitle(store.public, id));
   renderOnline();
   tick(state.live.connection.now());
 }
