@@ -75,10 +75,6 @@ def deadline_of(deadline: StatementDeadline, window: StatementWindow) -> datetim
     return window.opened_at + timedelta(seconds=deadline.after_s)
 
 
-def is_open(public: PublicState, window: StatementWindow, now: datetime) -> bool:
-    return now <= deadline_of(public.statements.deadline, window)
-
-
 def published_statement(public: PublicState, statement_id: int) -> PublicStatement | None:
     return next((s for s in public.statements.published if s.id == statement_id), None)
 
