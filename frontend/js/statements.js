@@ -93,6 +93,7 @@ function statementForm(w, { event, slug, send }) {
   const text = h("textarea", {
     id: `st-text-${id}`,
     name: "text",
+    dataset: { fkey: "st-text" },
     rows: 6,
     maxlength: String(max),
     "aria-describedby": `st-count-${id} st-deadline-${id}`,
@@ -109,12 +110,12 @@ function statementForm(w, { event, slug, send }) {
   showCount();
   const language = h(
     "select",
-    { id: `st-lang-${id}`, name: "language" },
+    { id: `st-lang-${id}`, name: "language", dataset: { fkey: "st-lang" } },
     event.languages.map((code) => h("option", { value: code, lang: code }, languageName(code))),
   );
   language.value = w.own?.language || (event.languages.includes(getLang()) ? getLang() : event.languages[0]);
   const error = h("p", { class: "error", role: "alert", id: `st-error-${id}` });
-  const button = h("button", { type: "submit", id: `st-submit-${id}` }, t(w.own ? "st.replace" : "st.submit"));
+  const button = h("button", { type: "submit", id: `st-submit-${id}`, dataset: { fkey: "st-submit" } }, t(w.own ? "st.replace" : "st.submit"));
   const form = h(
     "form",
     { class: "stack", "aria-labelledby": `st-h-${id}` },
@@ -140,14 +141,19 @@ function statementForm(w, { event, slug, send }) {
       text.focus();
       return;
     }
-    button.disabled = true;
+    // not disabled while sending: a disabled button would drop the keyboard focus
+    if (form.dataset.sending) return;
+    form.dataset.sending = "1";
+    button.setAttribute("aria-busy", "true");
     try {
       await send("statement.submit", { segment_id: id, language: language.value, text: value });
       sessionStorage.removeItem(draftKey(slug, id));
       announce(t("st.sent"));
     } catch (err) {
       error.textContent = commandErrorText(err);
-      button.disabled = false;
+    } finally {
+      delete form.dataset.sending;
+      button.removeAttribute("aria-busy");
     }
   });
   return h("div", { class: "statement-window", dataset: { segment: id } }, heading, h("p", { class: "help" }, t("st.intro")), deadline, status, form);

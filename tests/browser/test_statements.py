@@ -87,6 +87,7 @@ def test_statements_are_written_approved_and_published_in_three_languages(
         page.keyboard.press("Enter")
         page.wait_for_selector("#statement-body .statement-status.is-pending")
         wait_js(page, "document.querySelector('#announcer').textContent.length > 0")
+        assert page.evaluate("document.activeElement.dataset.fkey") == "st-submit", "the focus stays on the form"
     audit.page(delegates["es"], "statement-form-es", languages=("es",))
 
     # the moderator rejects the Spanish one with a reason and approves the two others
