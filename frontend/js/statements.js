@@ -87,7 +87,7 @@ function statementForm(w, { event, slug, send }) {
   const heading = h("h3", { id: `st-h-${id}` }, t("st.for_segment"), " ", h("span", { lang: titleLang }, title));
   const deadline = h("p", { class: "muted", id: `st-deadline-${id}` }, t(closed ? "st.closed_at" : "st.deadline", { time: instantText(w.closes, event.timezone) }));
   if (approved || closed) {
-    return h("div", { class: "statement-window", dataset: { segment: id } }, heading, deadline, status,
+    return h("div", { class: "statement-window", dataset: { segment: id } }, heading, approved ? null : deadline, status,
       w.own ? h("blockquote", { class: "statement-text", lang: w.own.language }, w.own.text) : null);
   }
   const text = h("textarea", {
