@@ -7,7 +7,7 @@ import {
   formatDate, formatTime, driftText, announce,
 } from "./page.js";
 import { renderProgramme, renderZoneNote } from "./programme.js";
-import { startLive, everySecond, personName } from "./live.js";
+import { startLive, everySecond, personName, segmentTitle } from "./live.js";
 import { segmentInProgress, rankQuestions } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderRegistration } from "./register.js";
@@ -92,6 +92,10 @@ function render(change) {
   if (change.kind === "event" && change.event.type === "statement.published") {
     renderProgrammeSection();
     if (store.isMe(change.event.statement.author.who)) announce(t("st.approved_yours"));
+  }
+  if (change.kind === "event" && change.event.type === "statements.opened" && change.event.window.eligible.some((a) => store.isMe(a.who))) {
+    // after the segment's own announcement (segment.ended comes just before)
+    setTimeout(() => announce(t("st.say_open", { title: segmentTitle(store.public, change.event.window.segment_id) })), 1500);
   }
   renderNow();
   renderFloor();

@@ -68,6 +68,9 @@ def test_statements_are_written_approved_and_published_in_three_languages(
     moderator.wait_for_selector("#live-segment:has-text('Nothing is live')")
 
     # each writes in their language, by keyboard, with the character count and the deadline shown
+    said = {"fr": "déclaration écrite", "en": "written statement", "es": "declaración escrita"}
+    for code, page in delegates.items():
+        wait_js(page, f"document.querySelector('#announcer').textContent.includes({json.dumps(said[code])})")
     for code, page in delegates.items():
         page.wait_for_selector("#statement:not([hidden]) textarea")
         form = page.locator("#statement-body .statement-window").first
