@@ -3,12 +3,12 @@
 With no benchmark named (``make bench``), the attendance report benchmark runs: 10,000 attendees,
 three mornings, every format. ``fanout`` is the websocket fan-out benchmark; ``faults`` injects faults
 (crashes, restarts, cut connections, lost publishes, slow readers, a join storm, killed workers) and
-counts what every client saw.
+counts what every client saw. ``bulk`` times the preview and commit of a delegation list.
 """
 
 import sys
 
-BENCHMARKS = ("report", "fanout", "faults")
+BENCHMARKS = ("report", "fanout", "faults", "bulk")
 
 
 def run(argv: list[str]) -> int:
@@ -18,6 +18,10 @@ def run(argv: list[str]) -> int:
         from bench import faults_bench
 
         return faults_bench.main(rest)
+    if name == "bulk":
+        from bench import bulk_bench
+
+        return bulk_bench.main(rest)
     if name == "fanout":
         from bench import fanout_bench
 

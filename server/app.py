@@ -22,6 +22,8 @@ from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.tasks import TaskSender
 from server.entrypoints.http import (
     auth_routes,
+    import_routes,
+    mail_routes,
     openapi,
     organiser_routes,
     page_routes,
@@ -122,7 +124,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *programme_routes.routes,
         *auth_routes.routes,
         *organiser_routes.routes,
+        *import_routes.routes,
         *reminder_routes.routes,
+        *mail_routes.routes,
         *report_routes.routes,
         *page_routes.routes,
         *ws_endpoint.routes,

@@ -108,6 +108,9 @@ MATRIX = (
     Row("GET", "/api/events/{slug}/registrations.csv", ORGANISERS_OF_THIS_EVENT, 200),
     Row("POST", "/api/events/{slug}/registrations/{id:id}/revoke", ORGANISERS_OF_THIS_EVENT, 204),
     Row("POST", "/api/events/{slug}/registrations/{id:id}/link", ORGANISERS_OF_THIS_EVENT, 200),
+    # through the check: no file is sent, so the upload is refused for its (missing) media type
+    Row("POST", "/api/events/{slug}/registrations/import/preview", ORGANISERS_OF_THIS_EVENT, 415),
+    Row("POST", "/api/events/{slug}/registrations/import", ORGANISERS_OF_THIS_EVENT, 415),
     Row("GET", "/api/events/{slug}/reminders", ORGANISERS_OF_THIS_EVENT, 200),
     Row(
         "POST",
@@ -123,6 +126,28 @@ MATRIX = (
         200,
         body={"attendees": ["24h", "15m"], "speakers": ["24h", "45m"]},
     ),
+    Row("POST", "/api/events/{slug}/lost-link", EVERYONE, 202, body=lambda: {"email": new_registration()["email"]}),
+    Row("GET", "/api/events/{slug}/messages", ORGANISERS_OF_THIS_EVENT, 200),
+    Row(
+        "POST",
+        "/api/events/{slug}/messages/preview",
+        ORGANISERS_OF_THIS_EVENT,
+        200,
+        body={"audience": {"kind": "category", "category": "other"}},
+    ),
+    Row(
+        "POST",
+        "/api/events/{slug}/messages",
+        ORGANISERS_OF_THIS_EVENT,
+        202,
+        body={
+            "subject": {"fr": "Objet", "en": "Subject", "es": "Asunto"},
+            "text": {"fr": "Texte", "en": "Text", "es": "Texto"},
+            "audience": {"kind": "category", "category": "other"},
+        },
+    ),
+    # through the check: the id is a registration's, no message has it
+    Row("POST", "/api/events/{slug}/messages/{id:id}/resend", ORGANISERS_OF_THIS_EVENT, 404),
     Row("GET", "/api/events/{slug}/reports", ORGANISERS_OF_THIS_EVENT, 200),
     Row("POST", "/api/events/{slug}/reports", ORGANISERS_OF_THIS_EVENT, 202, body={"scope": "2022-02-28"}),
     Row("GET", "/api/events/{slug}/reports/{file}", ORGANISERS_OF_THIS_EVENT, 200),
@@ -272,7 +297,7 @@ def test_an_unknown_event_is_404_once_signed_in_and_401_before(server: ServerPro
     attendee = attendee_token(server, SLUG)[0]
     values = {"slug": "no-such-event", "token": "x", "id": "1", "file": "2022-02-28.csv.zip"}
     guarded = [row for row in MATRIX if "{slug}" in row.path and row.allowed != EVERYONE]
-    assert len(guarded) == 12
+    assert len(guarded) == 18
     for row in guarded:
         assert ask(server, row, None, values)[0] == row.anonymous, row.path
         for token in (attendee, organiser):

@@ -11,6 +11,7 @@ import { startLive, everySecond, personName, segmentTitle } from "./live.js";
 import { segmentInProgress, rankQuestions } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderRegistration } from "./register.js";
+import { renderLostLink } from "./lost-link.js";
 import { renderStream } from "./stream.js";
 import { renderStatementForms, renderPublishedStatements } from "./statements.js";
 
@@ -33,6 +34,7 @@ async function main() {
   if (!state.me) {
     $("#register").hidden = false;
     renderRegistration($("#register-form"), slug);
+    renderLostLink($("#lost-form"), slug);
     return;
   }
   $("#live").hidden = false;

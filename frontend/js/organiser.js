@@ -10,6 +10,9 @@ import {
 import { startLive } from "./live.js";
 import { attendanceChart, attendanceTable } from "./chart.js";
 import { CATEGORIES } from "./register.js";
+import { setUpMessages, loadMessages, refreshMessages } from "./messages.js";
+import { pageOf, renderPager, labelCells, breakableEmail } from "./pager.js";
+import { setUpBulkImport } from "./bulk-import.js";
 import { deadlineText } from "./statements.js";
 import { commandErrorText } from "./speaker.js";
 
@@ -19,7 +22,7 @@ const base = `/api/events/${encodeURIComponent(slug)}`;
 const MAY_ORGANISE = new Set(["organiser"]);
 const state = {
   event: null, live: null, registrations: null, q: "", timeline: null, reminders: null, reports: null, compiling: new Set(),
-  gate: null, resending: false,
+  gate: null, resending: false, regPage: 1, remPage: 1,
 };
 
 async function main() {
@@ -44,7 +47,8 @@ async function main() {
       if (status === "reconnecting" || (status === "closed" && detail.reason)) recheckAccess();
     },
   });
-  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports()]);
+  setUpMessages(base, state.event);
+  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports(), loadMessages()]);
 }
 
 /** While reconnecting, or closed by the server: a role removed or a session ended meanwhile gates
@@ -209,17 +213,20 @@ function renderRegistrations() {
   if (!result) return;
   if (!result.ok) {
     replaceChildren(body);
+    renderPager($("#reg-pager"), pageOf([], 1), 0, () => {}, "");
     replaceChildren($("#reg-count"), unavailable(result));
     return;
   }
   const rows = result.data.registrations;
   $("#reg-count").textContent = state.q ? t("org.found", { n: rows.length, q: state.q }) : t("org.count", { n: rows.length });
+  const view = pageOf(rows, state.regPage);
+  state.regPage = view.page;
   replaceChildren(
     body,
-    ...rows.map((r) =>
+    ...view.rows.map((r) =>
       h("tr", { dataset: { id: r.id } },
         h("th", { scope: "row" }, r.name, r.listed ? null : h("span", { class: "tag", title: t("org.unlisted_hint") }, t("org.unlisted"))),
-        h("td", {}, r.email),
+        h("td", {}, breakableEmail(r.email)),
         h("td", {}, r.organisation),
         h("td", {}, t(`category.${r.category}`)),
         h("td", {}, r.country),
@@ -233,6 +240,11 @@ function renderRegistrations() {
     ),
   );
   if (!rows.length) replaceChildren(body, h("tr", {}, h("td", { colspan: "8", class: "muted" }, t("org.no_registrations"))));
+  labelCells($("#reg-table"));
+  renderPager($("#reg-pager"), view, rows.length, (page) => {
+    state.regPage = page;
+    renderRegistrations();
+  }, t("org.registrations"));
   fillResendForm();
 }
 
@@ -266,6 +278,7 @@ function renderReminders() {
   const result = state.reminders;
   if (!result) return;
   fillResendForm();
+  renderPager($("#rem-pager"), pageOf([], 1), 0, () => {}, "");
   if (!result.ok) {
     replaceChildren(box, unavailable(result));
     return;
@@ -277,10 +290,12 @@ function renderReminders() {
   }
   const tz = state.event.timezone;
   const when = (iso) => formatTime(iso, tz, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  const view = pageOf(rows, state.remPage);
+  state.remPage = view.page;
   replaceChildren(box, h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "rem-h" },
-    h("table", {},
+    h("table", { id: "rem-table", class: "stacked" },
       h("thead", {}, h("tr", {}, ...["org.day", "org.kind", "org.due_at", "org.due", "org.sent", "org.failed", "org.pending"].map((k) => h("th", { scope: "col" }, t(k))))),
-      h("tbody", {}, rows.map((r) =>
+      h("tbody", {}, view.rows.map((r) =>
         h("tr", { class: r.failed ? "has-failures" : "" },
           h("td", {}, formatDate(r.day, "UTC", { day: "numeric", month: "short" })),
           h("td", {}, reminderLabel(r)),
@@ -291,6 +306,11 @@ function renderReminders() {
           h("td", {}, formatNumber(r.pending ?? 0)),
         ))),
     )));
+  labelCells($("#rem-table"));
+  renderPager($("#rem-pager"), view, rows.length, (page) => {
+    state.remPage = page;
+    renderReminders();
+  }, t("org.reminders"));
 }
 
 /** "attendees-24h" → "Attendees · 24h before". */
@@ -497,9 +517,11 @@ function setUpControls() {
     resizing = setTimeout(renderTimeline, 200);
   });
   $("#resend-form").addEventListener("submit", resend);
+  setUpBulkImport(base, loadRegistrations);
   $("#reg-search").addEventListener("submit", (e) => {
     e.preventDefault();
     state.q = $("#reg-q").value.trim();
+    state.regPage = 1;
     loadRegistrations();
   });
   setInterval(() => {
@@ -516,6 +538,7 @@ onLangChange(() => {
   renderTimeline();
   renderReminders();
   renderReports();
+  refreshMessages();
   if (state.live?.store.ready) renderPresence();
 });
 

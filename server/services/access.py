@@ -30,9 +30,10 @@ class Capability(StrEnum):
 
     JOIN_LIVE = "join_live"  # open the live websocket (follow, ask, vote, request the floor; staff: moderate)
     SEE_ATTENDANCE_TIMELINE = "see_attendance_timeline"  # the dashboard's attendees-per-minute of a morning
-    MANAGE_REGISTRATIONS = "manage_registrations"  # list, export, revoke, reissue join links
+    MANAGE_REGISTRATIONS = "manage_registrations"  # list, export, revoke, reissue join links, bulk import
     MANAGE_REMINDERS = "manage_reminders"  # see deliveries, resend one, change the schedule
     MANAGE_REPORTS = "manage_reports"  # list, compile and download attendance reports
+    SEND_MESSAGES = "send_messages"  # mail a message to an audience of the event, see counts, resend
 
 
 EVERY_ROLE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organiser"})
@@ -47,6 +48,8 @@ RULES: Final[Mapping[Capability, frozenset[Role]]] = {
     Capability.MANAGE_REMINDERS: ORGANISERS,
     # Reports name attendees; the timeline above is counts only, which a moderator needs to chair.
     Capability.MANAGE_REPORTS: ORGANISERS,
+    # Messages go to attendees' addresses, chosen by their personal data: organisers only.
+    Capability.SEND_MESSAGES: ORGANISERS,
 }
 assert set(RULES) == set(Capability), "every capability needs exactly one rule"
 

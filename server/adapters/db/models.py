@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.adapters.db.base import Base, Timestamped, utcnow
@@ -308,13 +308,24 @@ class ReminderDelivery(Base):
         UniqueConstraint("recipient", "event_id", "day_id", "kind"),
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled')", name="status"),
         Index("ix_reminder_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        # mails about no morning (confirmation, lost link, an organiser's message): one per recipient and kind
+        Index(
+            "ux_reminder_deliveries_undated",
+            "recipient",
+            "event_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("day_id IS NULL"),
+            postgresql_where=text("day_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(300))  # "reg:<registration id>" or "mail:<lower-case email>"
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
-    day_id: Mapped[int] = mapped_column(ForeignKey("days.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # "attendees-24h", "speakers-45m", ...
+    # None for mails about no one morning: "confirmation", "link", "message-<mailing id>"
+    day_id: Mapped[int | None] = mapped_column(ForeignKey("days.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "attendees-24h", "speakers-45m", "confirmation", ...
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(200))
@@ -357,3 +368,37 @@ class ReminderCalendarVersion(Base):
     day_id: Mapped[int] = mapped_column(ForeignKey("days.id", ondelete="CASCADE"), primary_key=True)
     sequence: Mapped[int] = mapped_column(default=0)
     fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class Mailing(Base):
+    """An organiser's message to a chosen audience of an event: one delivery per recipient
+    (``reminder_deliveries`` with kind ``message-<id>``); see docs/workers.md."""
+
+    __tablename__ = "mailings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[dict[str, Any]]  # language -> subject
+    body: Mapped[dict[str, Any]]  # language -> text
+    audience: Mapped[dict[str, Any]]  # {"kind": "everyone" | "category" | ..., "category"?, "language"?, "day"?}
+    recipients: Mapped[int]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class LostLinkRequest(Base):
+    """One "I lost my link" request, known address or not: what the request throttle counts, and what
+    the workers' scan takes (``handled_at``) to mail a registered address its link."""
+
+    __tablename__ = "lost_link_requests"
+    __table_args__ = (
+        Index("ix_lost_link_requests_email_at", "email", "at"),
+        Index("ix_lost_link_requests_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    handled_at: Mapped[datetime | None] = mapped_column(index=True)
