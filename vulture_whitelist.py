@@ -69,3 +69,4 @@ _.unique_attendees
 
 # who sent an organiser's message: kept with it for the record (server/services/mail/messages.py)
 _.created_by
+_.scopes  # certificate_routes.CertificateList

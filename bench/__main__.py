@@ -1,14 +1,15 @@
-"""``python -m bench [report|fanout|faults] [options]``.
+"""``python -m bench [report|fanout|faults|bulk|certificates] [options]``.
 
 With no benchmark named (``make bench``), the attendance report benchmark runs: 10,000 attendees,
 three mornings, every format. ``fanout`` is the websocket fan-out benchmark; ``faults`` injects faults
 (crashes, restarts, cut connections, lost publishes, slow readers, a join storm, killed workers) and
-counts what every client saw. ``bulk`` times the preview and commit of a delegation list.
+counts what every client saw. ``bulk`` times the preview and commit of a delegation list;
+``certificates`` issues every certificate of the report benchmark's event.
 """
 
 import sys
 
-BENCHMARKS = ("report", "fanout", "faults", "bulk")
+BENCHMARKS = ("report", "fanout", "faults", "bulk", "certificates")
 
 
 def run(argv: list[str]) -> int:
@@ -22,6 +23,10 @@ def run(argv: list[str]) -> int:
         from bench import bulk_bench
 
         return bulk_bench.main(rest)
+    if name == "certificates":
+        from bench import certificate_bench
+
+        return certificate_bench.main(rest)
     if name == "fanout":
         from bench import fanout_bench
 

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     lost_link_max_per_address: int = Field(
         20, ge=1, le=100000, description='"I lost my link" requests per client address within the window before 429.'
     )
+    verify_window_s: int = Field(
+        900, ge=1, le=86400, description="Unknown certificate codes older than this many seconds no longer count."
+    )
+    verify_max_failures_per_address: int = Field(
+        20, ge=1, le=100000, description="Unknown certificate codes per client address within the window before 429."
+    )
     heartbeat_s: float = Field(15.0, gt=0, le=300, description="Seconds between websocket heartbeats.")
     idle_timeout_s: float = Field(
         45.0, gt=0, le=3600, description="A websocket silent this long is closed; its presence ends at its last frame."

@@ -22,6 +22,7 @@ from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.tasks import TaskSender
 from server.entrypoints.http import (
     auth_routes,
+    certificate_routes,
     import_routes,
     mail_routes,
     openapi,
@@ -30,6 +31,7 @@ from server.entrypoints.http import (
     programme_routes,
     reminder_routes,
     report_routes,
+    speaking_order_routes,
 )
 from server.entrypoints.http.fallback import unrouted
 from server.entrypoints.http.problems import EXCEPTION_HANDLERS
@@ -126,8 +128,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *organiser_routes.routes,
         *import_routes.routes,
         *reminder_routes.routes,
+        *speaking_order_routes.routes,
         *mail_routes.routes,
         *report_routes.routes,
+        *certificate_routes.routes,
         *page_routes.routes,
         *ws_endpoint.routes,
         OPENAPI_SPEC.route(),

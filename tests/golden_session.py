@@ -23,6 +23,7 @@ from server.adapters.bus.memory import MemoryBus
 from server.adapters.clock import ManualClock
 from server.adapters.db.engine import make_sessionmaker
 from server.adapters.db.models import LiveStateRow, Registration, Segment, SegmentPerson, User
+from server.core.speaking_order import known_category
 from server.core.state import Actor
 from server.programme.parser import load_programme
 from server.protocol import parse_command
@@ -93,7 +94,17 @@ async def _prepare(sessions: Any) -> Cast:
         segments = {s.key: s.id for s in (await session.execute(select(Segment))).scalars()}
         people = {p.name: p.id for p in (await session.execute(select(SegmentPerson))).scalars()}
         attendees = {
-            name: (Actor(r.id, "attendee", r.name, r.organisation or None, kind="attendee"), f"a:{r.id}")
+            name: (
+                Actor(
+                    r.id,
+                    "attendee",
+                    r.name,
+                    r.organisation or None,
+                    kind="attendee",
+                    category=known_category(r.category),
+                ),
+                f"a:{r.id}",
+            )
             for name, r in registrations.items()
         }
         return Cast(
@@ -130,6 +141,7 @@ def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "09:42", "Chen", {"type": "floor.request", "point_of_order": True}
     yield "09:43", "Dana", {"type": "floor.request"}
     yield "09:44", "mod", {"type": "queue.reorder", "entry_ids": [3, 2, 1, 4]}
+    yield "09:44", "mod", {"type": "queue.set_order", "order": "category"}
     yield "09:45", "Dana", {"type": "floor.withdraw"}
     yield "09:46", "mod", {"type": "queue.remove", "entry_id": 2}
     yield "09:47", "mod", {"type": "floor.grant", "entry_id": 3}
@@ -166,6 +178,29 @@ def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "11:05", "Ben", {"type": "floor.request", "topic": "Funding"}
     yield "11:06", "mod", {"type": "floor.grant", "entry_id": 5}
     yield "11:09", "mod", {"type": "speech.end"}
+    panel = seg["d1-panel-2"]
+    yield "11:10", "mod", {"type": "poll.prepare", "segment_id": panel,
+                           "question": "Should the dialogue meet twice a year?",
+                           "options": ["Yes", "No", "Abstain"]}  # fmt: skip
+    yield "11:10", "mod", {"type": "poll.prepare", "segment_id": panel, "question": "Which themes next year?",
+                           "options": ["Data", "Climate", "Labour"],
+                           "choice": "multiple", "anonymous": False}  # fmt: skip
+    yield "11:11", "mod", {"type": "poll.prepare", "segment_id": panel, "question": "Spare?", "options": ["A", "B"]}
+    yield "11:11", "mod", {"type": "poll.discard", "poll_id": 3}
+    yield "11:12", "mod", {"type": "poll.open", "poll_id": 1}
+    yield "11:13", "Ana", {"type": "poll.vote", "poll_id": 1, "option_ids": [1]}
+    yield "11:13", "Ben", {"type": "poll.vote", "poll_id": 1, "option_ids": [2]}
+    yield "11:13", "Chen", {"type": "poll.vote", "poll_id": 1, "option_ids": [1]}
+    yield "11:14", "Ben", {"type": "poll.vote", "poll_id": 1, "option_ids": [1]}
+    yield "11:14", "votes", {}
+    yield "11:15", "mod", {"type": "poll.publish", "poll_id": 1}
+    yield "11:15", "Dana", {"type": "poll.vote", "poll_id": 1, "option_ids": [3]}
+    yield "11:16", "votes", {}
+    yield "11:17", "mod", {"type": "poll.close", "poll_id": 1}
+    yield "11:18", "mod", {"type": "poll.open", "poll_id": 2}
+    yield "11:19", "Ana", {"type": "poll.vote", "poll_id": 2, "option_ids": [1, 2]}
+    yield "11:19", "Chen", {"type": "poll.vote", "poll_id": 2, "option_ids": [2]}
+    yield "11:19", "mod", {"type": "poll.close", "poll_id": 2}
     yield "11:20", "Ana", {"type": "question.vote", "question_id": 3, "up": True}
     yield "11:20", "Ana", {"type": "question.vote", "question_id": 1, "up": False}
     yield "11:21", "votes", {}

@@ -249,7 +249,6 @@ TEXT_CASES: list[tuple[dict[str, str], list[str]]] = [
 ]
 
 
-
 PICK = f"""
 import {{ pickLanguage, pickText, FALLBACK }} from {json.dumps((FRONTEND / "js" / "languages.js").as_uri())};
 let input = "";

@@ -206,6 +206,7 @@ async def test_every_command_for_every_role(live_servers: list[ServerProcess]) -
         "floor.withdraw": {},
         "queue.remove": {"entry_id": 999},
         "queue.reorder": {"entry_ids": [999]},
+        "queue.set_order": {"order": "request"},
         "queue.close": {},
         "queue.open": {},
         "question.ask": {"text": "q"},
@@ -218,6 +219,12 @@ async def test_every_command_for_every_role(live_servers: list[ServerProcess]) -
         "question.archive": {"question_id": 999},
         "question.restore": {"question_id": 999},
         "qa.set_moderation": {"enabled": True},
+        "poll.prepare": {"segment_id": 999, "question": "Q?", "options": ["A", "B"]},
+        "poll.discard": {"poll_id": 999},
+        "poll.open": {"poll_id": 999},
+        "poll.close": {"poll_id": 999},
+        "poll.publish": {"poll_id": 999},
+        "poll.vote": {"poll_id": 999, "option_ids": [1]},
         "statement.submit": {"segment_id": 999, "language": "en", "text": "s"},
         "statement.approve": {"statement_id": 999},
         "statement.reject": {"statement_id": 999},
@@ -250,7 +257,14 @@ async def test_removing_a_role_closes_that_moderators_sockets(live_servers: list
     # in a thread: a CLI that takes seconds to start must not stop this client answering heartbeats
     result = await asyncio.to_thread(
         server.parley.cli,
-        "users", "remove", "--role", "moderator", "--event", "idm-2022-1", "--email", "moderator@parley.localhost",
+        "users",
+        "remove",
+        "--role",
+        "moderator",
+        "--event",
+        "idm-2022-1",
+        "--email",
+        "moderator@parley.localhost",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "moderator@parley.localhost: no longer moderator of idm-2022-1"

@@ -13,6 +13,8 @@ import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderRegistration } from "./register.js";
 import { renderLostLink } from "./lost-link.js";
 import { renderStream } from "./stream.js";
+import { renderAttendeePoll } from "./polls.js";
+import { mountOwnCertificates } from "./certificates.js";
 import { renderStatementForms, renderPublishedStatements } from "./statements.js";
 
 initPage();
@@ -38,6 +40,7 @@ async function main() {
     return;
   }
   $("#live").hidden = false;
+  if (state.me.kind === "attendee") mountOwnCertificates($("#certificates"), slug);
   renderStream($("#stream-body"), state.event);
   setUpForms();
   state.live = startLive(slug, { onChange: render });
@@ -102,6 +105,7 @@ function render(change) {
   renderNow();
   renderFloor();
   renderQuestions();
+  renderAttendeePoll($("#poll"), store, (type, fields) => state.live.connection.send(type, fields));
   renderStatements();
   tick(state.live.connection.now());
 }
@@ -161,7 +165,8 @@ function tick(nowMs) {
   if (!store?.ready) return;
   renderStatements(); // a window closes at its deadline
   const pub = store.public;
-  const f = tickTimer(pub, nowMs, state.overTimeSaid);
+  const mine = Boolean(pub.stage.speech && store.isMe(pub.stage.speech.who));
+  const f = tickTimer(pub, nowMs, state.overTimeSaid, { warn: mine, mine });
   const drift = $("#drift");
   if (f.day && (segmentInProgress(pub) || pub.segments.some((s) => s.status === "ended"))) {
     const end = f.forecast_end_of_day ? formatTime(f.forecast_end_of_day, state.event.timezone) : "–";

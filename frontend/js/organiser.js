@@ -13,6 +13,7 @@ import { CATEGORIES } from "./register.js";
 import { setUpMessages, loadMessages, refreshMessages } from "./messages.js";
 import { pageOf, renderPager, labelCells, breakableEmail } from "./pager.js";
 import { setUpBulkImport } from "./bulk-import.js";
+import { mountOrganiserCertificates } from "./certificates.js";
 import { deadlineText } from "./statements.js";
 import { commandErrorText } from "./speaker.js";
 
@@ -48,7 +49,8 @@ async function main() {
     },
   });
   setUpMessages(base, state.event);
-  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports(), loadMessages()]);
+  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports(), loadMessages(),
+    mountOrganiserCertificates($("#certificates-body"), slug, state.event)]);
 }
 
 /** While reconnecting, or closed by the server: a role removed or a session ended meanwhile gates

@@ -14,6 +14,14 @@ from server.core.model import (
     FloorRequested,
     NoticeCleared,
     NoticePosted,
+    PollClosed,
+    PollDiscarded,
+    PollLaunched,
+    PollOpened,
+    PollPrepared,
+    PollResultsPublished,
+    PollResultsUpdated,
+    PollTallied,
     PresenceCountsUpdated,
     PublicState,
     QaModerationSet,
@@ -32,6 +40,7 @@ from server.core.model import (
     QueueClosed,
     QueueEntryRemoved,
     QueueOpened,
+    QueueOrderSet,
     QueueReordered,
     SegmentEnded,
     SegmentOpened,
@@ -50,6 +59,7 @@ from server.core.model import (
     StatementsOpened,
     StatementSubmitted,
 )
+from server.core.polls import apply_public_polls, apply_staff_polls
 from server.core.presence import apply_presence
 from server.core.qa import apply_public_qa, apply_staff_qa
 from server.core.speakers import apply_queue
@@ -74,7 +84,9 @@ def apply_public(state: PublicState, event: Event) -> PublicState:
             | NoticeCleared()
         ):
             return apply_stage(state, event)
-        case FloorRequested() | QueueEntryRemoved() | QueueReordered() | QueueClosed() | QueueOpened():
+        case (
+            FloorRequested() | QueueEntryRemoved() | QueueReordered() | QueueClosed() | QueueOpened() | QueueOrderSet()
+        ):
             return apply_queue(state, event)
         case (
             QuestionPublished()
@@ -86,6 +98,8 @@ def apply_public(state: PublicState, event: Event) -> PublicState:
             | QuestionUnarchived()
         ):
             return apply_public_qa(state, event)
+        case PollOpened() | PollClosed() | PollResultsPublished() | PollResultsUpdated():
+            return apply_public_polls(state, event)
         case StatementsOpened() | StatementsDeadlineSet() | StatementPublished():
             return apply_public_statements(state, event)
         case _:
@@ -105,6 +119,8 @@ def apply_staff(state: StaffState, event: Event) -> StaffState:
             return apply_staff_qa(state, event)
         case PresenceCountsUpdated():
             return apply_presence(state, event)
+        case PollPrepared() | PollDiscarded() | PollLaunched() | PollTallied():
+            return apply_staff_polls(state, event)
         case StatementSubmitted() | StatementApproved() | StatementRejected():
             return apply_staff_statements(state, event)
         case _:

@@ -33,7 +33,10 @@ class Capability(StrEnum):
     MANAGE_REGISTRATIONS = "manage_registrations"  # list, export, revoke, reissue join links, bulk import
     MANAGE_REMINDERS = "manage_reminders"  # see deliveries, resend one, change the schedule
     MANAGE_REPORTS = "manage_reports"  # list, compile and download attendance reports
+    MANAGE_SPEAKING_ORDER = "manage_speaking_order"  # the order of categories for the list of speakers
     SEND_MESSAGES = "send_messages"  # mail a message to an audience of the event, see counts, resend
+    MANAGE_CERTIFICATES = "manage_certificates"  # see, issue and download every certificate of the event
+    OWN_CERTIFICATES = "own_certificates"  # an attendee's own certificates of attendance
 
 
 EVERY_ROLE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organiser"})
@@ -48,8 +51,12 @@ RULES: Final[Mapping[Capability, frozenset[Role]]] = {
     Capability.MANAGE_REMINDERS: ORGANISERS,
     # Reports name attendees; the timeline above is counts only, which a moderator needs to chair.
     Capability.MANAGE_REPORTS: ORGANISERS,
+    Capability.MANAGE_SPEAKING_ORDER: ORGANISERS,
     # Messages go to attendees' addresses, chosen by their personal data: organisers only.
     Capability.SEND_MESSAGES: ORGANISERS,
+    Capability.MANAGE_CERTIFICATES: ORGANISERS,
+    # Only a registration has certificates; the route names no registration, so only one's own.
+    Capability.OWN_CERTIFICATES: frozenset({"attendee"}),
 }
 assert set(RULES) == set(Capability), "every capability needs exactly one rule"
 

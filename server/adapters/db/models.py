@@ -23,6 +23,9 @@ class Event(Timestamped, Base):
     source: Mapped[str] = mapped_column(Text, default="")
     is_rehearsal: Mapped[bool] = mapped_column(default=False, server_default=false())
     """A rehearsal copy: its segments may be opened on any day (``parley event copy --rehearsal``)."""
+    speaking_order: Mapped[list[Any] | None] = mapped_column(default=None)
+    """The order of attendee categories for the list of speakers by category; null: the default
+    (``server.core.speaking_order.DEFAULT_CATEGORY_ORDER``)."""
 
     days: Mapped[list[Day]] = relationship(back_populates="event", order_by="Day.date", cascade="all, delete-orphan")
     segments: Mapped[list[Segment]] = relationship(
@@ -267,6 +270,20 @@ class QuestionVote(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PollBallot(Base):
+    """An attendee's current ballot in a poll: the chosen option ids, replaced by a new ballot while
+    the poll is open. The voter is kept to allow one ballot per attendee and a change of mind; for
+    an anonymous poll no view and no report ever shows it (docs/protocol.md, Polls)."""
+
+    __tablename__ = "poll_ballots"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(primary_key=True)
+    voter: Mapped[str] = mapped_column(String(32), primary_key=True)
+    option_ids: Mapped[list[Any]]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Presence(Base):
     """One websocket connection of an attendee: the half-open interval [started_at, ended_at)."""
 
@@ -402,3 +419,40 @@ class LostLinkRequest(Base):
     email: Mapped[str] = mapped_column(String(254))
     address: Mapped[str] = mapped_column(String(64))
     handled_at: Mapped[datetime | None] = mapped_column(index=True)
+# --- certificates of attendance (docs/certificates.md) --------------------------------------------------
+
+
+class Certificate(Base):
+    """A certificate of attendance as printed: one per attendee per scope (a morning ``YYYY-MM-DD`` or
+    ``event``) whose report says they attended. ``code`` is random (100 bits), kept across re-issues,
+    and is what ``GET /verify/{code}`` looks up; the other columns are exactly what the PDF shows."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("event_id", "registration_id", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(2))
+    event_title: Mapped[str] = mapped_column(String(500))
+    first_day: Mapped[date]
+    last_day: Mapped[date]
+    minutes: Mapped[float]
+    threshold: Mapped[float]
+    issued_at: Mapped[datetime]
+
+
+class CertificateBatch(Base):
+    """That the certificates of one scope of an event were issued (even none), when, and how many."""
+
+    __tablename__ = "certificate_batches"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    issued_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(default=0)
+    threshold: Mapped[float]

@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.core.speaking_order import known_category
 from server.core.state import Actor
 from server.entrypoints.http.auth import session_token
 from server.entrypoints.ws.connection import Connection
@@ -95,6 +96,7 @@ async def live_socket(ws: WebSocket) -> None:
             display_name=principal.name,
             organisation=principal.organisation or None,
             kind=principal.kind,
+            category=known_category(principal.category),
         ),
         event_id=event_id,
         channels=CHANNELS_BY_ROLE[role],
