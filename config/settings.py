@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     report_attendance_threshold: float = Field(
         0.5, ge=0, le=1, description="Share of a morning an attendee must be present for to count as attended."
     )
+    statement_max_chars: int = Field(
+        5000, ge=1, le=10000, description="Most characters of a written statement (10,000 at most, the wire's limit)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `parley serve`.")
     embedded_worker: bool = Field(

@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             bus,
             clock=clock,
             timing=Timing(heartbeat_s=settings.heartbeat_s, idle_timeout_s=settings.idle_timeout_s),
+            statement_max_chars=settings.statement_max_chars,
         )
         await live.start()
         try:

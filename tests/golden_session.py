@@ -46,6 +46,8 @@ def ny(clock: str) -> datetime:
 class Cast:
     moderator: Actor
     moderator_key: str
+    organiser: Actor
+    organiser_key: str
     attendees: dict[str, tuple[Actor, str]]
     people: dict[str, int]
     segments: dict[str, int]
@@ -71,6 +73,8 @@ async def _prepare(sessions: Any) -> Cast:
         event, _ = await upsert_programme(session, load_programme(PROGRAMME))
         mia = User(email="mia.moderator@example.org", name="Mia Moderator")
         session.add(mia)
+        olu = User(email="olu.organiser@example.org", name="Olu Organiser")
+        session.add(olu)
         registrations = {}
         for name, category, country, organisation in ATTENDEES:
             registration = Registration(
@@ -103,13 +107,21 @@ async def _prepare(sessions: Any) -> Cast:
             )
             for name, r in registrations.items()
         }
-        return Cast(Actor(mia.id, "moderator", mia.name, kind="staff"), f"u:{mia.id}", attendees, people, segments)
+        return Cast(
+            Actor(mia.id, "moderator", mia.name, kind="staff"),
+            f"u:{mia.id}",
+            Actor(olu.id, "organiser", olu.name, kind="staff"),
+            f"u:{olu.id}",
+            attendees,
+            people,
+            segments,
+        )
 
 
 def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(New York time, who, what) in order. ``who`` is "mod" or an attendee's first name (``what``:
-    the command, without its cid) or "votes" (the service's coalesced vote flush). Entry and
-    question ids are the ones the core allocates in this order (1, 2, ...)."""
+    the command, without its cid), "org" (the organiser) or "votes" (the service's coalesced vote
+    flush). Entry, question and statement ids are the ones the core allocates in this order (1, 2, ...)."""
     seg, people = cast.segments, cast.people
     yield "09:00", "mod", {"type": "segment.open", "segment_id": seg["d1-opening"]}
     yield "09:02", "mod", {"type": "floor.grant", "person_id": people["António Vitorino"]}
@@ -192,7 +204,15 @@ def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "11:20", "Ana", {"type": "question.vote", "question_id": 3, "up": True}
     yield "11:20", "Ana", {"type": "question.vote", "question_id": 1, "up": False}
     yield "11:21", "votes", {}
-    yield "12:05", "mod", {"type": "segment.end", "segment_id": seg["d1-panel-2"]}
+    yield "11:30", "Ana", {"type": "floor.request", "topic": "Data", "on_behalf_of": "Brazil"}
+    yield "12:05", "mod", {"type": "segment.end", "segment_id": seg["d1-panel-2"]}  # Ana left waiting
+    yield "12:06", "org", {"type": "statements.set_deadline", "after_s": 7200}
+    yield "12:10", "Ana", {"type": "statement.submit", "segment_id": seg["d1-panel-2"], "language": "en",
+                           "text": "Brazil supports the data work."}  # fmt: skip
+    yield "12:11", "mod", {"type": "statement.reject", "statement_id": 1, "reason": "Please say more"}
+    yield "12:12", "Ana", {"type": "statement.submit", "segment_id": seg["d1-panel-2"], "language": "fr",
+                           "text": "Le Brésil soutient le travail sur les données.\nMerci."}  # fmt: skip
+    yield "12:13", "mod", {"type": "statement.approve", "statement_id": 1}
 
 
 PRESENCE_COUNTS = {  # New York time -> (online, peak today, by category), as the hub measures them
@@ -256,7 +276,12 @@ async def play(database_url: str, on_initial_state: Callable[[LiveStateRow], Non
                 await live.flush_votes()
             else:
                 cid += 1
-                actor, key = (cast.moderator, cast.moderator_key) if who == "mod" else _attendee(cast, who)
+                if who == "mod":
+                    actor, key = cast.moderator, cast.moderator_key
+                elif who == "org":
+                    actor, key = cast.organiser, cast.organiser_key
+                else:
+                    actor, key = _attendee(cast, who)
                 parsed = parse_command(json.dumps({"cid": f"g{cid}", **what}))
                 reply = await live.execute(event_id, parsed, actor=actor, actor_key=key)  # type: ignore[arg-type]
                 if reply.type != "result":

@@ -45,6 +45,7 @@ DYNAMIC: dict[str, list[str]] = {
     "lang.": list(INTERFACE_LANGUAGES),
     "inbox.": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
     "inbox.empty_": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
+    "st.status_": ["pending", "approved", "rejected"],
     "reminder.audience.": ["attendees", "speakers"],
     "err.": sorted(ERROR_CODES),
 }

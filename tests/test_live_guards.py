@@ -225,6 +225,10 @@ async def test_every_command_for_every_role(live_servers: list[ServerProcess]) -
         "poll.close": {"poll_id": 999},
         "poll.publish": {"poll_id": 999},
         "poll.vote": {"poll_id": 999, "option_ids": [1]},
+        "statement.submit": {"segment_id": 999, "language": "en", "text": "s"},
+        "statement.approve": {"statement_id": 999},
+        "statement.reject": {"statement_id": 999},
+        "statements.set_deadline": {"after_s": 3600},
     }
     assert set(samples) == set(ALLOWED_ROLES) - {"ping", "resume"}
     for command, fields in samples.items():

@@ -140,9 +140,9 @@ def sample_server_frames() -> list[Any]:
     """One of each frame, and an event frame for every event class."""
     events = []
     for case in CASES:
-        if "moderator" not in ALLOWED_ROLES[case.kind]:
+        if case.actor.role == "attendee":
             continue  # ballots: attendees only, and silent
-        _, emitted = act(case.state(MODERATOR), case.kind, MODERATOR, at(60), **case.fields)
+        _, emitted = act(case.state(case.actor), case.kind, case.actor, at(60), **case.fields)
         events += emitted
     published, _ = act(with_polls(), "poll.publish", MODERATOR, at(60), poll_id=1)
     events += record_poll_tallies(published, {1: PollTally(ballots=2, counts={1: 1, 2: 1})}, now=at(61))[1]

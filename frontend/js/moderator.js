@@ -10,6 +10,7 @@ import { segmentInProgress } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderInbox, setUpInbox } from "./inbox.js";
 import { renderModeratorPolls, setUpModeratorPolls } from "./polls.js";
+import { renderStatementInbox } from "./statements.js";
 
 initPage();
 const slug = slugFromPath();
@@ -93,11 +94,15 @@ function render(change) {
   if (change.kind === "event" && change.channel === "staff" && change.event.type === "question.asked") {
     announce(t("say.new_question"));
   }
+  if (change.kind === "event" && change.channel === "staff" && change.event.type === "statement.submitted") {
+    announce(t("st.say_new"));
+  }
   renderStage();
   renderFloor();
   renderQueue();
   renderInbox();
   renderModeratorPolls($("#mod-polls"), store, act, segmentTitle);
+  renderStatementInbox($("#statement-inbox"), store, act, (id) => segmentTitle(store.public, id));
   renderOnline();
   tick(state.live.connection.now());
 }

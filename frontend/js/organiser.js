@@ -14,6 +14,8 @@ import { setUpMessages, loadMessages, refreshMessages } from "./messages.js";
 import { pageOf, renderPager, labelCells, breakableEmail } from "./pager.js";
 import { setUpBulkImport } from "./bulk-import.js";
 import { mountOrganiserCertificates } from "./certificates.js";
+import { deadlineText } from "./statements.js";
+import { commandErrorText } from "./speaker.js";
 
 initPage();
 const slug = slugFromPath();
@@ -34,8 +36,12 @@ async function main() {
   }
   $("#dashboard").hidden = false;
   setUpControls();
+  setUpStatementDeadline();
   state.live = startLive(slug, {
-    onChange: renderPresence,
+    onChange: () => {
+      renderPresence();
+      renderStatementDeadline();
+    },
     onStatus: (status, detail) => {
       if (status === "closed" && detail.reason) gate(`conn.closed.${detail.reason}`, detail.reason === "signed_out");
       // refused at the handshake, or closed for a role removed or a session ended: say which
@@ -107,6 +113,49 @@ function renderPresence() {
     ),
     p.at ? h("p", { class: "muted" }, t("org.updated", { time: formatTime(p.at, state.event.timezone, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) })) : null,
   );
+}
+
+// -- written statements: the deadline ------------------------------------------------------------------
+
+function renderStatementDeadline() {
+  const store = state.live.store;
+  if (!store.ready) return;
+  const board = store.public.statements;
+  $("#st-rule").textContent = t("st.org_current", { rule: deadlineText(board, state.event.timezone) });
+  const pending = store.staff ? store.staff.statements.filter((s) => s.status === "pending").length : 0;
+  $("#st-counts").textContent = t("st.org_counts", { published: board.published.length, pending });
+}
+
+function setUpStatementDeadline() {
+  $("#st-deadline-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const error = $("#st-deadline-error");
+    error.textContent = "";
+    let fields;
+    if ($("#st-kind-until").checked) {
+      const value = $("#st-until").value;
+      if (!value) {
+        error.textContent = t("st.org_until_missing");
+        $("#st-until").focus();
+        return;
+      }
+      fields = { until: new Date(value).toISOString() };
+    } else {
+      const hours = Number($("#st-hours").value);
+      if (!(hours * 3600 >= 60 && hours <= 720)) {
+        error.textContent = t("st.org_hours_range");
+        $("#st-hours").focus();
+        return;
+      }
+      fields = { after_s: Math.round(hours * 3600) };
+    }
+    try {
+      await state.live.connection.send("statements.set_deadline", fields);
+      announce(t("st.org_saved", { rule: deadlineText({ deadline: { after_s: null, until: null, ...fields } }, state.event.timezone) }));
+    } catch (err) {
+      error.textContent = commandErrorText(err);
+    }
+  });
 }
 
 // -- attendance over time ----------------------------------------------------------------------------

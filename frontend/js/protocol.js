@@ -41,6 +41,10 @@ export const SPEC = Object.freeze(
     "poll.close": {"fields": ["poll_id"], "required": ["poll_id"], "roles": ["moderator", "organiser"]},
     "poll.publish": {"fields": ["poll_id"], "required": ["poll_id"], "roles": ["moderator", "organiser"]},
     "poll.vote": {"fields": ["poll_id", "option_ids"], "required": ["poll_id", "option_ids"], "roles": ["attendee"]},
+    "statement.submit": {"fields": ["segment_id", "language", "text"], "required": ["segment_id", "language", "text"], "roles": ["attendee", "moderator", "organiser"]},
+    "statement.approve": {"fields": ["statement_id"], "required": ["statement_id"], "roles": ["moderator", "organiser"]},
+    "statement.reject": {"fields": ["statement_id", "reason"], "required": ["statement_id"], "roles": ["moderator", "organiser"]},
+    "statements.set_deadline": {"fields": ["after_s", "until"], "required": [], "roles": ["organiser"]},
     "ping": {"fields": [], "required": [], "roles": ["attendee", "moderator", "organiser"]},
     "resume": {"fields": ["channels"], "required": ["channels"], "roles": ["attendee", "moderator", "organiser"]}
   },
@@ -83,10 +87,16 @@ export const SPEC = Object.freeze(
     "speech.limit_set": {"channel": "public", "fields": ["speech_id", "limit_s"]},
     "speech.paused": {"channel": "public", "fields": ["speech_id", "at"]},
     "speech.resumed": {"channel": "public", "fields": ["speech_id", "at", "paused_s"]},
-    "speech.started": {"channel": "public", "fields": ["speech"]}
+    "speech.started": {"channel": "public", "fields": ["speech"]},
+    "statement.approved": {"channel": "staff", "fields": ["statement_id", "by", "at"]},
+    "statement.published": {"channel": "public", "fields": ["statement"]},
+    "statement.rejected": {"channel": "staff", "fields": ["statement_id", "reason", "by", "at"]},
+    "statement.submitted": {"channel": "staff", "fields": ["statement"]},
+    "statements.deadline_set": {"channel": "public", "fields": ["deadline", "at"]},
+    "statements.opened": {"channel": "public", "fields": ["window"]}
   },
   "server_frames": ["error", "event", "heartbeat", "result", "resync", "snapshot"],
-  "error_codes": ["bad_json", "unknown_type", "invalid", "forbidden", "not_found", "no_live_segment", "list_closed", "already_waiting", "invalid_transition", "reorder_mismatch", "outside_day", "rate_limited", "internal"],
+  "error_codes": ["bad_json", "unknown_type", "invalid", "forbidden", "not_found", "no_live_segment", "list_closed", "already_waiting", "invalid_transition", "reorder_mismatch", "outside_day", "not_eligible", "deadline_passed", "rate_limited", "internal"],
   "resync_reasons": ["epoch_changed", "history_exhausted", "gap", "slow_consumer"]
 }
 );

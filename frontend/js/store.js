@@ -317,10 +317,52 @@ export function openPoll(pub) {
   return pub.polls.find((p) => p.status === "open") || null;
 }
 
+// -- written statements (server/core/statements.py apply_public_statements, apply_staff_statements) --
+
+function applyPublicStatements(state, ev) {
+  const board = state.statements;
+  switch (ev.type) {
+    case "statements.opened":
+      if (board.windows.some((w) => w.segment_id === ev.window.segment_id)) {
+        fail(`statements for segment ${ev.window.segment_id} are already open`);
+      }
+      return { ...state, statements: { ...board, windows: [...board.windows, ev.window] } };
+    case "statements.deadline_set":
+      return { ...state, statements: { ...board, deadline: ev.deadline } };
+    case "statement.published":
+      if (board.published.some((s) => s.id === ev.statement.id)) fail(`statement ${ev.statement.id} is already published`);
+      return { ...state, statements: { ...board, published: [...board.published, ev.statement].sort(byIdOrder) } };
+    default:
+      return undefined;
+  }
+}
+
+function pendingStatement(state, id) {
+  const statement = state.statements.find((s) => s.id === id);
+  if (!statement || statement.status !== "pending") fail(`statement ${id} is not pending`);
+  return statement;
+}
+
+function applyStaffStatements(state, ev) {
+  switch (ev.type) {
+    case "statement.submitted":
+      return { ...state, statements: [...state.statements.filter((s) => s.id !== ev.statement.id), ev.statement].sort(byIdOrder) };
+    case "statement.approved":
+      pendingStatement(state, ev.statement_id);
+      return { ...state, statements: state.statements.filter((s) => s.id !== ev.statement_id) };
+    case "statement.rejected": {
+      const rejected = { ...pendingStatement(state, ev.statement_id), status: "rejected", reason: ev.reason, decided_by: ev.by, decided_at: ev.at };
+      return { ...state, statements: state.statements.map((s) => (s.id === ev.statement_id ? rejected : s)) };
+    }
+    default:
+      return undefined;
+  }
+}
+
 // -- the two views ----------------------------------------------------------------------------------
 
 export function applyPublic(state, ev) {
-  const next = applyStage(state, ev) ?? applyQueue(state, ev) ?? applyPublicQa(state, ev) ?? applyPublicPolls(state, ev);
+  const next = applyStage(state, ev) ?? applyQueue(state, ev) ?? applyPublicQa(state, ev) ?? applyPublicPolls(state, ev) ?? applyPublicStatements(state, ev);
   if (next === undefined) fail(`${ev.type} is not a public event`);
   return next;
 }
@@ -332,7 +374,7 @@ export function applyStaff(state, ev) {
       presence: { online: ev.online, peak_today: ev.peak_today, by_category: { ...ev.by_category }, at: ev.at },
     };
   }
-  const next = applyStaffQa(state, ev) ?? applyStaffPolls(state, ev);
+  const next = applyStaffQa(state, ev) ?? applyStaffPolls(state, ev) ?? applyStaffStatements(state, ev);
   if (next === undefined) fail(`${ev.type} is not a staff event`);
   return next;
 }
@@ -389,6 +431,7 @@ export class Store {
       questions: [...snapshot.me.questions],
       voted: [...snapshot.me.voted],
       ballots: { ...(snapshot.me.ballots ?? {}) },
+      statements: [...(snapshot.me.statements || [])],
     };
     this.positions = {
       public: { ...snapshot.channels.public },
@@ -474,6 +517,23 @@ export class Store {
       case "question.dismissed":
         me.questions = me.questions.filter((q) => q.id !== ev.question.id);
         break;
+      case "statement.published":
+        if (this.isMe(ev.statement.author.who)) {
+          const { id, segment_id, language, text, submitted_at } = ev.statement;
+          this.ownStatement({ id, segment_id, language, text, submitted_at, status: "approved", reason: null });
+        }
+        break;
+      case "statement.submitted":
+      case "statement.rejected": {
+        // a staff member's own statement, seen on the staff channel (attendees learn of a rejection
+        // from their next snapshot)
+        const statement = this.staff?.statements.find((s) => s.id === (ev.statement?.id ?? ev.statement_id));
+        if (statement && this.isMe(statement.author.who)) {
+          const { id, segment_id, language, text, submitted_at, status, reason } = statement;
+          this.ownStatement({ id, segment_id, language, text, submitted_at, status, reason: reason ?? null });
+        }
+        break;
+      }
       default:
     }
     void before;
@@ -496,6 +556,11 @@ export class Store {
     ].sort(byIdOrder);
   }
 
+  ownStatement(statement) {
+    const me = this.me;
+    me.statements = [...(me.statements || []).filter((s) => s.id !== statement.id), statement].sort(byIdOrder);
+  }
+
   /** What a successful command of this user changes in its personal part. */
   recordResult(frame, data) {
     const me = this.me;
@@ -516,6 +581,17 @@ export class Store {
         },
         published || data.published === true,
       );
+    }
+    if (frame.type === "statement.submit" && data?.statement_id) {
+      this.ownStatement({
+        id: data.statement_id,
+        segment_id: frame.segment_id,
+        language: frame.language,
+        text: frame.text,
+        submitted_at: new Date().toISOString(),
+        status: "pending",
+        reason: null,
+      });
     }
     if (frame.type === "question.vote") {
       const voted = new Set(me.voted);

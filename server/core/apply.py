@@ -52,6 +52,12 @@ from server.core.model import (
     SpeechResumed,
     SpeechStarted,
     StaffState,
+    StatementApproved,
+    StatementPublished,
+    StatementRejected,
+    StatementsDeadlineSet,
+    StatementsOpened,
+    StatementSubmitted,
 )
 from server.core.polls import apply_public_polls, apply_staff_polls
 from server.core.presence import apply_presence
@@ -59,6 +65,7 @@ from server.core.qa import apply_public_qa, apply_staff_qa
 from server.core.speakers import apply_queue
 from server.core.stage import apply_stage
 from server.core.state import Emitted, InconsistentEvent
+from server.core.statements import apply_public_statements, apply_staff_statements
 
 
 def apply_public(state: PublicState, event: Event) -> PublicState:
@@ -93,6 +100,8 @@ def apply_public(state: PublicState, event: Event) -> PublicState:
             return apply_public_qa(state, event)
         case PollOpened() | PollClosed() | PollResultsPublished() | PollResultsUpdated():
             return apply_public_polls(state, event)
+        case StatementsOpened() | StatementsDeadlineSet() | StatementPublished():
+            return apply_public_statements(state, event)
         case _:
             raise InconsistentEvent(f"{event.type} is a {event.channel} event, not a public one")
 
@@ -112,6 +121,8 @@ def apply_staff(state: StaffState, event: Event) -> StaffState:
             return apply_presence(state, event)
         case PollPrepared() | PollDiscarded() | PollLaunched() | PollTallied():
             return apply_staff_polls(state, event)
+        case StatementSubmitted() | StatementApproved() | StatementRejected():
+            return apply_staff_statements(state, event)
         case _:
             raise InconsistentEvent(f"{event.type} is a {event.channel} event, not a staff one")
 

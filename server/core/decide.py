@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import assert_never
 
-from server.core import polls, qa, speakers, stage
+from server.core import polls, qa, speakers, stage, statements
 from server.core.apply import apply_public, apply_staff
 from server.core.model import (
     FloorGrant,
@@ -50,11 +50,16 @@ from server.core.model import (
     SpeechResume,
     SpeechSetLimit,
     StateCommand,
+    StatementApprove,
+    StatementReject,
+    StatementsSetDeadline,
+    StatementSubmit,
 )
 from server.core.permissions import ALLOWED_ROLES
 from server.core.presence import presence_counts
 from server.core.speaking_order import DEFAULT_CATEGORY_ORDER
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, utc_instant
+from server.core.statements import DEFAULT_POLICY, StatementPolicy
 from server.core.tx import Transaction
 
 
@@ -70,6 +75,7 @@ def decide(
     now: datetime,
     rehearsal: bool = False,
     category_order: Sequence[str] = DEFAULT_CATEGORY_ORDER,
+    statement_policy: StatementPolicy = DEFAULT_POLICY,
 ) -> tuple[LiveState, list[Emitted]]:
     """Check ``command`` against the role and the state; return the new state and its events.
 
@@ -77,6 +83,7 @@ def decide(
     listed in the command's docstring). ``now`` must be aware; events carry it in UTC. ``rehearsal``:
     the event is a rehearsal copy, whose segments may open on any day. ``category_order``: the
     event's speaking order of categories (``core.speaking_order``), for the list by category.
+    ``statement_policy``: the event's languages and length limit for ``statement.submit``.
     """
     if actor.role not in ALLOWED_ROLES[command.type]:
         raise CommandRejected("forbidden", f"{command.type} is not allowed for {actor.role}s")
@@ -91,6 +98,7 @@ def decide(
         case SegmentEnd():
             polls.close_with_segment(tx, command.segment_id)
             stage.end_segment(tx, command, actor)
+            statements.open_windows(tx, command.segment_id)
         case FloorGrant():
             stage.grant_floor(tx, command, actor)
         case SpeechPause():
@@ -151,6 +159,14 @@ def decide(
             polls.publish_results(tx, command, actor)
         case PollVote():
             polls.check_ballot(tx, command, actor)
+        case StatementSubmit():
+            statements.submit_statement(tx, command, actor, statement_policy)
+        case StatementApprove():
+            statements.approve_statement(tx, command, actor)
+        case StatementReject():
+            statements.reject_statement(tx, command, actor)
+        case StatementsSetDeadline():
+            statements.set_deadline(tx, command, actor)
         case _:
             assert_never(command)
     return tx.result()

@@ -3,7 +3,8 @@
 ``core.decide`` enforces it (``forbidden``); ``server.protocol.permissions`` adds the control frames,
 and the websocket layer and the frontend may consult it to refuse early or hide a button.
 Organisers can do everything moderators can; moderators and organisers may also take part as
-attendees do (ask, vote on questions, request the floor), but not vote in polls.
+attendees do (ask, vote on questions, request the floor, submit a statement when left waiting),
+but not vote in polls. Only organisers set the event's deadline for written statements.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ EVERYONE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organise
 _STAFF: Final[frozenset[Role]] = frozenset({"moderator", "organiser"})
 ATTENDEES: Final[frozenset[Role]] = frozenset({"attendee"})
 """Poll ballots are for attendees only: the staff run the poll and see its tally."""
+_ORGANISERS: Final[frozenset[Role]] = frozenset({"organiser"})
 
 ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "segment.open": _STAFF,
@@ -53,6 +55,10 @@ ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "poll.close": _STAFF,
     "poll.publish": _STAFF,
     "poll.vote": ATTENDEES,
+    "statement.submit": EVERYONE,
+    "statement.approve": _STAFF,
+    "statement.reject": _STAFF,
+    "statements.set_deadline": _ORGANISERS,
 }
 
 assert set(ALLOWED_ROLES) == set(STATE_COMMANDS_BY_TYPE), "every command needs exactly one permission row"

@@ -27,7 +27,16 @@ from typing import Any, Final, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from server.core.apply import apply_public, apply_staff
-from server.core.model import Event, FloorRequested, PersonKind, PollPrepared, QuestionAsked, SpeechStarted, person_ref
+from server.core.model import (
+    Event,
+    FloorRequested,
+    PersonKind,
+    PollPrepared,
+    QuestionAsked,
+    SpeechStarted,
+    StatementSubmitted,
+    person_ref,
+)
 from server.core.state import Counters, LiveState
 
 T = TypeVar("T")
@@ -262,10 +271,11 @@ def rebuild_state(initial: LiveState, events: Iterable[Event]) -> LiveState:
     into ``initial`` with the clients' own apply rules, and the id counters past every id the
     events allocated. The service stores exactly this state beside the log."""
     public, staff = initial.public, initial.staff
-    entry, question, speech = (
+    entry, question, speech, statement = (
         initial.counters.next_entry_id,
         initial.counters.next_question_id,
         initial.counters.next_speech_id,
+        initial.counters.next_statement_id,
     )
     poll = initial.counters.next_poll_id
     for event in events:
@@ -281,5 +291,13 @@ def rebuild_state(initial: LiveState, events: Iterable[Event]) -> LiveState:
             speech = max(speech, event.speech.id + 1)
         elif isinstance(event, PollPrepared):
             poll = max(poll, event.poll.id + 1)
-    counters = Counters(next_entry_id=entry, next_question_id=question, next_speech_id=speech, next_poll_id=poll)
+        elif isinstance(event, StatementSubmitted):
+            statement = max(statement, event.statement.id + 1)
+    counters = Counters(
+        next_entry_id=entry,
+        next_question_id=question,
+        next_speech_id=speech,
+        next_poll_id=poll,
+        next_statement_id=statement,
+    )
     return LiveState(public=public, staff=staff, counters=counters)

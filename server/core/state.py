@@ -78,6 +78,7 @@ class Counters(BaseModel):
     next_question_id: int = Field(1, ge=1)
     next_speech_id: int = Field(1, ge=1)
     next_poll_id: int = Field(1, ge=1)
+    next_statement_id: int = Field(1, ge=1)
 
 
 class LiveState(BaseModel):

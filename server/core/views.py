@@ -21,9 +21,11 @@ from server.core.model import (
     SpeechStarted,
     StaffQuestion,
     StaffState,
+    StatementSubmitted,
 )
 from server.core.speakers import entry_of
 from server.core.state import Actor, Emitted, LiveState
+from server.core.statements import own_statements
 
 
 def views_for(state: LiveState, role: Role) -> tuple[PublicState, StaffState | None]:
@@ -65,6 +67,7 @@ def personal_view(
             for poll_id, option_ids in sorted((ballots or {}).items())
             if any(p.id == poll_id for p in state.public.polls)
         },
+        statements=own_statements(state.public, state.staff, actor.who),
     )
 
 
@@ -84,7 +87,8 @@ def result_data(emitted: Sequence[Emitted]) -> dict[str, JsonValue] | None:
     """The ``data`` of a ``result`` frame: what the command created, so the sender can find it.
 
     ``floor.request`` → ``{"entry_id", "position"}``; ``question.ask`` → ``{"question_id", "published"}``;
-    ``floor.grant`` → ``{"speech_id"}``; ``poll.prepare`` → ``{"poll_id"}``; anything else → None.
+    ``floor.grant`` → ``{"speech_id"}``; ``poll.prepare`` → ``{"poll_id"}``; ``statement.submit`` →
+    ``{"statement_id"}``; anything else → None.
     """
     data: dict[str, JsonValue] = {}
     for _, event in emitted:
@@ -101,4 +105,6 @@ def result_data(emitted: Sequence[Emitted]) -> dict[str, JsonValue] | None:
                 data["speech_id"] = event.speech.id
             case PollPrepared():
                 data["poll_id"] = event.poll.id
+            case StatementSubmitted():
+                data["statement_id"] = event.statement.id
     return data or None

@@ -47,6 +47,10 @@ from server.core.model.commands import (
     SpeechResume,
     SpeechSetLimit,
     StateCommand,
+    StatementApprove,
+    StatementReject,
+    StatementsSetDeadline,
+    StatementSubmit,
     type_tag,
 )
 from server.core.model.events import (
@@ -95,6 +99,12 @@ from server.core.model.events import (
     SpeechResumed,
     SpeechStarted,
     StaffEvent,
+    StatementApproved,
+    StatementPublished,
+    StatementRejected,
+    StatementsDeadlineSet,
+    StatementsOpened,
+    StatementSubmitted,
 )
 from server.core.model.polls import (
     DraftPoll,
@@ -128,6 +138,15 @@ from server.core.model.state import (
     StaffQuestionStatus,
     StaffState,
     Stage,
+)
+from server.core.model.statements import (
+    OwnStatement,
+    PublicStatement,
+    StaffStatement,
+    StatementAuthor,
+    StatementDeadline,
+    StatementsBoard,
+    StatementWindow,
 )
 from server.protocol.base import (
     CHANNELS,
@@ -317,4 +336,21 @@ __all__ = [
     "parse_command",
     "parse_server_frame",
     "type_tag",
+    "StatementApprove",
+    "StatementReject",
+    "StatementsSetDeadline",
+    "StatementSubmit",
+    "StatementApproved",
+    "StatementPublished",
+    "StatementRejected",
+    "StatementsDeadlineSet",
+    "StatementsOpened",
+    "StatementSubmitted",
+    "OwnStatement",
+    "PublicStatement",
+    "StaffStatement",
+    "StatementAuthor",
+    "StatementDeadline",
+    "StatementsBoard",
+    "StatementWindow",
 ]

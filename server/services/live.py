@@ -28,7 +28,7 @@ from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow
 from server.adapters.db.models import Event as EventRow
 from server.core.decide import decide, record_poll_tallies, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
-from server.core.model import Person, SegmentInfo
+from server.core.model import DEFAULT_STATEMENT_MAX_CHARS, Person, SegmentInfo
 from server.core.polls import open_poll, public_poll
 from server.core.records import (
     RecordError,
@@ -41,6 +41,7 @@ from server.core.records import (
 )
 from server.core.speaking_order import DEFAULT_CATEGORY_ORDER
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
+from server.core.statements import StatementPolicy
 from server.core.views import personal_view, result_data, views_for
 from server.protocol import (
     Channel,
@@ -69,6 +70,9 @@ from server.protocol import (
 from server.protocol import (
     SegmentOpen as SegmentOpenCommand,
 )
+from server.protocol import (
+    StatementSubmit as StatementSubmitCommand,
+)
 from server.protocol.frames import ErrorFrame, EventFrame, ResultFrame, SnapshotFrame
 from server.services import polls
 
@@ -94,10 +98,18 @@ class Position:
 
 
 class LiveService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        *,
+        clock: Clock,
+        statement_max_chars: int = DEFAULT_STATEMENT_MAX_CHARS,
+    ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._clock = clock
+        self._statement_max_chars = statement_max_chars
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._dirty_votes: defaultdict[int, set[int]] = defaultdict(set)
         self._dirty_polls: defaultdict[int, set[int]] = defaultdict(set)
@@ -222,6 +234,10 @@ class LiveService:
             rehearsal = False
             if isinstance(command, SegmentOpenCommand):  # only opening a segment depends on it
                 rehearsal = bool(await session.scalar(select(EventRow.is_rehearsal).where(EventRow.id == event_id)))
+            policy = StatementPolicy(max_chars=self._statement_max_chars)
+            if isinstance(command, StatementSubmitCommand):  # only a statement depends on the languages
+                languages = await session.scalar(select(EventRow.languages).where(EventRow.id == event_id))
+                policy = StatementPolicy(self._statement_max_chars, tuple(str(code) for code in languages or ()))
             exact: list[Emitted] = []
             if isinstance(command, PollCloseCommand | PollPublishCommand):
                 state, exact = await self._exact_tally(session, event_id, state, command.poll_id)
@@ -238,6 +254,7 @@ class LiveService:
                 now=self._clock.now(),
                 rehearsal=rehearsal,
                 category_order=category_order,
+                statement_policy=policy,
             )
             if isinstance(command, QuestionVoteCommand):
                 vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)

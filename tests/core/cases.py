@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.core import Actor, LiveState, record_poll_tallies
-from server.protocol import STATE_COMMAND_CLASSES, PollTally, type_tag
+from server.protocol import ALLOWED_ROLES, STATE_COMMAND_CLASSES, PollTally, type_tag
 from tests.core.helpers import (
     ATTENDEE,
     ATTENDEE_2,
     CLOSING_ID,
     MODERATOR,
+    ORGANISER,
     PANEL_ID,
     SPEAKER_ID,
     act,
@@ -110,6 +111,17 @@ def with_polls(actor: Actor = ATTENDEE) -> LiveState:
 
 def poll_closed(actor: Actor = ATTENDEE) -> LiveState:
     return _then(with_polls(actor), "poll.close", minute=47, poll_id=OPEN_POLL)
+def statements_open(actor: Actor = ATTENDEE) -> LiveState:
+    """The panel ended with ``ATTENDEE_2`` and ``actor`` waiting: both may submit a statement."""
+    return between_segments(actor)
+
+
+def statement_pending(actor: Actor = ATTENDEE) -> LiveState:
+    """``ATTENDEE_2`` submitted statement 1 for the panel; ``actor`` submitted statement 2."""
+    s = _then(
+        statements_open(actor), "statement.submit", ATTENDEE_2, 115, segment_id=PANEL_ID, language="en", text="We"
+    )
+    return _then(s, "statement.submit", actor, 116, segment_id=PANEL_ID, language="fr", text="Nous soutenons.")
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,13 @@ class Case:
     state: Callable[[Actor], LiveState]
     fields: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+
+    @property
+    def actor(self) -> Actor:
+        """Who sends it in the fold tests: a moderator, or an organiser for organiser-only commands,
+        or an attendee for attendee-only ones (ballots)."""
+        roles = ALLOWED_ROLES[self.kind]
+        return MODERATOR if "moderator" in roles else ORGANISER if "organiser" in roles else ATTENDEE
 
     @property
     def id(self) -> str:
@@ -175,6 +194,12 @@ CASES: list[Case] = [
     Case("poll.publish", with_polls, {"poll_id": OPEN_POLL}, "open"),
     Case("poll.publish", poll_closed, {"poll_id": OPEN_POLL}, "closed"),
     Case("poll.vote", with_polls, {"poll_id": OPEN_POLL, "option_ids": [2]}),
+    Case("statement.submit", statements_open, {"segment_id": PANEL_ID, "language": "es", "text": "Apoyamos."}),
+    Case("statement.submit", statement_pending, {"segment_id": PANEL_ID, "language": "en", "text": "We"}, "replace"),
+    Case("statement.approve", statement_pending, {"statement_id": 1}),
+    Case("statement.reject", statement_pending, {"statement_id": 1, "reason": "Off topic"}),
+    Case("statements.set_deadline", busy, {"after_s": 7200}, "relative"),
+    Case("statements.set_deadline", statements_open, {"until": "2022-03-01T23:00:00Z"}, "absolute"),
 ]
 
 # commands that, legal, change nothing in the views (the service acts on them)

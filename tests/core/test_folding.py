@@ -13,17 +13,16 @@ import pytest
 from pydantic import TypeAdapter
 
 from server.core import LiveState, apply_public, apply_staff, decide
-from server.protocol import ALLOWED_ROLES, Event, PublicState, StaffState
+from server.protocol import Event, PublicState, StaffState
 from tests.core.cases import CASES, SILENT, Case
-from tests.core.helpers import ATTENDEE, MODERATOR, at, command
+from tests.core.helpers import at, command
 
 EVENT = TypeAdapter(Event)
 
 
 def _decide(case: Case) -> tuple[LiveState, LiveState, list]:
-    actor = MODERATOR if "moderator" in ALLOWED_ROLES[case.kind] else ATTENDEE
-    old = case.state(actor)
-    new, emitted = decide(old, command(case.kind, **case.fields), actor=actor, now=at(60))
+    old = case.state(case.actor)
+    new, emitted = decide(old, command(case.kind, **case.fields), actor=case.actor, now=at(60))
     return old, new, emitted
 
 

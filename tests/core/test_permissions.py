@@ -9,7 +9,16 @@ from server.protocol import ALLOWED_ROLES, COMMANDS_BY_TYPE, ROLES, is_allowed
 from tests.core.cases import CASES, Case
 from tests.core.helpers import ACTORS, at, command
 
-ATTENDEE_COMMANDS = {"floor.request", "floor.withdraw", "question.ask", "question.vote", "ping", "resume"}
+ATTENDEE_COMMANDS = {
+    "floor.request",
+    "floor.withdraw",
+    "question.ask",
+    "question.vote",
+    "statement.submit",
+    "ping",
+    "resume",
+}
+ORGANISER_COMMANDS = {"statements.set_deadline"}
 
 ATTENDEE_ONLY_COMMANDS = {"poll.vote"}  # the staff run a poll; they do not vote in it
 
@@ -18,6 +27,8 @@ EXPECTED = {
     if kind in ATTENDEE_ONLY_COMMANDS
     else {"attendee", "moderator", "organiser"}
     if kind in ATTENDEE_COMMANDS
+    else {"organiser"}
+    if kind in ORGANISER_COMMANDS
     else {"moderator", "organiser"}
     for kind in COMMANDS_BY_TYPE
 }

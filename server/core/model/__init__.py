@@ -75,6 +75,10 @@ from server.core.model.commands import (
     SpeechResume,
     SpeechSetLimit,
     StateCommand,
+    StatementApprove,
+    StatementReject,
+    StatementsSetDeadline,
+    StatementSubmit,
     type_tag,
 )
 from server.core.model.events import (
@@ -123,6 +127,12 @@ from server.core.model.events import (
     SpeechResumed,
     SpeechStarted,
     StaffEvent,
+    StatementApproved,
+    StatementPublished,
+    StatementRejected,
+    StatementsDeadlineSet,
+    StatementsOpened,
+    StatementSubmitted,
 )
 from server.core.model.polls import (
     MAX_POLL_OPTIONS,
@@ -164,6 +174,18 @@ from server.core.model.state import (
     StaffQuestionStatus,
     StaffState,
     Stage,
+)
+from server.core.model.statements import (
+    DEFAULT_DEADLINE_AFTER_S,
+    DEFAULT_STATEMENT_MAX_CHARS,
+    STATEMENT_TEXT_LIMIT,
+    OwnStatement,
+    PublicStatement,
+    StaffStatement,
+    StatementAuthor,
+    StatementDeadline,
+    StatementsBoard,
+    StatementWindow,
 )
 
 __all__ = [
@@ -316,4 +338,24 @@ __all__ = [
     "person_ref",
     "require_type_tag",
     "type_tag",
+    "StatementApprove",
+    "StatementReject",
+    "StatementsSetDeadline",
+    "StatementSubmit",
+    "StatementApproved",
+    "StatementPublished",
+    "StatementRejected",
+    "StatementsDeadlineSet",
+    "StatementsOpened",
+    "StatementSubmitted",
+    "DEFAULT_DEADLINE_AFTER_S",
+    "DEFAULT_STATEMENT_MAX_CHARS",
+    "STATEMENT_TEXT_LIMIT",
+    "OwnStatement",
+    "PublicStatement",
+    "StaffStatement",
+    "StatementAuthor",
+    "StatementDeadline",
+    "StatementsBoard",
+    "StatementWindow",
 ]

@@ -26,6 +26,7 @@ from pydantic.json_schema import SkipJsonSchema
 from server.core.model.base import (
     Cid,
     Id,
+    Instant,
     LimitSeconds,
     Model,
     NoticeText,
@@ -41,6 +42,12 @@ from server.core.model.polls import (
     PollOptionText,
     PollQuestionText,
     distinct_option_texts,
+)
+from server.core.model.statements import (
+    DeadlineSeconds,
+    LanguageTag,
+    OptionalRejectionReason,
+    StatementText,
 )
 
 
@@ -438,6 +445,70 @@ class PollVote(BaseCommand):
         return self
 
 
+# -- written statements ---------------------------------------------------------------------------
+
+
+class StatementSubmit(BaseCommand):
+    """Submit a written statement for an ended segment that left you waiting for the floor, in one
+    of the event's languages, before the deadline. A new submission replaces your pending or
+    rejected one (same id, pending again). The text is 1 to ``PARLEY_STATEMENT_MAX_CHARS``
+    characters after stripping (5,000 by default, never more than 10,000); line breaks allowed.
+
+    Emits ``statement.submitted`` (staff). Errors: ``not_found`` (no such segment);
+    ``not_eligible`` (the segment did not end with you waiting for the floor);
+    ``deadline_passed``; ``invalid_transition`` (your statement is already approved); ``invalid``
+    (a text over the event's limit, a language the event does not have).
+    """
+
+    type: Literal["statement.submit"] = "statement.submit"
+    segment_id: Id
+    language: LanguageTag
+    text: StatementText
+
+
+class StatementApprove(BaseCommand):
+    """Publish a pending statement. Emits ``statement.approved`` (staff) and
+    ``statement.published`` (public). Errors: ``not_found``; ``invalid_transition`` unless
+    pending."""
+
+    type: Literal["statement.approve"] = "statement.approve"
+    statement_id: Id
+
+
+class StatementReject(BaseCommand):
+    """Turn down a pending statement, with an optional reason (at most 500 characters; blank means
+    none) that its author sees. The author may submit a new version before the deadline. Emits
+    ``statement.rejected`` (staff). Errors: ``not_found``; ``invalid_transition`` unless pending."""
+
+    type: Literal["statement.reject"] = "statement.reject"
+    statement_id: Id
+    reason: OptionalRejectionReason = None
+
+
+def _exactly_one_deadline(schema: dict[str, Any]) -> None:
+    require_type_tag(schema)
+    schema["oneOf"] = [{"required": ["after_s"]}, {"required": ["until"]}]
+
+
+class StatementsSetDeadline(BaseCommand):
+    """Organisers only: until when statements are accepted, for the whole event: ``after_s``
+    seconds after each segment's end (60 s to 30 days), or one instant ``until`` for every segment.
+    Exactly one of the two. Open windows follow the new rule at once (it may extend or end them).
+    Emits ``statements.deadline_set`` (public); no-op if unchanged."""
+
+    type: Literal["statements.set_deadline"] = "statements.set_deadline"
+    after_s: DeadlineSeconds | SkipJsonSchema[None] = None
+    until: Instant | SkipJsonSchema[None] = None
+
+    model_config = ConfigDict(json_schema_extra=_exactly_one_deadline)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StatementsSetDeadline:
+        if (self.after_s is None) == (self.until is None):
+            raise ValueError("give exactly one of after_s and until")
+        return self
+
+
 # -- unions --------------------------------------------------------------------------------------
 
 StateCommand = Annotated[
@@ -474,7 +545,11 @@ StateCommand = Annotated[
     | PollOpen
     | PollClose
     | PollPublish
-    | PollVote,
+    | PollVote
+    | StatementSubmit
+    | StatementApprove
+    | StatementReject
+    | StatementsSetDeadline,
     Field(discriminator="type"),
 ]
 """The commands with rules in ``core.decide``."""

@@ -35,6 +35,13 @@ from server.core.model.state import (
     Speech,
     StaffQuestion,
 )
+from server.core.model.statements import (
+    PublicStatement,
+    RejectionReason,
+    StaffStatement,
+    StatementDeadline,
+    StatementWindow,
+)
 
 
 class BaseEvent(Model):
@@ -370,6 +377,58 @@ class PollResultsUpdated(PublicEvent):
     results: PollResults
 
 
+# -- written statements (public and staff) ---------------------------------------------------------
+
+
+class StatementsOpened(PublicEvent):
+    """A segment ended with people waiting for the floor: each may now submit a statement for it."""
+
+    type: Literal["statements.opened"] = "statements.opened"
+    window: StatementWindow
+
+
+class StatementsDeadlineSet(PublicEvent):
+    """The organiser's new deadline rule, for every window, open or not yet."""
+
+    type: Literal["statements.deadline_set"] = "statements.deadline_set"
+    deadline: StatementDeadline
+    at: Instant
+
+
+class StatementPublished(PublicEvent):
+    """An approved statement, now public under its segment."""
+
+    type: Literal["statement.published"] = "statement.published"
+    statement: PublicStatement
+
+
+class StatementSubmitted(StaffEvent):
+    """A new statement, or a new version replacing its author's pending or rejected one (same id):
+    pending either way."""
+
+    type: Literal["statement.submitted"] = "statement.submitted"
+    statement: StaffStatement
+
+
+class StatementApproved(StaffEvent):
+    """The pending statement leaves the staff list; ``statement.published`` (public) follows."""
+
+    type: Literal["statement.approved"] = "statement.approved"
+    statement_id: Id
+    by: PersonRef
+    at: Instant
+
+
+class StatementRejected(StaffEvent):
+    """The pending statement is rejected, with the reason its author sees (null: none given)."""
+
+    type: Literal["statement.rejected"] = "statement.rejected"
+    statement_id: Id
+    reason: RejectionReason | None
+    by: PersonRef
+    at: Instant
+
+
 # -- the unions -----------------------------------------------------------------------------------
 # One per part of the state that folds them (core.stage, core.speakers, core.qa, core.presence, core.polls);
 # ``Event`` is their union, so a new event is listed once.
@@ -403,9 +462,19 @@ StaffQaEvent = (
 
 PublicPollEvent = PollOpened | PollClosed | PollResultsPublished | PollResultsUpdated
 StaffPollEvent = PollPrepared | PollDiscarded | PollLaunched | PollTallied
+PublicStatementEvent = StatementsOpened | StatementsDeadlineSet | StatementPublished
+StaffStatementEvent = StatementSubmitted | StatementApproved | StatementRejected
 
 Event = Annotated[
-    StageEvent | QueueEvent | PublicQaEvent | StaffQaEvent | PresenceCountsUpdated | PublicPollEvent | StaffPollEvent,
+    StageEvent
+    | QueueEvent
+    | PublicQaEvent
+    | StaffQaEvent
+    | PresenceCountsUpdated
+    | PublicPollEvent
+    | StaffPollEvent
+    | PublicStatementEvent
+    | StaffStatementEvent,
     Field(discriminator="type"),
 ]
 

@@ -29,6 +29,7 @@ from server.core.model.base import (
     SignedSeconds,
 )
 from server.core.model.polls import DraftPoll, OptionId, PollTally, PublicPoll
+from server.core.model.statements import OwnStatement, StaffStatement, StatementsBoard
 
 SegmentKind = Literal["opening", "panel", "closing"]
 SegmentStatus = Literal["scheduled", "live", "paused", "ended"]
@@ -233,6 +234,8 @@ class PublicState(Model):
     """The question now being answered; always an ``approved`` one."""
     polls: tuple[PublicPoll, ...] = ()
     """Opened polls (open, then closed), by id; ``results`` once published."""
+    statements: StatementsBoard = StatementsBoard()
+    """Written statements: the deadline rule, who may submit for which segment, the approved ones."""
 
 
 class StaffState(Model):
@@ -248,6 +251,8 @@ class StaffState(Model):
     """Prepared polls not opened yet, by id."""
     poll_tallies: dict[Id, PollTally] = Field(default_factory=dict)
     """The live tally of every opened poll, by poll id."""
+    statements: tuple[StaffStatement, ...] = ()
+    """Pending and rejected written statements, by id (approved ones are public)."""
 
 
 class OwnQuestion(Model):
@@ -275,6 +280,8 @@ class Personal(Model):
     """Ids of the published questions this user has voted for."""
     ballots: dict[Id, tuple[OptionId, ...]] = Field(default_factory=dict)
     """This user's current ballot in each opened poll they voted in: poll id → option ids."""
+    statements: tuple[OwnStatement, ...] = ()
+    """The user's own written statements, whatever their status, by id."""
 
 
 class Forecast(Model):

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.adapters.bus.base import Bus
 from server.adapters.clock import Clock
+from server.core.model import DEFAULT_STATEMENT_MAX_CHARS
 from server.entrypoints.ws.connection import Connection, ConnectionState
 from server.entrypoints.ws.hub import HEARTBEAT_PREFIX, RESYNC_SLOW, Hub
 from server.entrypoints.ws.periodic import PeriodicJob
@@ -70,13 +71,14 @@ class LiveRuntime:
         *,
         clock: Clock,
         timing: Timing = Timing(),
+        statement_max_chars: int = DEFAULT_STATEMENT_MAX_CHARS,
     ) -> None:
         self.sessions = sessions
         self.bus = bus
         self.clock = clock
         self.timing = timing
         self.server_id = f"srv-{uuid.uuid4().hex[:12]}"
-        self.live = LiveService(sessions, bus, clock=clock)
+        self.live = LiveService(sessions, bus, clock=clock, statement_max_chars=statement_max_chars)
         self.attendance = AttendanceService(sessions, self.server_id, stale_after=timing.stale_after, write_behind=True)
         self.hub = Hub(bus, self.live)
         self.snapshots = SharedSnapshots(self.hub, self.live)

@@ -45,6 +45,7 @@ def build_report(
         pt.poll_table(data, windows),
         pt.poll_category_table(data, windows),
         pt.named_ballot_table(data, windows),
+        st.statement_table(data, windows),
     ]
     fallback = data.days[0].starts_at if data.days else datetime(1970, 1, 1, tzinfo=UTC)
     as_of = max((w.until for w in windows), default=fallback)
@@ -139,5 +140,12 @@ def _summary(
         ("votes", "Votes on questions", sum(row[14] for row in questions)),
         ("polls", "Polls opened", len({row[0] for row in report.table("polls").rows})),
         ("poll_ballots", "Ballots cast in polls", sum({row[0]: row[8] for row in report.table("polls").rows}.values())),
+    ]
+    statements = st.statement_counts(data, windows)
+    rows += [
+        ("statements_submitted", "Written statements submitted", statements["submitted"]),
+        ("statements_approved", "Written statements approved", statements["approved"]),
+        ("statements_rejected", "Written statements rejected", statements["rejected"]),
+        ("statements_pending", "Written statements awaiting a decision", statements["pending"]),
     ]
     return rows

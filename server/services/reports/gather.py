@@ -61,6 +61,7 @@ from server.services.reports.model import (
     ReportInput,
     SegmentFacts,
     SpeechFacts,
+    StatementFacts,
     pick_title,
 )
 
@@ -277,6 +278,7 @@ def read_activity(
         questions=_questions(programme, votes, asker_actor),
         decisions=decisions,
         polls=read_polls(session, programme),
+        statements=_statements(programme),
     )
 
 
@@ -419,3 +421,41 @@ def _questions(programme: Programme, votes: dict[int, int], asker_actor: dict[in
             )
         )
     return sorted(questions, key=lambda q: q.id)
+
+
+def _statements(programme: Programme) -> list[StatementFacts]:
+    """Written statements from the live state: approved (published) ones, pending and rejected."""
+    state = programme.state
+    if state is None:
+        return []
+    statements = [
+        StatementFacts(
+            id=s.id,
+            segment_id=s.segment_id,
+            author_name=s.author.name,
+            organisation=s.author.organisation,
+            on_behalf_of=s.author.on_behalf_of,
+            language=s.language,
+            text=s.text,
+            status="approved",
+            submitted_at=s.submitted_at,
+            decided_at=s.published_at,
+        )
+        for s in state.public.statements.published
+    ]
+    statements.extend(
+        StatementFacts(
+            id=s.id,
+            segment_id=s.segment_id,
+            author_name=s.author.name,
+            organisation=s.author.organisation,
+            on_behalf_of=s.author.on_behalf_of,
+            language=s.language,
+            text=s.text,
+            status=s.status,
+            submitted_at=s.submitted_at,
+            decided_at=s.decided_at,
+        )
+        for s in state.staff.statements
+    )
+    return sorted(statements, key=lambda s: s.id)

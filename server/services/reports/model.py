@@ -141,6 +141,23 @@ class PollFacts:
     ballots: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
 
+@dataclass(frozen=True)
+class StatementFacts:
+    """A written statement of a segment, as it stands: approved ones are published."""
+
+    id: int
+    segment_id: int
+    author_name: str
+    organisation: str | None
+    on_behalf_of: str | None
+    language: str
+    text: str
+    status: str
+    """pending, approved or rejected."""
+    submitted_at: datetime
+    decided_at: datetime | None = None
+
+
 @dataclass
 class ReportInput:
     event_id: int
@@ -156,6 +173,7 @@ class ReportInput:
     questions: list[QuestionFacts]
     decisions: list[Decision]
     polls: list[PollFacts] = field(default_factory=list)
+    statements: list[StatementFacts] = field(default_factory=list)
 
 
 # -- computed ---------------------------------------------------------------------------------------
