@@ -32,6 +32,7 @@ from server.entrypoints.http import (
     reminder_routes,
     report_routes,
     speaking_order_routes,
+    statement_routes,
 )
 from server.entrypoints.http.fallback import unrouted
 from server.entrypoints.http.problems import EXCEPTION_HANDLERS
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *import_routes.routes,
         *reminder_routes.routes,
         *speaking_order_routes.routes,
+        *statement_routes.routes,
         *mail_routes.routes,
         *report_routes.routes,
         *certificate_routes.routes,

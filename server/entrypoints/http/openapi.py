@@ -275,7 +275,7 @@ def _operation(spec: RouteSpec, refs: Mapping[tuple[type[BaseModel], str], dict[
         out: dict[str, Any] = {"description": reply.description}
         if reply.model is not None:
             out["content"] = _content(reply.media_types, refs[(reply.model, "serialization")])
-        elif status != 204:
+        elif status not in (204, 304):  # no body
             out["content"] = _content(reply.media_types, {"type": "string"})
         if reply.headers:
             out["headers"] = {
