@@ -90,6 +90,7 @@ MATRIX = (
     Row("GET", "/openapi.json", EVERYONE, 200),
     Row("GET", "/api/events", EVERYONE, 200),
     Row("GET", "/api/events/{slug}", EVERYONE, 200),
+    Row("GET", "/api/events/{slug}/statements", EVERYONE, 200),
     Row("GET", "/events/{slug}", EVERYONE, 200),
     Row("GET", "/moderate/{slug}", EVERYONE, 200),  # a static page: its data come from the guarded API
     Row("GET", "/organise/{slug}", EVERYONE, 200),
