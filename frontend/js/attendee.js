@@ -16,10 +16,11 @@ import { renderStream } from "./stream.js";
 import { renderAttendeePoll } from "./polls.js";
 import { mountOwnCertificates } from "./certificates.js";
 import { renderStatementForms, renderPublishedStatements } from "./statements.js";
+import { loadPublishedStatements } from "./public-statements.js";
 
 initPage();
 const slug = slugFromPath();
-const state = { event: null, me: null, live: null, sort: "votes", overTimeSaid: new Set(), speechKey: null };
+const state = { event: null, me: null, live: null, published: null, sort: "votes", overTimeSaid: new Set(), speechKey: null };
 
 async function main() {
   const result = await api(`/api/events/${encodeURIComponent(slug)}`);
@@ -37,6 +38,9 @@ async function main() {
     $("#register").hidden = false;
     renderRegistration($("#register-form"), slug);
     renderLostLink($("#lost-form"), slug);
+    // no live connection: the approved statements come from the public document instead
+    state.published = await loadPublishedStatements(slug);
+    renderProgrammeSection();
     return;
   }
   $("#live").hidden = false;
@@ -68,7 +72,7 @@ function renderProgrammeSection() {
     return segment && segment.status !== "scheduled" ? segment.status : null;
   };
   renderProgramme($("#programme-days"), state.event, statusOf);
-  renderPublishedStatements($("#programme-days"), state.live?.store.public);
+  renderPublishedStatements($("#programme-days"), state.live?.store.public ?? state.published);
 }
 
 function renderWhoAmI() {

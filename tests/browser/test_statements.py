@@ -139,6 +139,20 @@ def test_statements_are_written_approved_and_published_in_three_languages(
     assert "Escrita en francés" in text_of(delegates["es"], "#programme-days .statements")
     audit.page(delegates["fr"], "statements-published", languages=("fr", "en", "es"))
 
+    # a visitor who is not signed in has no live connection: the page reads the public document instead
+    panel_id = moderator.evaluate("window.__parley.store.public.segments.find((s) => s.key === 'd1-panel-1').id")
+    visitor = page_in("en-GB", "visitor")
+    visitor.goto(f"{site.url}/events/{SLUG}")
+    visitor.wait_for_selector("#register:not([hidden])")
+    under_panel = visitor.locator(f'#programme-days li.segment[data-segment="{panel_id}"] .statements')
+    under_panel.locator("li.statement").nth(2).wait_for()
+    assert visitor.evaluate("window.__parley === undefined"), "no live connection"
+    quotes = under_panel.locator("blockquote").evaluate_all("(all) => all.map((q) => [q.lang, q.textContent])")
+    assert sorted(quotes) == [["en", TEXTS["en"]], ["es", TEXTS["es"] + " Y pide vías seguras."], ["fr", TEXTS["fr"]]]
+    assert "Kofi Mensah · Mission of Ghana" in under_panel.inner_text()
+    assert "Written in French" in under_panel.inner_text()
+    audit.axe(visitor, "statements-public")
+
     # the organiser moves the deadline from the dashboard; the delegations see it at once
     organiser = page_in("en-GB", "organiser")
     organiser.goto(site.url + demo_link(site, "organiser"))
