@@ -9,6 +9,7 @@ outage does not end in a pile of identical scans: the next minute's scan does th
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from celery.schedules import crontab
@@ -28,3 +29,17 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 55},
     },
 }
+
+
+def beat_schedule(speed: float = 1.0) -> dict[str, dict[str, Any]]:
+    """The schedule for a clock running ``speed`` times faster than real time (a rehearsal): each
+    scan every virtual minute, but never more often than once a real second, so at 120x a scan runs
+    every 2 virtual minutes. A reminder still goes out before its morning; it may go out up to that
+    interval after its due time. Beat itself keeps real time: its intervals are real seconds."""
+    if speed <= 1:
+        return BEAT_SCHEDULE
+    every = max(1.0, 60.0 / speed)
+    return {
+        name: {**entry, "schedule": timedelta(seconds=every), "options": {"expires": every * 55 / 60}}
+        for name, entry in BEAT_SCHEDULE.items()
+    }
