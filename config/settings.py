@@ -93,7 +93,7 @@ class Settings(BaseSettings):
         description="Rehearsals: comma-separated REAL_OFFSET_S=VIRTUAL_INSTANT pieces of the virtual clock (see docs/rehearsal.md).",
     )
     clock_speed: float = Field(
-        1.0, ge=1, le=100000, description="Rehearsals: virtual seconds per real second between the pieces of the timeline."
+        1.0, ge=1, le=100000, description="Rehearsals: virtual seconds per real second, the most any piece of the timeline runs at."
     )
     smtp_host: str = Field(
         "", description="SMTP server for reminder mails; empty = write them to DATA_DIR/outbox as .eml."
@@ -227,24 +227,29 @@ def parse_instant_text(text: str, name: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def parse_clock_timeline(text: str) -> list[tuple[float, datetime]]:
-    """``REAL_OFFSET_S=VIRTUAL_INSTANT,...`` as (real seconds after the anchor, virtual instant) pieces:
-    at each real offset the virtual clock is set to its instant, then runs at PARLEY_CLOCK_SPEED.
-    The first piece starts at offset 0; offsets grow; a piece never sets the clock back."""
-    pieces: list[tuple[float, datetime]] = []
+def parse_clock_timeline(text: str) -> list[tuple[float, datetime, float | None]]:
+    """``REAL_OFFSET_S=VIRTUAL_INSTANT[@SPEED],...`` as (real seconds after the anchor, virtual
+    instant, speed or None) pieces: at each real offset the virtual clock is set to its instant,
+    then runs at the piece's speed (PARLEY_CLOCK_SPEED when it names none). The first piece starts
+    at offset 0; offsets grow."""
+    pieces: list[tuple[float, datetime, float | None]] = []
     for item in (part.strip() for part in text.split(",")):
-        offset_text, sep, instant_text = item.partition("=")
+        offset_text, sep, rest = item.partition("=")
         if not sep:
-            raise ValueError(f"PARLEY_CLOCK_TIMELINE: {item!r} is not REAL_OFFSET_S=VIRTUAL_INSTANT")
+            raise ValueError(f"PARLEY_CLOCK_TIMELINE: {item!r} is not REAL_OFFSET_S=VIRTUAL_INSTANT[@SPEED]")
+        instant_text, at, speed_text = rest.partition("@")
         try:
             offset = float(offset_text)
+            speed = float(speed_text) if at else None
         except ValueError:
-            raise ValueError(f"PARLEY_CLOCK_TIMELINE: {offset_text!r} is not a number of seconds") from None
-        pieces.append((offset, parse_instant_text(instant_text, "PARLEY_CLOCK_TIMELINE")))
+            raise ValueError(f"PARLEY_CLOCK_TIMELINE: {item!r} has a number that is not one") from None
+        if speed is not None and speed < 1:
+            raise ValueError(f"PARLEY_CLOCK_TIMELINE: {item!r}: a speed is at least 1")
+        pieces.append((offset, parse_instant_text(instant_text, "PARLEY_CLOCK_TIMELINE"), speed))
     if not pieces or pieces[0][0] != 0:
         raise ValueError("PARLEY_CLOCK_TIMELINE: the first piece starts at real offset 0")
-    for (before, _), (after, _) in zip(pieces, pieces[1:], strict=False):
-        if after <= before:
+    for before, after in zip(pieces, pieces[1:], strict=False):
+        if after[0] <= before[0]:
             raise ValueError("PARLEY_CLOCK_TIMELINE: real offsets must grow")
     return pieces
 
