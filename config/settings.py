@@ -86,14 +86,19 @@ class Settings(BaseSettings):
     )
     clock_anchor: str = Field(
         "",
-        description="Rehearsals: the real instant (ISO 8601 with offset) the virtual clock starts at; empty = system clock.",
+        description="Rehearsals: the real instant (ISO 8601 with offset) the virtual clock starts at; "
+        "empty = system clock.",
     )
     clock_timeline: str = Field(
         "",
-        description="Rehearsals: comma-separated REAL_OFFSET_S=VIRTUAL_INSTANT pieces of the virtual clock (see docs/rehearsal.md).",
+        description="Rehearsals: comma-separated REAL_OFFSET_S=VIRTUAL_INSTANT[@SPEED] pieces of the virtual clock "
+        "(docs/rehearsal.md).",
     )
     clock_speed: float = Field(
-        1.0, ge=1, le=100000, description="Rehearsals: virtual seconds per real second, the most any piece of the timeline runs at."
+        1.0,
+        ge=1,
+        le=100000,
+        description="Rehearsals: virtual seconds per real second, the most any piece of the timeline runs at.",
     )
     smtp_host: str = Field(
         "", description="SMTP server for reminder mails; empty = write them to DATA_DIR/outbox as .eml."

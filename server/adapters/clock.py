@@ -49,6 +49,9 @@ class ManualClock:
         return self._now
 
 
+Piece = tuple[float, datetime] | tuple[float, datetime, float | None]
+
+
 class ScaledClock:
     """Virtual time for a rehearsal: a pure function of the system clock, so every process given the
     same anchor, timeline and speed (``PARLEY_CLOCK_*``) reads the same instant without talking to
@@ -62,14 +65,12 @@ class ScaledClock:
     the spans the server compares with this clock (the idle timeout) are scaled by it.
     """
 
-    def __init__(
-        self, anchor: datetime, pieces: Sequence[tuple[float, datetime] | tuple[float, datetime, float | None]], speed: float
-    ) -> None:
+    def __init__(self, anchor: datetime, pieces: Sequence[Piece], speed: float) -> None:
         if not pieces or pieces[0][0] != 0:
             raise ValueError("a scaled clock needs a first piece at real offset 0")
         self.anchor = _aware_utc(anchor)
         self.pieces: list[tuple[float, datetime, float]] = [
-            (p[0], _aware_utc(p[1]), (p[2] if len(p) > 2 and p[2] is not None else speed))  # type: ignore[misc]
+            (p[0], _aware_utc(p[1]), (p[2] if len(p) > 2 and p[2] is not None else speed))
             for p in pieces
         ]
         self.speed = max(speed, *(p[2] for p in self.pieces))

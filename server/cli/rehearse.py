@@ -16,7 +16,7 @@ from server.cli.settings import load_settings
 EXIT_CHECKS_FAILED = 1
 
 
-class Instant(click.ParamType):
+class Instant(click.ParamType):  # type: ignore[type-arg]
     name = "INSTANT"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
@@ -34,14 +34,51 @@ class Instant(click.ParamType):
 @click.command()
 @click.argument("slug", required=False, default="idm-2022-1")
 @click.option("--attendees", type=click.IntRange(1, 20000), default=300, show_default=True, help="Simulated attendees.")
-@click.option("--speed", type=click.FloatRange(1, 2000), default=120.0, show_default=True, help="Virtual seconds per real second.")
+@click.option(
+    "--speed", type=click.FloatRange(1, 2000), default=120.0, show_default=True, help="Virtual seconds per real second."
+)
 @click.option("--mornings", type=click.IntRange(1, 3), default=3, show_default=True, help="How many mornings to play.")
-@click.option("--from", "start", type=Instant(), help="Virtual instant to start at (default: 10 min before the first reminder of a copy whose first morning is tomorrow).")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the simulated people: the same seed plays the same rehearsal.")
-@click.option("--servers", type=click.IntRange(1, 8), default=2, show_default=True, help="`parley serve` processes on production settings (PARLEY_REDIS_URL); the embedded default runs one.")
-@click.option("--startup", type=click.FloatRange(3, 600), default=20.0, show_default=True, help="Real seconds the stack gets to start before the clock runs.")
-@click.option("--mail-rate", type=click.FloatRange(0.1, 10000), default=5.0, show_default=True, help="Reminder mails the workers send per real second: the clock slows down around a burst of reminders so it goes out in 10 virtual minutes.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for summary.json, summary.html and the logs (default DATA_DIR/rehearsals/<slug>/rehearsal).")
+@click.option(
+    "--from",
+    "start",
+    type=Instant(),
+    help="Virtual instant to start at (default: 10 min before the first reminder of a copy whose first morning "
+    "is tomorrow).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Seed of the simulated people: the same seed plays the same rehearsal.",
+)
+@click.option(
+    "--servers",
+    type=click.IntRange(1, 8),
+    default=2,
+    show_default=True,
+    help="`parley serve` processes on production settings (PARLEY_REDIS_URL); the embedded default runs one.",
+)
+@click.option(
+    "--startup",
+    type=click.FloatRange(3, 600),
+    default=20.0,
+    show_default=True,
+    help="Real seconds the stack gets to start before the clock runs.",
+)
+@click.option(
+    "--mail-rate",
+    type=click.FloatRange(0.1, 10000),
+    default=5.0,
+    show_default=True,
+    help="Reminder mails the workers send per real second: the clock slows down around a burst of reminders "
+    "so that it goes out in 10 virtual minutes.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for summary.json, summary.html and the logs (default DATA_DIR/rehearsals/<slug>/rehearsal).",
+)
 def rehearse(
     slug: str,
     attendees: int,
@@ -63,7 +100,7 @@ def rehearse(
     when every check held, 1 when one failed.
     """
     from server.rehearsal.run import Options  # noqa: PLC0415 - the rehearsal loads only when it runs
-    from server.rehearsal.run import rehearse as play
+    from server.rehearsal.run import rehearse as play  # noqa: PLC0415 - the rehearsal loads only when it runs
     from server.rehearsal.stack import StackError  # noqa: PLC0415 - the rehearsal loads only when it runs
 
     settings = load_settings()
@@ -74,7 +111,10 @@ def rehearse(
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a socket per simulated tab
     if attendees * 2 + 100 > hard:
-        fail(f"--attendees {attendees} needs about {attendees * 2 + 100} open files; the limit here is {hard}", EXIT_USAGE)
+        fail(
+            f"--attendees {attendees} needs about {attendees * 2 + 100} open files; the limit here is {hard}",
+            EXIT_USAGE,
+        )
     del soft
     options = Options(slug, attendees, speed, mornings, start, seed, servers, startup, out, mail_rate)
     try:

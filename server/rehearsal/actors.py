@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,7 +102,7 @@ class Stage:
             self.truth.fanout_ms.append((event["_received"] - self.truth.notices[event["text"]]) * 1000)
 
 
-AttendeeHook = Callable[[Stage, WireClient, int, MorningBehaviour], Awaitable[None]]
+AttendeeHook = Callable[[Stage, WireClient, int, MorningBehaviour], Coroutine[Any, Any, None]]
 ATTENDEE_HOOKS: list[AttendeeHook] = []
 
 
@@ -133,7 +133,7 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
             started = time.monotonic()
             try:
                 opened = await client.open(resume=number > 0)
-            except Exception:  # counted as refused by the client
+            except Exception:  # noqa: S112 - counted as refused by the client; the next visit tries again
                 continue
             stage.truth.join_ms.append((time.monotonic() - started) * 1000)
             stage.truth.join_instants.append(time.monotonic())
@@ -147,14 +147,16 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
             stage.truth.intervals.append(Interval(registration_id, *opened, *closed, dropped=visit.drops))
 
     async def act(client: WireClient) -> None:
-        plans: list[tuple[datetime, str]] = [(t, "ask") for t in behaviour.asks] + [(t, "vote") for t in behaviour.votes]
+        plans: list[tuple[datetime, str]] = [(t, "ask") for t in behaviour.asks] + [
+            (t, "vote") for t in behaviour.votes
+        ]
         if behaviour.floor_at is not None:
             plans.append((behaviour.floor_at, "floor"))
         hooks = [asyncio.create_task(hook(stage, client, registration_id, behaviour)) for hook in ATTENDEE_HOOKS]
         try:
             for when, what in sorted(plans):
                 await stage.until(when)
-                await getattr(_Actions, what)(stage, client, registration_id, behaviour)
+                await ACTIONS[what](stage, client, registration_id, behaviour)
         finally:
             for hook in hooks:
                 hook.cancel()
@@ -162,40 +164,45 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
     await asyncio.gather(visits(main, tabs), visits(stage.client(token, person.index + 1), others))
 
 
-class _Actions:
-    @staticmethod
-    async def ask(stage: Stage, client: WireClient, registration_id: int, _: MorningBehaviour) -> None:
-        segment = stage.board.live_segment
-        if segment is None:
-            return
-        text = f"Question {stage.rng.randrange(10**6)} from delegate {registration_id}: how will this be funded?"
-        data = await _refusable(stage, client.command("question.ask", text=text, anonymous=stage.rng.random() < 0.2))
-        if data is not None:
-            stage.truth.questions[data["question_id"]] = (registration_id, segment)
+async def _ask(stage: Stage, client: WireClient, registration_id: int, _: MorningBehaviour) -> None:
+    segment = stage.board.live_segment
+    if segment is None:
+        return
+    text = f"Question {stage.rng.randrange(10**6)} from delegate {registration_id}: how will this be funded?"
+    data = await _refusable(stage, client.command("question.ask", text=text, anonymous=stage.rng.random() < 0.2))
+    if data is not None:
+        stage.truth.questions[data["question_id"]] = (registration_id, segment)
 
-    @staticmethod
-    async def vote(stage: Stage, client: WireClient, registration_id: int, _: MorningBehaviour) -> None:
-        choices = sorted(q for q in stage.board.published if registration_id not in stage.truth.votes.get(q, set()))
-        if not choices:
-            return
-        question = stage.rng.choice(choices)
-        data = await _refusable(stage, client.command("question.vote", question_id=question, up=True))
-        if data is not None:
-            stage.truth.votes.setdefault(question, set()).add(registration_id)
 
-    @staticmethod
-    async def floor(stage: Stage, client: WireClient, registration_id: int, behaviour: MorningBehaviour) -> None:
-        data = await _refusable(
-            stage, client.command("floor.request", topic="Search and rescue", on_behalf_of="Delegation")
-        )
-        if data is None:
-            return
-        entry = int(data["entry_id"])
-        stage.truth.floor_requests[entry] = registration_id
-        if behaviour.withdraw_after is not None:
-            await stage.until(stage.clock.now() + behaviour.withdraw_after)
-            if entry in stage.board.waiting and await _refusable(stage, client.command("floor.withdraw")) is not None:
-                stage.truth.withdrawn.add(entry)
+async def _vote(stage: Stage, client: WireClient, registration_id: int, _: MorningBehaviour) -> None:
+    choices = sorted(q for q in stage.board.published if registration_id not in stage.truth.votes.get(q, set()))
+    if not choices:
+        return
+    question = stage.rng.choice(choices)
+    data = await _refusable(stage, client.command("question.vote", question_id=question, up=True))
+    if data is not None:
+        stage.truth.votes.setdefault(question, set()).add(registration_id)
+
+
+async def _floor(stage: Stage, client: WireClient, registration_id: int, behaviour: MorningBehaviour) -> None:
+    data = await _refusable(
+        stage, client.command("floor.request", topic="Search and rescue", on_behalf_of="Delegation")
+    )
+    if data is None:
+        return
+    entry = int(data["entry_id"])
+    stage.truth.floor_requests[entry] = registration_id
+    if behaviour.withdraw_after is not None:
+        await stage.until(stage.clock.now() + behaviour.withdraw_after)
+        if entry in stage.board.waiting and await _refusable(stage, client.command("floor.withdraw")) is not None:
+            stage.truth.withdrawn.add(entry)
+
+
+ACTIONS: dict[str, Callable[[Stage, WireClient, int, MorningBehaviour], Awaitable[None]]] = {
+    "ask": _ask,
+    "vote": _vote,
+    "floor": _floor,
+}
 
 
 # --- the moderator ----------------------------------------------------------------------------------

@@ -93,11 +93,19 @@ def check_reminders(expected: list[ExpectedReminder], received: list[Received], 
         mail = mails[0]
         language = str(mail.message.get("Content-Language", ""))
         if language != reminder.language:
-            check.fail(f"{reminder.kind} of {reminder.day} to {reminder.email} in {language!r}, not {reminder.language!r}")
+            check.fail(
+                f"{reminder.kind} of {reminder.day} to {reminder.email} in {language!r}, not {reminder.language!r}"
+            )
         if mail.at < reminder.due:
-            check.fail(f"{reminder.kind} of {reminder.day} to {reminder.email} sent {mail.at:%H:%M:%S}, before due {reminder.due:%H:%M:%S}")
+            check.fail(
+                f"{reminder.kind} of {reminder.day} to {reminder.email} sent {mail.at:%H:%M:%S}, "
+                f"before due {reminder.due:%H:%M:%S}"
+            )
         if mail.at >= reminder.morning_starts:
-            check.fail(f"{reminder.kind} of {reminder.day} to {reminder.email} sent after the morning began ({mail.at:%H:%M:%S})")
+            check.fail(
+                f"{reminder.kind} of {reminder.day} to {reminder.email} sent after the morning began "
+                f"({mail.at:%H:%M:%S})"
+            )
         late_s.append((mail.at - reminder.due).total_seconds())
     for key, mails in got.items():
         if key not in wanted:
@@ -199,8 +207,11 @@ def check_report(
     if any(span is None or span[1] is None for span in spans.values()):
         check.fail("a segment of the morning was never opened and ended by the moderator")
         return check
-    windows: dict[str, Span] = {k: (v[0], v[1]) for k, v in spans.items() if v and v[1]}  # type: ignore[misc]
-    morning_window: Span = (min(morning.starts_at, *(w[0] for w in windows.values())), max(w[1] for w in windows.values()))
+    windows: dict[str, Span] = {k: (v[0], v[1]) for k, v in spans.items() if v is not None and v[1] is not None}
+    morning_window: Span = (
+        min(morning.starts_at, *(w[0] for w in windows.values())),
+        max(w[1] for w in windows.values()),
+    )
     last_key = morning.segments[-1].key
     morning_window = (morning_window[0], windows[last_key][1])
     presence = Presence.of(truth.intervals)
@@ -224,7 +235,9 @@ def check_report(
             share = _number(row.get(f"share_{key}_pct", "0")) / 100 * length
             slack = 0.0005 * length + 0.5
             if not seg_low - slack <= share <= seg_high + slack:
-                check.fail(f"attendee {registration_id} in {key}: report {share:.0f} s, truth {seg_low:.0f}-{seg_high:.0f} s")
+                check.fail(
+                    f"attendee {registration_id} in {key}: report {share:.0f} s, truth {seg_low:.0f}-{seg_high:.0f} s"
+                )
 
     segments = {r["segment"]: r for r in tables.get("segments", [])}
     peaks = {}
@@ -263,7 +276,7 @@ def check_report(
         truth_votes = len(truth.votes.get(question, set()))
         votes += truth_votes
         if int(row["votes"]) != truth_votes:
-            check.fail(f"question {question}: {row['Votes']} votes in the report, truth {truth_votes}")
+            check.fail(f"question {question}: {row['votes']} votes in the report, truth {truth_votes}")
         asker = registrations.get(asked.get(question, (0, 0))[0], "")
         if row.get("email", "").lower() != asker:
             check.fail(f"question {question}: asked by {row.get('email')!r} in the report, truth {asker!r}")

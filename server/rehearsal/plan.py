@@ -72,9 +72,13 @@ class Timeline:
 
     def spans(self, window: Window) -> list[tuple[datetime, datetime, float]]:
         """(start, end, speed) pieces covering ``window``."""
-        edges = sorted({window.starts_at, window.ends_at, *(
-            t for start, end, _ in self.slow for t in (start, end) if window.starts_at < t < window.ends_at
-        )})
+        edges = sorted(
+            {
+                window.starts_at,
+                window.ends_at,
+                *(t for start, end, _ in self.slow for t in (start, end) if window.starts_at < t < window.ends_at),
+            }
+        )
         out: list[tuple[datetime, datetime, float]] = []
         for start, end in zip(edges, edges[1:], strict=False):
             pace = min([self.speed, *(v for a, b, v in self.slow if a <= start and end <= b)])
@@ -147,7 +151,11 @@ def plan_timeline(
             begin = min(begin, opening)
         windows.append(Window(begin, morning.ends_at + MORNING_TAIL, morning))
     slow = tuple(
-        (b.due - SLOW_BEFORE, b.due + SLOW_AFTER, max(1.0, min(speed, BURST_VIRTUAL.total_seconds() * mail_rate / b.count)))
+        (
+            b.due - SLOW_BEFORE,
+            b.due + SLOW_AFTER,
+            max(1.0, min(speed, BURST_VIRTUAL.total_seconds() * mail_rate / b.count)),
+        )
         for b in bursts
         if b.count >= BURST_MIN
     )
@@ -201,11 +209,54 @@ COUNTRIES = (
     ("Haiti", "fr", "America/Port-au-Prince"),
     ("", "en", "Europe/Zurich"),  # an organisation with no country (Geneva)
 )
-FIRST_NAMES = ("Ana", "Ben", "Chloé", "Diego", "Esi", "Farid", "Grace", "Hugo", "Inés", "Jomo", "Kenji",
-               "Lucía", "Marie", "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Samir", "Thandi", "Uma",
-               "Víctor", "Wanjiru", "Xavier", "Yara", "Zoé")
-LAST_NAMES = ("Okafor", "Silva", "Dubois", "García", "Mensah", "Haddad", "Kim", "Laurent", "Pérez",
-              "Otieno", "Tanaka", "Martín", "Nguyen", "Rahman", "Sow", "Costa", "Müller", "Ndiaye")
+FIRST_NAMES = (
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Diego",
+    "Esi",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Inés",
+    "Jomo",
+    "Kenji",
+    "Lucía",
+    "Marie",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Samir",
+    "Thandi",
+    "Uma",
+    "Víctor",
+    "Wanjiru",
+    "Xavier",
+    "Yara",
+    "Zoé",
+)
+LAST_NAMES = (
+    "Okafor",
+    "Silva",
+    "Dubois",
+    "García",
+    "Mensah",
+    "Haddad",
+    "Kim",
+    "Laurent",
+    "Pérez",
+    "Otieno",
+    "Tanaka",
+    "Martín",
+    "Nguyen",
+    "Rahman",
+    "Sow",
+    "Costa",
+    "Müller",
+    "Ndiaye",
+)
 
 
 @dataclass(frozen=True)
@@ -252,7 +303,9 @@ def plan_people(rng: random.Random, count: int, mornings: list[MorningPlan], dom
         if rng.random() < 0.15:  # a delegate who follows in another of the event's languages
             language = rng.choice(("fr", "en", "es"))
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-        organisation = country if category == "member_state" and country else f"{category.replace('_', ' ').title()} {index % 37}"
+        organisation = (
+            country if category == "member_state" and country else f"{category.replace('_', ' ').title()} {index % 37}"
+        )
         person = Person(index, name, f"delegate{index:05d}@{domain}", organisation, category, country, language, zone)
         for morning in mornings:
             person.mornings[morning.day] = plan_morning(rng, morning)

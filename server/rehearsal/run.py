@@ -113,7 +113,9 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
     # the people register at the rehearsal's first instant: computed from the programme's first morning
     probe: Prepared = await _in_session(
         settings,
-        lambda s: prepare_event(s, settings, source=options.source, slug=slug, first_day=first_day, now=datetime.now(UTC)),
+        lambda s: prepare_event(
+            s, settings, source=options.source, slug=slug, first_day=first_day, now=datetime.now(UTC)
+        ),
     )
     mornings = probe.mornings[: options.mornings]
     bursts = [
@@ -159,14 +161,23 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
         if late > 0:
             echo(f"warning: the stack was ready {late:.1f} s after the clock started; raise --startup")
         base_url = stack.urls[0]
-        echo(f"rehearsal {slug}: virtual {timeline.starts_at.astimezone(zone):%Y-%m-%d %H:%M %Z} "
-             f"at {options.speed:g}x, about {timeline.real_seconds():.0f} s real")
+        echo(
+            f"rehearsal {slug}: virtual {timeline.starts_at.astimezone(zone):%Y-%m-%d %H:%M %Z} "
+            f"at {options.speed:g}x, about {timeline.real_seconds():.0f} s real"
+        )
         echo(f"  attendee page   {base_url}/events/{slug}")
         echo(f"  moderator       {base_url}{probe.watch_links['moderator']}  then {base_url}/moderate/{slug}")
         echo(f"  organiser       {base_url}{probe.watch_links['organiser']}  then {base_url}/organise/{slug}")
         echo(f"  logs            {stack.log_dir}")
-        moderator = WireClient(base_url=base_url, slug=slug, token=probe.tokens['moderator'], clock=clock,
-                               ledger=ledger, problems=problems, on_event=moderator_events(stage))
+        moderator = WireClient(
+            base_url=base_url,
+            slug=slug,
+            token=probe.tokens["moderator"],
+            clock=clock,
+            ledger=ledger,
+            problems=problems,
+            on_event=moderator_events(stage),
+        )
         for window in timeline.windows:
             await stage.until(window.starts_at)
             if window.morning is None:
@@ -184,11 +195,11 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
             await asyncio.gather(*attendees)
             await stage.until(window.ends_at - timedelta(minutes=2))
             if window is timeline.windows[-1]:
-                fresh = await _fresh_snapshot(stage, probe.tokens['organiser'], moderator)
+                fresh = await _fresh_snapshot(stage, probe.tokens["organiser"], moderator)
             await moderator.close()
             if stack.dead():
                 raise StackError(f"a process of the stack stopped: {', '.join(stack.dead())}; see {stack.log_dir}")
-        reports = await _collect_reports(base_url, slug, probe.tokens['organiser'], [m.day for m in mornings], echo)
+        reports = await _collect_reports(base_url, slug, probe.tokens["organiser"], [m.day for m in mornings], echo)
     finally:
         stack.stop()
         if sink is not None:
@@ -230,7 +241,7 @@ async def _fresh_snapshot(stage: Stage, token: str, moderator: WireClient) -> di
     positions = dict(fresh.positions)
     await fresh.close()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(
+    while time.monotonic() < deadline and any(  # noqa: ASYNC110 - polling another client's positions
         moderator.positions.get(c, ("", -1))[1] < s for c, (_, s) in positions.items()
     ):
         await asyncio.sleep(0.1)
@@ -319,9 +330,7 @@ def _series(
     presence = checks.Presence.of(truth.intervals)
     series: dict[str, list[tuple[str, int, int, int | None]]] = {}
     for morning in mornings:
-        reported = {
-            row["minute_utc"]: int(row["present"]) for row in reports.get(morning.day, {}).get("timeline", [])
-        }
+        reported = {row["minute_utc"]: int(row["present"]) for row in reports.get(morning.day, {}).get("timeline", [])}
         points = []
         minute = morning.starts_at.astimezone(UTC).replace(second=0, microsecond=0)
         while minute < morning.ends_at:

@@ -20,11 +20,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
@@ -72,7 +70,9 @@ async def prepare_event(
                 await programmes.upsert_programme(session, spec)
                 break
         else:
-            raise StackError(f"no event {source!r} in the database and no programme file for it (PARLEY_LOAD_PROGRAMMES)")
+            raise StackError(
+                f"no event {source!r} in the database and no programme file for it (PARLEY_LOAD_PROGRAMMES)"
+            )
     try:
         copy = await programmes.copy_event(session, source, slug, first_day)
     except programmes.EventExists:
@@ -96,7 +96,9 @@ async def prepare_event(
             day.starts_at,
             day.ends_at,
             tuple(
-                SegmentPlan(s.id, s.key, s.starts_at, s.ends_at, tuple(p.id for p in sorted(s.people, key=lambda p: p.position)))
+                SegmentPlan(
+                    s.id, s.key, s.starts_at, s.ends_at, tuple(p.id for p in sorted(s.people, key=lambda p: p.position))
+                )
                 for s in sorted(day.segments, key=lambda s: s.starts_at)
             ),
         )
@@ -126,9 +128,9 @@ async def register_people(
             name=person.name,
             email=person.email,
             organisation=person.organisation,
-            category=person.category,  # type: ignore[arg-type]
+            category=person.category,
             country=person.country,
-            language=person.language,  # type: ignore[arg-type]
+            language=person.language,
             timezone=person.timezone,
             listed=person.index % 3 == 0,
         )
@@ -230,8 +232,11 @@ def start_stack(settings: Settings, env: dict[str, str], *, servers: int, log_di
         spawn(
             f"serve-{index + 1}",
             ["serve", "--host", "127.0.0.1", "--port", str(port)],
-            {"PARLEY_EMBEDDED_WORKER": "true" if embedded else "false", "PARLEY_PORT": str(port),
-             "PARLEY_ALLOWED_ORIGINS": ""},
+            {
+                "PARLEY_EMBEDDED_WORKER": "true" if embedded else "false",
+                "PARLEY_PORT": str(port),
+                "PARLEY_ALLOWED_ORIGINS": "",
+            },
         )
     if not embedded:
         spawn("worker", ["worker", "--concurrency", "2", "--without-mingle", "--without-gossip"], {})
@@ -253,19 +258,3 @@ def wait_ready(stack: Stack, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise StackError(f"{url} was not ready after {timeout:.0f} s; see {stack.log_dir}")
             time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def running(stack: Stack) -> Iterator[Stack]:
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
-def origins(urls: list[str]) -> str:
-    return ",".join(urls)
-
-
-def describe(stack: Stack) -> dict[str, Any]:
-    return {"servers": stack.urls, "processes": [name for name, _ in stack.processes]}
