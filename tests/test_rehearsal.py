@@ -75,7 +75,8 @@ def test_spans_compared_with_a_scaled_clock_scale_with_it_and_beat_scans_each_vi
     assert fast.sweep_s == real.sweep_s  # the jobs themselves keep real intervals
     assert beat_schedule(1) is BEAT_SCHEDULE
     fast_beat = beat_schedule(120)
-    assert {entry["schedule"] for entry in fast_beat.values()} == {timedelta(seconds=1)}
+    assert fast_beat["reminders-scan"]["schedule"] == timedelta(seconds=1)  # each 2 virtual minutes
+    assert fast_beat["reports-scan-due"]["schedule"] == timedelta(seconds=5)
     assert beat_schedule(30)["reminders-scan"]["schedule"] == timedelta(seconds=2)
 
 
@@ -195,7 +196,7 @@ def test_a_small_rehearsal_runs_green_end_to_end_on_the_embedded_default(tmp_pat
     env["PARLEY_DATA_DIR"] = str(tmp_path / "data")
     out = tmp_path / "out"
     done = run_parley(
-        "rehearse", "--attendees", "60", "--mornings", "1", "--speed", "400", "--mail-rate", "8",
+        "rehearse", "--attendees", "60", "--mornings", "1", "--speed", "600", "--mail-rate", "4",
         "--startup", "10", "--out", str(out),
         env=env, timeout=600,
     )  # fmt: skip

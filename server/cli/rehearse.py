@@ -69,7 +69,7 @@ class Instant(click.ParamType):  # type: ignore[type-arg]
 @click.option(
     "--mail-rate",
     type=click.FloatRange(0.1, 10000),
-    default=5.0,
+    default=4.0,
     show_default=True,
     help="Reminder mails the workers send per real second: the clock slows down around a burst of reminders "
     "so that it goes out in 10 virtual minutes.",

@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 # before the first reminder, so the rehearsal sees the first scan pick it up
 LEAD_BEFORE_FIRST_REMINDER = timedelta(minutes=10)
 FIRST_WINDOW_AFTER_REMINDER = timedelta(minutes=20)
-MORNING_LEAD = timedelta(minutes=60)  # a morning's window opens this long before it starts
-MORNING_TAIL = timedelta(minutes=25)  # and closes this long after its scheduled end
+MORNING_LEAD = timedelta(minutes=50)  # a morning's window opens this long before it starts
+MORNING_TAIL = timedelta(minutes=20)  # and closes this long after its scheduled end
 JUMP_REAL_S = 2.0  # real seconds between the end of a window and the jump to the next one
 
 
@@ -129,7 +129,7 @@ def plan_timeline(
     first_reminder: timedelta,
     start: datetime | None = None,
     bursts: list[Burst] = (),  # type: ignore[assignment]
-    mail_rate: float = 5.0,
+    mail_rate: float = 4.0,
 ) -> Timeline:
     """Windows for ``mornings`` (in order): the first reminders, then each morning, slowed down
     around ``bursts`` of reminders so the workers, sending ``mail_rate`` mails a real second, send

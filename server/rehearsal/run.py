@@ -54,7 +54,7 @@ class Options:
     servers: int
     startup_s: float
     out: Path | None
-    mail_rate: float = 5.0
+    mail_rate: float = 4.0
 
 
 def _played(timeline: Any) -> Callable[[datetime], bool]:
@@ -114,7 +114,7 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
     probe: Prepared = await _in_session(
         settings,
         lambda s: prepare_event(
-            s, settings, source=options.source, slug=slug, first_day=first_day, now=datetime.now(UTC)
+            s, settings, source=options.source, slug=slug, first_day=first_day, mornings=options.mornings
         ),
     )
     mornings = probe.mornings[: options.mornings]

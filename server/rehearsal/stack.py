@@ -59,10 +59,10 @@ async def prepare_event(
     source: str,
     slug: str,
     first_day: date,
-    now: datetime,
+    mornings: int,
 ) -> Prepared:
-    """Load the source programme if the database lacks it, copy it as a rehearsal copy from
-    ``first_day``, add a moderator and an organiser with a session each (as of ``now``)."""
+    """Load the source programme if the database lacks it, copy its first ``mornings`` as a
+    rehearsal copy from ``first_day``, add a moderator and an organiser."""
     if await session.scalar(select(Event.id).where(Event.slug == source)) is None:
         for path in settings.load_programmes:
             spec = load_programme(path)
@@ -78,6 +78,8 @@ async def prepare_event(
     except programmes.EventExists:
         raise StackError(f"an event {slug!r} exists already: choose another slug or a fresh database") from None
     copy.is_rehearsal = True
+    for day in sorted(copy.days, key=lambda d: d.date)[mornings:]:  # a rehearsal of fewer mornings
+        copy.days.remove(day)
     await session.flush()
     staff: dict[str, str] = {}
     for role in ("moderator", "organiser"):
