@@ -92,7 +92,7 @@ async def prepare_event(
         .options(selectinload(Event.days).selectinload(Day.segments).selectinload(Segment.people))
     )
     assert event is not None
-    mornings = [
+    plans = [
         MorningPlan(
             day.date.isoformat(),
             day.starts_at,
@@ -106,7 +106,7 @@ async def prepare_event(
         )
         for day in event.days
     ]
-    return Prepared(slug, event.id, mornings, list(event.languages), staff)
+    return Prepared(slug, event.id, plans, list(event.languages), staff)
 
 
 async def open_staff_sessions(session: AsyncSession, prepared: Prepared, *, now: datetime) -> None:
@@ -115,7 +115,8 @@ async def open_staff_sessions(session: AsyncSession, prepared: Prepared, *, now:
     for role, email in prepared.staff_emails.items():
         user_id = await session.scalar(select(User.id).where(User.email == email))
         assert user_id is not None
-        prepared.tokens[role] = await auth._open_session(session, now=now, user_id=user_id)  # noqa: SLF001 - a session for a simulated person
+        own_link = await auth.create_sign_in_link(session, user_id, now=now)
+        prepared.tokens[role] = await auth.sign_in_with_link(session, own_link, now=now, address="rehearsal")
         prepared.watch_links[role] = f"/signin/{await auth.create_sign_in_link(session, user_id, now=now)}"
 
 
