@@ -57,6 +57,7 @@ def _chart(series: dict[str, list[tuple[str, int, int, int | None]]]) -> str:
         parts.append(
             f'<figure><svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
             f'aria-label="People present per minute on {day}">'
+            f'<line x1="{PAD}" y1="{y(0):.1f}" x2="{WIDTH - PAD}" y2="{y(0):.1f}" stroke="#767676"/>'
             f'<polygon points="{band_top} {band_bottom}" fill="#9ecae1" stroke="none"/>'
             f'<polyline points="{report}" fill="none" stroke="#08519c" stroke-width="1.5"/>'
             f'<text x="{PAD}" y="{PAD - 10}" font-size="12">{top} people</text>'

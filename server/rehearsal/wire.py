@@ -238,8 +238,7 @@ class WireClient:
             self.public = frame["public"]
             self._snapshot.set()
         elif kind == "heartbeat":
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().create_task(self.send({"type": "ping", "cid": f"p{next(_cids)}"}))
+            asyncio.get_running_loop().create_task(self._quietly({"type": "ping", "cid": f"p{next(_cids)}"}))
         elif kind == "result":
             future = self._pending.pop(frame["cid"], None)
             if future is not None and not future.done():
@@ -275,5 +274,9 @@ class WireClient:
     async def _resume(self) -> None:
         channels = {c: {"epoch": e, "seq": s} for c, (e, s) in self.positions.items()}
         channels.setdefault("staff", None)  # type: ignore[arg-type]
-        with contextlib.suppress(Exception):
-            await self.send({"type": "resume", "cid": f"s{next(_cids)}", "channels": channels})
+        await self._quietly({"type": "resume", "cid": f"s{next(_cids)}", "channels": channels})
+
+    async def _quietly(self, frame: dict[str, Any]) -> None:
+        """A frame sent on the side (a ping, a resume): a connection closing meanwhile is no error."""
+        with contextlib.suppress(ConnectionError, websockets.ConnectionClosed):
+            await self.send(frame)
