@@ -157,7 +157,7 @@ def test_the_report_check_holds_on_the_truth_and_fails_on_a_figure_that_is_not()
     a, b = morning.segments
     truth.segments = {a.id: (a.starts_at, a.ends_at), b.id: (b.starts_at, b.ends_at)}
     truth.questions = {5: (1, a.id)}
-    truth.votes = {5: {1, 2}}
+    truth.votes = {5: {1: (T0 + 20 * second, T0 + 21 * second), 2: (T0 + 30 * second, T0 + 31 * second)}}
     truth.floor_speakers = {morning.day: [1]}
     registrations = {1: "one@example.invalid", 2: "two@example.invalid"}
     held = checks.check_report(morning, _tables("60.0", "66.7", "2"), truth, registrations)

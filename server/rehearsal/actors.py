@@ -42,7 +42,8 @@ class Interval:
 class Truth:
     intervals: list[Interval] = field(default_factory=list)
     questions: dict[int, tuple[int, int]] = field(default_factory=dict)  # id -> (asker, segment)
-    votes: dict[int, set[int]] = field(default_factory=dict)  # question id -> registration ids
+    # question id -> registration id -> (sent, answered): the server records the vote in between
+    votes: dict[int, dict[int, tuple[datetime, datetime]]] = field(default_factory=dict)
     floor_requests: dict[int, int] = field(default_factory=dict)  # entry id -> registration id
     withdrawn: set[int] = field(default_factory=set)  # entry ids
     floor_speakers: dict[str, list[int]] = field(default_factory=dict)  # day -> registration ids granted
@@ -175,13 +176,14 @@ async def _ask(stage: Stage, client: WireClient, registration_id: int, _: Mornin
 
 
 async def _vote(stage: Stage, client: WireClient, registration_id: int, _: MorningBehaviour) -> None:
-    choices = sorted(q for q in stage.board.published if registration_id not in stage.truth.votes.get(q, set()))
+    choices = sorted(q for q in stage.board.published if registration_id not in stage.truth.votes.get(q, {}))
     if not choices:
         return
     question = stage.rng.choice(choices)
+    sent = stage.clock.now()
     data = await _refusable(stage, client.command("question.vote", question_id=question, up=True))
     if data is not None:
-        stage.truth.votes.setdefault(question, set()).add(registration_id)
+        stage.truth.votes.setdefault(question, {})[registration_id] = (sent, client.settled())
 
 
 async def _floor(stage: Stage, client: WireClient, registration_id: int, behaviour: MorningBehaviour) -> None:

@@ -31,7 +31,7 @@ CLOSE_IDLE = 4408
 COMMAND_TIMEOUT_S = 30.0
 # The server records a connection's start and end a moment after the client sees the handshake or
 # the close end (its handler runs on): the brackets reach this far past what the client saw.
-SERVER_SETTLE_S = 0.1
+SERVER_SETTLE_S = 0.5
 
 
 @dataclass
@@ -151,7 +151,7 @@ class WireClient:
         self._reader = asyncio.create_task(self._read(self.ws))
         if not (resume and "public" in self.positions):
             await asyncio.wait_for(self._snapshot.wait(), 60)
-        return before, self._settled()
+        return before, self.settled()
 
     async def close(self) -> tuple[datetime, datetime]:
         """Leave with a close handshake; (before, after) bracket when the server ended it."""
@@ -161,7 +161,7 @@ class WireClient:
             with contextlib.suppress(Exception):
                 await self.ws.close()
         await self._stop_reader()
-        return before, self._settled()
+        return before, self.settled()
 
     async def drop(self) -> tuple[datetime, datetime]:
         """Cut the connection without a close (the network went away): the server ends the
@@ -171,9 +171,9 @@ class WireClient:
         if self.ws is not None:
             self.ws.transport.abort()
         await self._stop_reader()
-        return last, self._settled()
+        return last, self.settled()
 
-    def _settled(self) -> datetime:
+    def settled(self) -> datetime:
         """The clock a moment from now (``SERVER_SETTLE_S`` real): the server's record is in by then."""
         return self.clock.at(datetime.now(UTC) + timedelta(seconds=SERVER_SETTLE_S))
 
