@@ -105,6 +105,8 @@ def test_the_timeline_plays_every_reminder_and_slows_down_where_a_burst_goes_out
     pieces = timeline.pieces()
     clock = ScaledClock(T0, pieces, 120)  # the pieces make a clock that never goes back
     assert clock.real_at(mornings[1].starts_at) > clock.real_at(mornings[0].ends_at)
+    later = plan_timeline(mornings, speed=120, first_reminder=timedelta(hours=24), start=T0 - timedelta(hours=20))
+    assert later.starts_at == T0 - timedelta(hours=20) and not later.played(T0 - timedelta(hours=24))
 
 
 def test_the_same_seed_plans_the_same_people_with_a_realistic_mix() -> None:
