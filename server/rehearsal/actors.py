@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import websockets
+
 from server.adapters.clock import ScaledClock
 from server.rehearsal.plan import MorningBehaviour, MorningPlan, Person, Visit, lateness
 from server.rehearsal.wire import CommandRefused, Ledger, Problems, WireClient
@@ -115,7 +117,7 @@ async def _refusable(stage: Stage, call: Awaitable[Any]) -> Any:
         if exc.code not in EXPECTED_REFUSALS:
             stage.problems.unexpected_errors[f"refused: {exc}"] += 1
         return None
-    except (ConnectionError, TimeoutError) as exc:
+    except (ConnectionError, TimeoutError, websockets.ConnectionClosed) as exc:
         stage.problems.unexpected_errors[f"command lost: {type(exc).__name__}"] += 1
         return None
 
@@ -139,7 +141,13 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
             stage.truth.join_ms.append((time.monotonic() - started) * 1000)
             stage.truth.join_instants.append(time.monotonic())
             acting = asyncio.create_task(act(client)) if number == 0 and client is main else None
-            await stage.until(visit.ends_at)
+            while await client.lost_before(stage.clock.real_at(visit.ends_at)):
+                try:  # closed by the server (it counted as a problem): come back as a browser does
+                    last, ended, *reopened = await client.come_back()
+                except Exception:  # noqa: BLE001 - counted as refused by the client
+                    break
+                stage.truth.intervals.append(Interval(registration_id, *opened, last, ended, dropped=True))
+                opened = (reopened[0], reopened[1])
             if acting is not None:
                 acting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -210,6 +218,18 @@ ACTIONS: dict[str, Callable[[Stage, WireClient, int, MorningBehaviour], Awaitabl
 # --- the moderator ----------------------------------------------------------------------------------
 
 
+class _Console:
+    """The moderator's client, reconnected (resuming) before a command when the server closed it."""
+
+    def __init__(self, client: WireClient) -> None:
+        self.client = client
+
+    async def command(self, type_: str, **fields: Any) -> Any:
+        if self.client.lost:
+            await self.client.come_back()
+        return await self.client.command(type_, **fields)
+
+
 def moderator_events(stage: Stage) -> Callable[[str, dict[str, Any]], None]:
     board, truth = stage.board, stage.truth
 
@@ -252,10 +272,11 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-async def play_moderator(stage: Stage, moderator: WireClient, morning: MorningPlan) -> None:
+async def play_moderator(stage: Stage, console: WireClient, morning: MorningPlan) -> None:
     """Open every segment a little late, give the floor to the programme's people and to waiting
     delegates, approve and answer questions, post a notice, end each segment a little late."""
     rng, board, truth = stage.rng, stage.board, stage.truth
+    moderator = _Console(console)
     minute = timedelta(minutes=1)
     previous_end: datetime | None = None
     floor_granted = truth.floor_speakers.setdefault(morning.day, [])

@@ -77,9 +77,12 @@ def _get(url: str, token: str) -> bytes:
         return body
 
 
-def rehearsal_settings(settings: Settings, slug: str) -> Settings:
-    """The embedded default plays in a data folder of its own; production settings keep theirs."""
-    update: dict[str, Any] = {"heartbeat_s": 2.0, "idle_timeout_s": 8.0}
+def rehearsal_settings(settings: Settings, slug: str, attendees: int) -> Settings:
+    """The embedded default plays in a data folder of its own; production settings keep theirs.
+    Heartbeats every 2 s real (a few virtual minutes at 120x), fewer with thousands of simulated
+    tabs in one process, and an idle timeout of four heartbeats."""
+    heartbeat = max(2.0, attendees / 1000)
+    update: dict[str, Any] = {"heartbeat_s": heartbeat, "idle_timeout_s": 4 * heartbeat}
     if settings.embedded:
         folder = settings.data_dir / "rehearsals" / slug
         if folder.exists():
@@ -97,7 +100,7 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
     zone = ZoneInfo(spec.timezone) if spec else ZoneInfo("America/New_York")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     slug = f"{options.source[:40]}-rehearsal-{stamp}".lower()
-    settings = rehearsal_settings(base, slug)
+    settings = rehearsal_settings(base, slug, options.attendees)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     out = options.out or settings.data_dir / "rehearsal"
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -177,6 +177,29 @@ class WireClient:
         """The clock a moment from now (``SERVER_SETTLE_S`` real): the server's record is in by then."""
         return self.clock.at(datetime.now(UTC) + timedelta(seconds=SERVER_SETTLE_S))
 
+    @property
+    def lost(self) -> bool:
+        """The connection ended without this client closing it (the server closed it)."""
+        return not self._leaving and (self._reader is None or self._reader.done())
+
+    async def lost_before(self, deadline: datetime) -> bool:
+        """Wait until ``deadline`` (real) or until the connection is lost, whichever comes first."""
+        delay = (deadline - datetime.now(UTC)).total_seconds()
+        if self._reader is not None and not self._reader.done() and delay > 0:
+            await asyncio.wait({self._reader}, timeout=delay)
+        return self.lost
+
+    async def come_back(self) -> tuple[datetime, datetime, datetime, datetime]:
+        """After the server closed the connection: reconnect with the positions held, as
+        connection.js does. The lost connection's end bracket (from the last frame sent) and the
+        new one's start bracket."""
+        last = self.last_sent or self.clock.now()
+        ended = self.settled()
+        await self._stop_reader()
+        await asyncio.sleep(0.5)
+        opened = await self.open(resume=True)
+        return last, ended, *opened
+
     async def _stop_reader(self) -> None:
         if self._reader is not None:
             with contextlib.suppress(Exception):
