@@ -52,6 +52,7 @@ lock:
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench scale
 
 # A dress rehearsal of the shipped event on the real stack (docs/rehearsal.md); options in ARGS.
 rehearse: $(STAMP)

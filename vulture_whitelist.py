@@ -27,6 +27,7 @@ _.approved_at
 _.next_speech_id  # allocated by name: Tx.allocate("speech") reads f"next_{kind}_id"
 _.protocol_version
 _.server_time
+_.ignored_columns  # the bulk registration preview's, written as a dict key
 _.seqs
 
 # PyYAML's Dumper hook
@@ -65,3 +66,11 @@ _.states_equal
 _.components
 _.last_day
 _.unique_attendees
+
+# who sent an organiser's message: kept with it for the record (server/services/mail/messages.py)
+_.created_by
+_.scopes  # certificate_routes.CertificateList
+# asyncio calls a Protocol's callbacks by name (the benchmark's light websocket client)
+_.connection_made
+_.connection_lost
+_.data_received

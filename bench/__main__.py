@@ -1,14 +1,17 @@
-"""``python -m bench [report|fanout|faults] [options]``.
+"""``python -m bench [report|scale|fanout|faults|bulk|certificates] [options]``.
 
 With no benchmark named (``make bench``), the attendance report benchmark runs: 10,000 attendees,
-three mornings, every format. ``fanout`` is the websocket fan-out benchmark; ``faults`` injects faults
+three mornings, every format. ``scale`` is the join storm and fan-out at scale against a raw baseline
+(``bench/scale_bench.py``, writes ``bench/results/latest.json``); ``fanout`` is the earlier
+websocket fan-out benchmark; ``faults`` injects faults
 (crashes, restarts, cut connections, lost publishes, slow readers, a join storm, killed workers) and
-counts what every client saw.
+counts what every client saw. ``bulk`` times the preview and commit of a delegation list;
+``certificates`` issues every certificate of the report benchmark's event.
 """
 
 import sys
 
-BENCHMARKS = ("report", "fanout", "faults")
+BENCHMARKS = ("report", "fanout", "faults", "scale", "bulk", "certificates")
 
 
 def run(argv: list[str]) -> int:
@@ -18,6 +21,18 @@ def run(argv: list[str]) -> int:
         from bench import faults_bench
 
         return faults_bench.main(rest)
+    if name == "bulk":
+        from bench import bulk_bench
+
+        return bulk_bench.main(rest)
+    if name == "certificates":
+        from bench import certificate_bench
+
+        return certificate_bench.main(rest)
+    if name == "scale":
+        from bench import scale_bench
+
+        return scale_bench.main(rest)
     if name == "fanout":
         from bench import fanout_bench
 

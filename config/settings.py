@@ -67,6 +67,21 @@ class Settings(BaseSettings):
     sign_in_max_failures_per_address: int = Field(
         20, ge=1, le=100000, description="Failed password sign-ins per client address within the window before 429."
     )
+    lost_link_window_s: int = Field(
+        3600, ge=1, le=86400, description='"I lost my link" requests older than this many seconds no longer count.'
+    )
+    lost_link_max_per_email: int = Field(
+        3, ge=1, le=1000, description='"I lost my link" requests per address asked for within the window before 429.'
+    )
+    lost_link_max_per_address: int = Field(
+        20, ge=1, le=100000, description='"I lost my link" requests per client address within the window before 429.'
+    )
+    verify_window_s: int = Field(
+        900, ge=1, le=86400, description="Unknown certificate codes older than this many seconds no longer count."
+    )
+    verify_max_failures_per_address: int = Field(
+        20, ge=1, le=100000, description="Unknown certificate codes per client address within the window before 429."
+    )
     heartbeat_s: float = Field(15.0, gt=0, le=300, description="Seconds between websocket heartbeats.")
     idle_timeout_s: float = Field(
         45.0, gt=0, le=3600, description="A websocket silent this long is closed; its presence ends at its last frame."
@@ -77,6 +92,9 @@ class Settings(BaseSettings):
     )
     report_attendance_threshold: float = Field(
         0.5, ge=0, le=1, description="Share of a morning an attendee must be present for to count as attended."
+    )
+    statement_max_chars: int = Field(
+        5000, ge=1, le=10000, description="Most characters of a written statement (10,000 at most, the wire's limit)."
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `parley serve`.")
@@ -99,6 +117,20 @@ class Settings(BaseSettings):
         ge=1,
         le=100000,
         description="Rehearsals: virtual seconds per real second, the most any piece of the timeline runs at.",
+    )
+    import_max_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest registration file (CSV or XLSX) an organiser may upload, in bytes.",
+    )
+    import_max_rows: int = Field(
+        # each row is saved by registrations.register() in one transaction: about 1.5 ms of CPU a row
+        # here, during which SQLite (embedded) makes other writers wait (docs/http-api.md)
+        2000,
+        ge=1,
+        le=100000,
+        description="Most registrations one uploaded file may hold (blank lines aside).",
     )
     smtp_host: str = Field(
         "", description="SMTP server for reminder mails; empty = write them to DATA_DIR/outbox as .eml."

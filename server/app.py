@@ -22,12 +22,16 @@ from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.tasks import TaskSender
 from server.entrypoints.http import (
     auth_routes,
+    certificate_routes,
+    import_routes,
+    mail_routes,
     openapi,
     organiser_routes,
     page_routes,
     programme_routes,
     reminder_routes,
     report_routes,
+    speaking_order_routes,
 )
 from server.entrypoints.http.fallback import unrouted
 from server.entrypoints.http.problems import EXCEPTION_HANDLERS
@@ -102,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 idle_timeout_s=settings.idle_timeout_s,
                 speed=settings.virtual_speed,
             ),
+            statement_max_chars=settings.statement_max_chars,
         )
         await live.start()
         try:
@@ -125,8 +130,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *programme_routes.routes,
         *auth_routes.routes,
         *organiser_routes.routes,
+        *import_routes.routes,
         *reminder_routes.routes,
+        *speaking_order_routes.routes,
+        *mail_routes.routes,
         *report_routes.routes,
+        *certificate_routes.routes,
         *page_routes.routes,
         *ws_endpoint.routes,
         OPENAPI_SPEC.route(),

@@ -23,6 +23,7 @@ from server.adapters.bus.memory import MemoryBus
 from server.adapters.clock import ManualClock
 from server.adapters.db.engine import make_sessionmaker
 from server.adapters.db.models import LiveStateRow, Registration, Segment, SegmentPerson, User
+from server.core.speaking_order import known_category
 from server.core.state import Actor
 from server.programme.parser import load_programme
 from server.protocol import parse_command
@@ -45,6 +46,8 @@ def ny(clock: str) -> datetime:
 class Cast:
     moderator: Actor
     moderator_key: str
+    organiser: Actor
+    organiser_key: str
     attendees: dict[str, tuple[Actor, str]]
     people: dict[str, int]
     segments: dict[str, int]
@@ -70,6 +73,8 @@ async def _prepare(sessions: Any) -> Cast:
         event, _ = await upsert_programme(session, load_programme(PROGRAMME))
         mia = User(email="mia.moderator@example.org", name="Mia Moderator")
         session.add(mia)
+        olu = User(email="olu.organiser@example.org", name="Olu Organiser")
+        session.add(olu)
         registrations = {}
         for name, category, country, organisation in ATTENDEES:
             registration = Registration(
@@ -89,16 +94,34 @@ async def _prepare(sessions: Any) -> Cast:
         segments = {s.key: s.id for s in (await session.execute(select(Segment))).scalars()}
         people = {p.name: p.id for p in (await session.execute(select(SegmentPerson))).scalars()}
         attendees = {
-            name: (Actor(r.id, "attendee", r.name, r.organisation or None, kind="attendee"), f"a:{r.id}")
+            name: (
+                Actor(
+                    r.id,
+                    "attendee",
+                    r.name,
+                    r.organisation or None,
+                    kind="attendee",
+                    category=known_category(r.category),
+                ),
+                f"a:{r.id}",
+            )
             for name, r in registrations.items()
         }
-        return Cast(Actor(mia.id, "moderator", mia.name, kind="staff"), f"u:{mia.id}", attendees, people, segments)
+        return Cast(
+            Actor(mia.id, "moderator", mia.name, kind="staff"),
+            f"u:{mia.id}",
+            Actor(olu.id, "organiser", olu.name, kind="staff"),
+            f"u:{olu.id}",
+            attendees,
+            people,
+            segments,
+        )
 
 
 def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(New York time, who, what) in order. ``who`` is "mod" or an attendee's first name (``what``:
-    the command, without its cid) or "votes" (the service's coalesced vote flush). Entry and
-    question ids are the ones the core allocates in this order (1, 2, ...)."""
+    the command, without its cid), "org" (the organiser) or "votes" (the service's coalesced vote
+    flush). Entry, question and statement ids are the ones the core allocates in this order (1, 2, ...)."""
     seg, people = cast.segments, cast.people
     yield "09:00", "mod", {"type": "segment.open", "segment_id": seg["d1-opening"]}
     yield "09:02", "mod", {"type": "floor.grant", "person_id": people["António Vitorino"]}
@@ -118,6 +141,7 @@ def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "09:42", "Chen", {"type": "floor.request", "point_of_order": True}
     yield "09:43", "Dana", {"type": "floor.request"}
     yield "09:44", "mod", {"type": "queue.reorder", "entry_ids": [3, 2, 1, 4]}
+    yield "09:44", "mod", {"type": "queue.set_order", "order": "category"}
     yield "09:45", "Dana", {"type": "floor.withdraw"}
     yield "09:46", "mod", {"type": "queue.remove", "entry_id": 2}
     yield "09:47", "mod", {"type": "floor.grant", "entry_id": 3}
@@ -154,10 +178,41 @@ def script(cast: Cast) -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "11:05", "Ben", {"type": "floor.request", "topic": "Funding"}
     yield "11:06", "mod", {"type": "floor.grant", "entry_id": 5}
     yield "11:09", "mod", {"type": "speech.end"}
+    panel = seg["d1-panel-2"]
+    yield "11:10", "mod", {"type": "poll.prepare", "segment_id": panel,
+                           "question": "Should the dialogue meet twice a year?",
+                           "options": ["Yes", "No", "Abstain"]}  # fmt: skip
+    yield "11:10", "mod", {"type": "poll.prepare", "segment_id": panel, "question": "Which themes next year?",
+                           "options": ["Data", "Climate", "Labour"],
+                           "choice": "multiple", "anonymous": False}  # fmt: skip
+    yield "11:11", "mod", {"type": "poll.prepare", "segment_id": panel, "question": "Spare?", "options": ["A", "B"]}
+    yield "11:11", "mod", {"type": "poll.discard", "poll_id": 3}
+    yield "11:12", "mod", {"type": "poll.open", "poll_id": 1}
+    yield "11:13", "Ana", {"type": "poll.vote", "poll_id": 1, "option_ids": [1]}
+    yield "11:13", "Ben", {"type": "poll.vote", "poll_id": 1, "option_ids": [2]}
+    yield "11:13", "Chen", {"type": "poll.vote", "poll_id": 1, "option_ids": [1]}
+    yield "11:14", "Ben", {"type": "poll.vote", "poll_id": 1, "option_ids": [1]}
+    yield "11:14", "votes", {}
+    yield "11:15", "mod", {"type": "poll.publish", "poll_id": 1}
+    yield "11:15", "Dana", {"type": "poll.vote", "poll_id": 1, "option_ids": [3]}
+    yield "11:16", "votes", {}
+    yield "11:17", "mod", {"type": "poll.close", "poll_id": 1}
+    yield "11:18", "mod", {"type": "poll.open", "poll_id": 2}
+    yield "11:19", "Ana", {"type": "poll.vote", "poll_id": 2, "option_ids": [1, 2]}
+    yield "11:19", "Chen", {"type": "poll.vote", "poll_id": 2, "option_ids": [2]}
+    yield "11:19", "mod", {"type": "poll.close", "poll_id": 2}
     yield "11:20", "Ana", {"type": "question.vote", "question_id": 3, "up": True}
     yield "11:20", "Ana", {"type": "question.vote", "question_id": 1, "up": False}
     yield "11:21", "votes", {}
-    yield "12:05", "mod", {"type": "segment.end", "segment_id": seg["d1-panel-2"]}
+    yield "11:30", "Ana", {"type": "floor.request", "topic": "Data", "on_behalf_of": "Brazil"}
+    yield "12:05", "mod", {"type": "segment.end", "segment_id": seg["d1-panel-2"]}  # Ana left waiting
+    yield "12:06", "org", {"type": "statements.set_deadline", "after_s": 7200}
+    yield "12:10", "Ana", {"type": "statement.submit", "segment_id": seg["d1-panel-2"], "language": "en",
+                           "text": "Brazil supports the data work."}  # fmt: skip
+    yield "12:11", "mod", {"type": "statement.reject", "statement_id": 1, "reason": "Please say more"}
+    yield "12:12", "Ana", {"type": "statement.submit", "segment_id": seg["d1-panel-2"], "language": "fr",
+                           "text": "Le Brésil soutient le travail sur les données.\nMerci."}  # fmt: skip
+    yield "12:13", "mod", {"type": "statement.approve", "statement_id": 1}
 
 
 PRESENCE_COUNTS = {  # New York time -> (online, peak today, by category), as the hub measures them
@@ -221,7 +276,12 @@ async def play(database_url: str, on_initial_state: Callable[[LiveStateRow], Non
                 await live.flush_votes()
             else:
                 cid += 1
-                actor, key = (cast.moderator, cast.moderator_key) if who == "mod" else _attendee(cast, who)
+                if who == "mod":
+                    actor, key = cast.moderator, cast.moderator_key
+                elif who == "org":
+                    actor, key = cast.organiser, cast.organiser_key
+                else:
+                    actor, key = _attendee(cast, who)
                 parsed = parse_command(json.dumps({"cid": f"g{cid}", **what}))
                 reply = await live.execute(event_id, parsed, actor=actor, actor_key=key)  # type: ignore[arg-type]
                 if reply.type != "result":

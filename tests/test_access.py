@@ -22,7 +22,7 @@ from server.adapters.clock import SystemClock
 from server.adapters.db.engine import make_sync_engine
 from server.adapters.db.models import Event, EventRole, User
 from server.app import create_app
-from server.services import reports
+from server.services import certificates, reports
 from server.services.accounts import hash_password
 from tests.fixtures.live import staff_token
 from tests.fixtures.parley import STALE_AFTER, Parley, ServerProcess
@@ -108,6 +108,9 @@ MATRIX = (
     Row("GET", "/api/events/{slug}/registrations.csv", ORGANISERS_OF_THIS_EVENT, 200),
     Row("POST", "/api/events/{slug}/registrations/{id:id}/revoke", ORGANISERS_OF_THIS_EVENT, 204),
     Row("POST", "/api/events/{slug}/registrations/{id:id}/link", ORGANISERS_OF_THIS_EVENT, 200),
+    # through the check: no file is sent, so the upload is refused for its (missing) media type
+    Row("POST", "/api/events/{slug}/registrations/import/preview", ORGANISERS_OF_THIS_EVENT, 415),
+    Row("POST", "/api/events/{slug}/registrations/import", ORGANISERS_OF_THIS_EVENT, 415),
     Row("GET", "/api/events/{slug}/reminders", ORGANISERS_OF_THIS_EVENT, 200),
     Row(
         "POST",
@@ -123,9 +126,41 @@ MATRIX = (
         200,
         body={"attendees": ["24h", "15m"], "speakers": ["24h", "45m"]},
     ),
+    Row("GET", "/api/events/{slug}/speaking-order", ORGANISERS_OF_THIS_EVENT, 200),
+    Row("PUT", "/api/events/{slug}/speaking-order", ORGANISERS_OF_THIS_EVENT, 200, body={"categories": None}),
+    Row("POST", "/api/events/{slug}/lost-link", EVERYONE, 202, body=lambda: {"email": new_registration()["email"]}),
+    Row("GET", "/api/events/{slug}/messages", ORGANISERS_OF_THIS_EVENT, 200),
+    Row(
+        "POST",
+        "/api/events/{slug}/messages/preview",
+        ORGANISERS_OF_THIS_EVENT,
+        200,
+        body={"audience": {"kind": "category", "category": "other"}},
+    ),
+    Row(
+        "POST",
+        "/api/events/{slug}/messages",
+        ORGANISERS_OF_THIS_EVENT,
+        202,
+        body={
+            "subject": {"fr": "Objet", "en": "Subject", "es": "Asunto"},
+            "text": {"fr": "Texte", "en": "Text", "es": "Texto"},
+            "audience": {"kind": "category", "category": "other"},
+        },
+    ),
+    # through the check: the id is a registration's, no message has it
+    Row("POST", "/api/events/{slug}/messages/{id:id}/resend", ORGANISERS_OF_THIS_EVENT, 404),
     Row("GET", "/api/events/{slug}/reports", ORGANISERS_OF_THIS_EVENT, 200),
     Row("POST", "/api/events/{slug}/reports", ORGANISERS_OF_THIS_EVENT, 202, body={"scope": "2022-02-28"}),
     Row("GET", "/api/events/{slug}/reports/{file}", ORGANISERS_OF_THIS_EVENT, 200),
+    Row("GET", "/api/events/{slug}/certificates", ORGANISERS_OF_THIS_EVENT, 200),
+    Row("POST", "/api/events/{slug}/certificates", ORGANISERS_OF_THIS_EVENT, 202, body={"scope": "2022-02-28"}),
+    Row("GET", "/api/events/{slug}/certificates/all.zip", ORGANISERS_OF_THIS_EVENT, 200),
+    Row("GET", "/api/events/{slug}/certificates/mine", frozenset({ATTENDEE}), 200),
+    # through the check: this attendee has no certificate
+    Row("GET", "/api/events/{slug}/certificates/mine/{file}", frozenset({ATTENDEE}), 404),
+    Row("GET", "/verify", EVERYONE, 200),
+    Row("GET", "/verify/{code}", EVERYONE, 200),  # the page; its JSON is public too (tests/test_certificates_http.py)
     Row("POST", "/api/auth/logout", SIGNED_IN, 204),
 )
 
@@ -231,7 +266,7 @@ def principals(server: ServerProcess, parley: Parley) -> tuple[dict[str, str | N
     }
     # the registration organisers revoke and re-link: not one whose session the matrix uses
     target = httpx.post(f"{server.url}/api/events/{SLUG}/registrations", json=new_registration()).json()["id"]
-    return tokens, {"slug": SLUG, "token": link, "id": str(target), "file": "2022-02-28.csv.zip"}
+    return tokens, {"slug": SLUG, "token": link, "id": str(target), "file": "2022-02-28.csv.zip", "code": "X"}
 
 
 def test_every_route_is_in_the_matrix(sqlite_parley: Parley) -> None:
@@ -253,6 +288,16 @@ def test_the_access_matrix_over_every_route_and_the_websocket(server: ServerProc
         stale_after=STALE_AFTER,
         formats=("csv.zip",),
     )
+    certificates.issue(
+        make_sync_engine(parley.settings()),
+        parley.data_dir,
+        event_id,
+        "2022-02-28",
+        now=SystemClock().now(),
+        stale_after=STALE_AFTER,
+        threshold=0.5,
+        base_url=server.url,
+    )
     wrong: list[str] = []
     for row in MATRIX:
         for who in PRINCIPALS:
@@ -270,9 +315,9 @@ def test_an_unknown_event_is_404_once_signed_in_and_401_before(server: ServerPro
     """The check answers in one order everywhere: not signed in, then no such event, then no role."""
     organiser = staff_token(server, "organiser")
     attendee = attendee_token(server, SLUG)[0]
-    values = {"slug": "no-such-event", "token": "x", "id": "1", "file": "2022-02-28.csv.zip"}
+    values = {"slug": "no-such-event", "token": "x", "id": "1", "file": "2022-02-28.csv.zip", "code": "X"}
     guarded = [row for row in MATRIX if "{slug}" in row.path and row.allowed != EVERYONE]
-    assert len(guarded) == 12
+    assert len(guarded) == 25
     for row in guarded:
         assert ask(server, row, None, values)[0] == row.anonymous, row.path
         for token in (attendee, organiser):

@@ -56,3 +56,24 @@ def test_every_parley_variable_in_compose_is_a_known_setting() -> None:
     variables = {k for block in env_blocks for k in block if k.startswith("PARLEY_")}
     assert variables, "compose sets no PARLEY_ variable"
     assert variables <= known, variables - known
+
+
+def test_a_websocket_proxy_fronts_the_replicas_without_sticky_sessions() -> None:
+    services = compose()["services"]
+    proxy, server = services["proxy"], services["server"]
+    assert "ports" not in server, "the replicas are reached through the proxy only"
+    assert proxy["depends_on"]["server"] == {"condition": "service_healthy"}
+    assert "healthcheck" in proxy
+    mounted = [v.split(":")[0] for v in proxy["volumes"]]
+    conf = "\n".join(line.split("#")[0] for line in (ROOT / mounted[0]).read_text().splitlines())
+    ws = conf.split("location /ws/")[1].split("}")[0]
+    for line in (
+        "proxy_http_version 1.1",
+        "proxy_set_header Upgrade $http_upgrade",
+        "proxy_set_header Connection $connection_upgrade",
+        "proxy_buffering off",
+    ):
+        assert line in ws, line
+    timeout = int(ws.split("proxy_read_timeout ")[1].split("s;")[0])
+    assert timeout > Settings.model_fields["idle_timeout_s"].default, "the proxy must outlast the idle timeout"
+    assert "server server:8000" in conf and "ip_hash" not in conf and "sticky" not in conf

@@ -45,6 +45,7 @@ DYNAMIC: dict[str, list[str]] = {
     "lang.": list(INTERFACE_LANGUAGES),
     "inbox.": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
     "inbox.empty_": ["pending", "approved", "highlighted", "answered", "archived", "dismissed"],
+    "st.status_": ["pending", "approved", "rejected"],
     "reminder.audience.": ["attendees", "speakers"],
     "err.": sorted(ERROR_CODES),
 }
@@ -246,7 +247,6 @@ TEXT_CASES: list[tuple[dict[str, str], list[str]]] = [
     ({"ar": "افتتاح"}, ["en"]),
     ({}, ["fr"]),
 ]
-
 
 
 PICK = f"""

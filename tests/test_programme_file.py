@@ -350,7 +350,8 @@ REFUSALS = [
     pytest.param(
         edited("languages: [fr, en]\n", "languages: [fr, en]\nvenue: online\n"),
         5,
-        "unknown key 'venue' in the programme (allowed: slug, title, timezone, languages, days, streams, reminders)",
+        "unknown key 'venue' in the programme "
+        "(allowed: slug, title, timezone, languages, days, streams, reminders, speaking_order)",
         id="unknown-key",
     ),
     pytest.param(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from server.core import apply_public, record_presence_counts, record_vote_counts
+from server.core import apply_public, record_poll_tallies, record_presence_counts, record_vote_counts
 from server.protocol import (
     ALLOWED_ROLES,
     COMMAND_CLASSES,
@@ -24,6 +24,7 @@ from server.protocol import (
     EventFrame,
     FloorGrant,
     HeartbeatFrame,
+    PollTally,
     ProtocolError,
     QuestionAsk,
     ResultFrame,
@@ -36,7 +37,7 @@ from server.protocol import (
     parse_server_frame,
     type_tag,
 )
-from tests.core.cases import CASES, busy
+from tests.core.cases import CASES, busy, with_polls
 from tests.core.helpers import ATTENDEE, MODERATOR, act, at
 
 # -- parsing --------------------------------------------------------------------------------------
@@ -139,8 +140,12 @@ def sample_server_frames() -> list[Any]:
     """One of each frame, and an event frame for every event class."""
     events = []
     for case in CASES:
-        _, emitted = act(case.state(MODERATOR), case.kind, MODERATOR, at(60), **case.fields)
+        if case.actor.role == "attendee":
+            continue  # ballots: attendees only, and silent
+        _, emitted = act(case.state(case.actor), case.kind, case.actor, at(60), **case.fields)
         events += emitted
+    published, _ = act(with_polls(), "poll.publish", MODERATOR, at(60), poll_id=1)
+    events += record_poll_tallies(published, {1: PollTally(ballots=2, counts={1: 1, 2: 1})}, now=at(61))[1]
     state = busy()
     events += record_vote_counts(state, {2: 5}, now=at(61))[1]
     events += record_presence_counts(state, online=40, peak_today=52, by_category={"media": 3}, now=at(61))[1]
@@ -160,6 +165,11 @@ def sample_server_frames() -> list[Any]:
             public=state.public,
             staff=state.staff,
             me=personal_view(state, ATTENDEE, voted=[2]),
+        ),
+        SnapshotFrame(
+            channels=ChannelPositions.model_validate({"public": {"epoch": "e1", "seq": 9}}),
+            public=published.public,
+            me=personal_view(published, ATTENDEE, ballots={1: [2]}),
         ),
         SnapshotFrame(
             channels=ChannelPositions.model_validate({"public": {"epoch": "e1", "seq": 9}}),

@@ -732,6 +732,10 @@ def test_csv_zip_has_one_file_per_table_and_neutralises_formulas(scenario: Scena
             "speeches.csv",
             "questions.csv",
             "qa_decisions.csv",
+            "polls.csv",
+            "poll_categories.csv",
+            "poll_ballots.csv",
+            "statements.csv",
         ]
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         tables = {
@@ -775,6 +779,10 @@ def test_xlsx_has_a_summary_and_one_sheet_per_table_with_text_never_formulas(
         "speeches",
         "questions",
         "qa_decisions",
+        "polls",
+        "poll_categories",
+        "poll_ballots",
+        "statements",
     ]
     summary = {row[0]: row[1] for row in book["summary"].iter_rows(values_only=True) if row and row[0]}
     assert summary[TITLE] is None and summary["Joined"] == 5 and summary["Peak concurrent attendees"] == 3

@@ -36,6 +36,7 @@ import yaml
 from config.settings import Settings
 from server.core.languages import interface_language
 from server.services.reminders import DeliveryError, MailSegment, ReminderMail
+from server.services.reminders.notices import NoticeMail
 
 log = logging.getLogger("parley.mail")
 
@@ -340,12 +341,16 @@ class CompositionError(ValueError):
 
 
 def _check_headers(message: Message, mail: ReminderMail) -> None:
+    check_headers(message, mail.to_name, mail.to_email)
+
+
+def check_headers(message: Message, to_name: str, to_email: str) -> None:
     """Refuse, at composition, a mail that would fail (or be altered) when it is serialised to be sent.
 
     A line break in the recipient's name (stored before names were checked) would inject a header:
     the library refuses it only while writing the message out, so fold every header here, once.
     """
-    for what, text in (("name", mail.to_name), ("address", mail.to_email)):
+    for what, text in (("name", to_name), ("address", to_email)):
         if _NOT_IN_A_HEADER.search(text):
             raise CompositionError(f"the recipient's {what} holds a line break or a control character: {text!r}")
     for name, value in message.items():
@@ -357,6 +362,10 @@ def _check_headers(message: Message, mail: ReminderMail) -> None:
 
 def _digest_tag(message_id: str) -> str:
     return hashlib.sha256(message_id.encode()).hexdigest()[:24]
+
+
+# shared with the confirmation, lost-link and message mails (workers/notices.py)
+ics_text, fold, ics_time, digest_tag = _ics_text, _fold, _ics_time, _digest_tag
 
 
 # --- sending ------------------------------------------------------------------------------------------
@@ -416,7 +425,7 @@ def _refused(code: int, reply: bytes | str) -> DeliveryError:
     return DeliveryError(f"SMTP {code} {text}".strip(), permanent=500 <= code < 600, code=code)
 
 
-def sender(settings: Settings) -> Callable[[Message, ReminderMail, Callable[[], None]], None]:
+def sender(settings: Settings) -> Callable[[Message, ReminderMail | NoticeMail, Callable[[], None]], None]:
     """SMTP when PARLEY_SMTP_HOST is set; otherwise the outbox folder DATA_DIR/outbox."""
     if settings.smtp_host:
         return lambda message, _mail, accepted: send_smtp(message, settings, accepted)
@@ -424,7 +433,7 @@ def sender(settings: Settings) -> Callable[[Message, ReminderMail, Callable[[], 
     if settings.env == "production":
         log.warning("PARLEY_SMTP_HOST is not set: reminder mails go to %s, not to people", outbox)
 
-    def to_outbox(message: Message, mail: ReminderMail, accepted: Callable[[], None]) -> None:
+    def to_outbox(message: Message, mail: ReminderMail | NoticeMail, accepted: Callable[[], None]) -> None:
         write_outbox(message, mail.outbox_name, outbox)
         accepted()
 

@@ -28,6 +28,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": EVERY_MINUTE,
         "options": {"expires": 55},
     },
+    # implemented in workers/tasks/certificates.py: issues the certificates of mornings that have ended
+    "certificates-scan-due": {
+        "task": "parley.certificates.scan_due",
+        "schedule": EVERY_MINUTE,
+        "options": {"expires": 55},
+    },
 }
 
 

@@ -7,11 +7,15 @@ import {
   formatDate, formatTime, driftText, announce,
 } from "./page.js";
 import { renderProgramme, renderZoneNote } from "./programme.js";
-import { startLive, everySecond, personName } from "./live.js";
+import { startLive, everySecond, personName, segmentTitle } from "./live.js";
 import { segmentInProgress, rankQuestions } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderRegistration } from "./register.js";
+import { renderLostLink } from "./lost-link.js";
 import { renderStream } from "./stream.js";
+import { renderAttendeePoll } from "./polls.js";
+import { mountOwnCertificates } from "./certificates.js";
+import { renderStatementForms, renderPublishedStatements } from "./statements.js";
 
 initPage();
 const slug = slugFromPath();
@@ -32,9 +36,11 @@ async function main() {
   if (!state.me) {
     $("#register").hidden = false;
     renderRegistration($("#register-form"), slug);
+    renderLostLink($("#lost-form"), slug);
     return;
   }
   $("#live").hidden = false;
+  if (state.me.kind === "attendee") mountOwnCertificates($("#certificates"), slug);
   renderStream($("#stream-body"), state.event);
   setUpForms();
   state.live = startLive(slug, { onChange: render });
@@ -62,6 +68,7 @@ function renderProgrammeSection() {
     return segment && segment.status !== "scheduled" ? segment.status : null;
   };
   renderProgramme($("#programme-days"), state.event, statusOf);
+  renderPublishedStatements($("#programme-days"), state.live?.store.public);
 }
 
 function renderWhoAmI() {
@@ -87,9 +94,19 @@ function render(change) {
   if (!store.ready) return;
   if (change.kind === "event" && change.event.type.startsWith("segment.")) renderProgrammeSection();
   if (change.kind === "snapshot" || change.kind === "lang") renderProgrammeSection();
+  if (change.kind === "event" && change.event.type === "statement.published") {
+    renderProgrammeSection();
+    if (store.isMe(change.event.statement.author.who)) announce(t("st.approved_yours"));
+  }
+  if (change.kind === "event" && change.event.type === "statements.opened" && change.event.window.eligible.some((a) => store.isMe(a.who))) {
+    // after the segment's own announcement (segment.ended comes just before)
+    setTimeout(() => announce(t("st.say_open", { title: segmentTitle(store.public, change.event.window.segment_id) })), 1500);
+  }
   renderNow();
   renderFloor();
   renderQuestions();
+  renderAttendeePoll($("#poll"), store, (type, fields) => state.live.connection.send(type, fields));
+  renderStatements();
   tick(state.live.connection.now());
 }
 
@@ -146,8 +163,10 @@ function renderNow() {
 function tick(nowMs) {
   const store = state.live?.store;
   if (!store?.ready) return;
+  renderStatements(); // a window closes at its deadline
   const pub = store.public;
-  const f = tickTimer(pub, nowMs, state.overTimeSaid);
+  const mine = Boolean(pub.stage.speech && store.isMe(pub.stage.speech.who));
+  const f = tickTimer(pub, nowMs, state.overTimeSaid, { warn: mine, mine });
   const drift = $("#drift");
   if (f.day && (segmentInProgress(pub) || pub.segments.some((s) => s.status === "ended"))) {
     const end = f.forecast_end_of_day ? formatTime(f.forecast_end_of_day, state.event.timezone) : "–";
@@ -155,6 +174,19 @@ function tick(nowMs) {
   } else {
     drift.textContent = "";
   }
+}
+
+// -- written statements ------------------------------------------------------------------------------
+
+function renderStatements() {
+  const store = state.live.store;
+  renderStatementForms($("#statement"), $("#statement-body"), {
+    store,
+    event: state.event,
+    slug,
+    now: state.live.connection.now(),
+    send: (type, fields) => state.live.connection.send(type, fields),
+  });
 }
 
 // -- floor -------------------------------------------------------------------------------------------

@@ -28,8 +28,12 @@ export function forecast(pub, nowMs) {
   const length = (s) => ms(s.ends_at) - ms(s.starts_at);
   let cursor = null;
   let drift = 0;
+  const speech = pub.stage.speech;
+  const elapsed = speech ? spokenSeconds(speech, nowMs) : null;
+  const overTime = speech ? Math.max(0, elapsed - speech.limit_s) : null;
   if (live) {
-    cursor = Math.max((live.opened_at ? ms(live.opened_at) : nowMs) + length(live), nowMs);
+    // the speaker's over-run was not in the plan: it moves the end of the segment, and the day's
+    cursor = Math.max((live.opened_at ? ms(live.opened_at) : nowMs) + length(live) + (overTime ?? 0) * 1000, nowMs);
     drift = (cursor - ms(live.ends_at)) / 1000;
   } else if (lastEnded && lastEnded.day === day) {
     cursor = ms(lastEnded.ended_at);
@@ -44,14 +48,12 @@ export function forecast(pub, nowMs) {
     const start = Math.max(ms(s.starts_at), nowMs, cursor ?? nowMs);
     cursor = start + length(s);
   }
-  const speech = pub.stage.speech;
-  const elapsed = speech ? spokenSeconds(speech, nowMs) : null;
   return {
     day,
     drift_s: drift,
     forecast_end_of_day: cursor === null ? null : new Date(cursor).toISOString(),
     speech_elapsed_s: elapsed,
-    over_time_s: speech ? Math.max(0, elapsed - speech.limit_s) : null,
+    over_time_s: overTime,
   };
 }
 

@@ -48,6 +48,18 @@ export function describeEvent(ev, store) {
       return t("say.queue_closed");
     case "queue.opened":
       return t("say.queue_opened");
+    case "poll.opened":
+      return t("say.poll_opened", { question: ev.poll.question });
+    case "poll.closed": {
+      const poll = pub.polls.find((p) => p.id === ev.poll_id);
+      return poll ? t("say.poll_closed", { question: poll.question }) : null;
+    }
+    case "poll.results_published": {
+      const poll = pub.polls.find((p) => p.id === ev.poll_id);
+      return poll ? t("say.poll_results", { question: poll.question }) : null;
+    }
+    case "queue.order_set":
+      return t(ev.order === "category" ? "say.queue_by_category" : "say.queue_by_request");
     case "question.highlighted": {
       if (ev.question_id === null) return null;
       const question = pub.questions.find((q) => q.id === ev.question_id);

@@ -5,10 +5,12 @@ import {
   initPage, api, t, renderStaffHeader, showGate, openStaffPage, lostStaffAccess, getLang, onLangChange, localized, slugFromPath, placesOf,
   formatTime, formatDate, formatNumber, driftText, announce,
 } from "./page.js";
-import { startLive, everySecond } from "./live.js";
+import { startLive, everySecond, segmentTitle } from "./live.js";
 import { segmentInProgress } from "./store.js";
 import { speakerBlock, tickTimer, commandErrorText } from "./speaker.js";
 import { renderInbox, setUpInbox } from "./inbox.js";
+import { renderModeratorPolls, setUpModeratorPolls } from "./polls.js";
+import { renderStatementInbox } from "./statements.js";
 
 initPage();
 const slug = slugFromPath();
@@ -34,6 +36,7 @@ async function main() {
     },
   });
   setUpInbox(state.live, $("#qa-tabs"), $("#qa-panel"));
+  setUpModeratorPolls($("#mod-polls"), act);
   everySecond(state.live.connection, tick);
 }
 
@@ -91,10 +94,15 @@ function render(change) {
   if (change.kind === "event" && change.channel === "staff" && change.event.type === "question.asked") {
     announce(t("say.new_question"));
   }
+  if (change.kind === "event" && change.channel === "staff" && change.event.type === "statement.submitted") {
+    announce(t("st.say_new"));
+  }
   renderStage();
   renderFloor();
   renderQueue();
   renderInbox();
+  renderModeratorPolls($("#mod-polls"), store, act, segmentTitle);
+  renderStatementInbox($("#statement-inbox"), store, act, (id) => segmentTitle(store.public, id));
   renderOnline();
   tick(state.live.connection.now());
 }
@@ -274,6 +282,8 @@ function renderQueue() {
   toggle.textContent = queue.open ? t("mod.queue_close") : t("mod.queue_open");
   toggle.disabled = !live && !queue.open;
   toggle.setAttribute("aria-pressed", String(!queue.open));
+  const order = $("#queue-order");
+  if (order.value !== (queue.order ?? "request")) order.value = queue.order ?? "request";
   $("#queue-state").textContent = queue.open ? t("mod.queue_is_open", { n: queue.waiting.length }) : t("mod.queue_is_closed", { n: queue.waiting.length });
   const canGrant = live && live.status === "live";
   const count = queue.waiting.length;
@@ -321,6 +331,7 @@ function renderQueue() {
           h("span", { class: "person-name" }, entry.name),
           state.live.store.isMine(entry) ? h("span", { class: "tag you" }, t("person.you")) : null,
           entry.organisation ? h("span", { class: "muted" }, ` · ${entry.organisation}`) : null,
+          entry.category ? h("span", { class: "tag category" }, t(`category.${entry.category}`)) : null,
           entry.point_of_order ? h("span", { class: "tag warn" }, t("floor.point_of_order")) : null,
           entry.on_behalf_of ? h("span", { class: "block" }, t("now.on_behalf", { who: entry.on_behalf_of })) : null,
           entry.topic ? h("span", { class: "block topic" }, entry.topic) : null,
@@ -377,13 +388,18 @@ function setUpControls() {
     const open = state.live.store.public.queue.open;
     act(open ? "queue.close" : "queue.open");
   });
+  $("#queue-order").addEventListener("change", async (e) => {
+    const wanted = e.target.value;
+    if (!(await act("queue.set_order", { order: wanted }))) e.target.value = state.live.store.public.queue.order ?? "request";
+  });
   $("#moderation-on").addEventListener("change", (e) => act("qa.set_moderation", { enabled: e.target.checked }));
 }
 
 function tick(nowMs) {
   const store = state.live?.store;
   if (!store?.ready) return;
-  const f = tickTimer(store.public, nowMs, state.overTimeSaid);
+  const speech = store.public.stage.speech;
+  const f = tickTimer(store.public, nowMs, state.overTimeSaid, { warn: true, mine: Boolean(speech && store.isMe(speech.who)) });
   const el = $("#mod-drift");
   const end = f.forecast_end_of_day ? formatTime(f.forecast_end_of_day, state.event.timezone) : "–";
   el.textContent = f.day ? t("now.drift", { drift: driftText(f.drift_s), end }) : "";

@@ -10,6 +10,12 @@ import {
 import { startLive } from "./live.js";
 import { attendanceChart, attendanceTable } from "./chart.js";
 import { CATEGORIES } from "./register.js";
+import { setUpMessages, loadMessages, refreshMessages } from "./messages.js";
+import { pageOf, renderPager, labelCells, breakableEmail } from "./pager.js";
+import { setUpBulkImport } from "./bulk-import.js";
+import { mountOrganiserCertificates } from "./certificates.js";
+import { deadlineText } from "./statements.js";
+import { commandErrorText } from "./speaker.js";
 
 initPage();
 const slug = slugFromPath();
@@ -17,7 +23,7 @@ const base = `/api/events/${encodeURIComponent(slug)}`;
 const MAY_ORGANISE = new Set(["organiser"]);
 const state = {
   event: null, live: null, registrations: null, q: "", timeline: null, reminders: null, reports: null, compiling: new Set(),
-  gate: null, resending: false,
+  gate: null, resending: false, regPage: 1, remPage: 1,
 };
 
 async function main() {
@@ -30,15 +36,21 @@ async function main() {
   }
   $("#dashboard").hidden = false;
   setUpControls();
+  setUpStatementDeadline();
   state.live = startLive(slug, {
-    onChange: renderPresence,
+    onChange: () => {
+      renderPresence();
+      renderStatementDeadline();
+    },
     onStatus: (status, detail) => {
       if (status === "closed" && detail.reason) gate(`conn.closed.${detail.reason}`, detail.reason === "signed_out");
       // refused at the handshake, or closed for a role removed or a session ended: say which
       if (status === "reconnecting" || (status === "closed" && detail.reason)) recheckAccess();
     },
   });
-  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports()]);
+  setUpMessages(base, state.event);
+  await Promise.all([loadRegistrations(), loadTimeline(), loadReminders(), loadReports(), loadMessages(),
+    mountOrganiserCertificates($("#certificates-body"), slug, state.event)]);
 }
 
 /** While reconnecting, or closed by the server: a role removed or a session ended meanwhile gates
@@ -103,6 +115,49 @@ function renderPresence() {
   );
 }
 
+// -- written statements: the deadline ------------------------------------------------------------------
+
+function renderStatementDeadline() {
+  const store = state.live.store;
+  if (!store.ready) return;
+  const board = store.public.statements;
+  $("#st-rule").textContent = t("st.org_current", { rule: deadlineText(board, state.event.timezone) });
+  const pending = store.staff ? store.staff.statements.filter((s) => s.status === "pending").length : 0;
+  $("#st-counts").textContent = t("st.org_counts", { published: board.published.length, pending });
+}
+
+function setUpStatementDeadline() {
+  $("#st-deadline-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const error = $("#st-deadline-error");
+    error.textContent = "";
+    let fields;
+    if ($("#st-kind-until").checked) {
+      const value = $("#st-until").value;
+      if (!value) {
+        error.textContent = t("st.org_until_missing");
+        $("#st-until").focus();
+        return;
+      }
+      fields = { until: new Date(value).toISOString() };
+    } else {
+      const hours = Number($("#st-hours").value);
+      if (!(hours * 3600 >= 60 && hours <= 720)) {
+        error.textContent = t("st.org_hours_range");
+        $("#st-hours").focus();
+        return;
+      }
+      fields = { after_s: Math.round(hours * 3600) };
+    }
+    try {
+      await state.live.connection.send("statements.set_deadline", fields);
+      announce(t("st.org_saved", { rule: deadlineText({ deadline: { after_s: null, until: null, ...fields } }, state.event.timezone) }));
+    } catch (err) {
+      error.textContent = commandErrorText(err);
+    }
+  });
+}
+
 // -- attendance over time ----------------------------------------------------------------------------
 
 async function loadTimeline() {
@@ -160,17 +215,20 @@ function renderRegistrations() {
   if (!result) return;
   if (!result.ok) {
     replaceChildren(body);
+    renderPager($("#reg-pager"), pageOf([], 1), 0, () => {}, "");
     replaceChildren($("#reg-count"), unavailable(result));
     return;
   }
   const rows = result.data.registrations;
   $("#reg-count").textContent = state.q ? t("org.found", { n: rows.length, q: state.q }) : t("org.count", { n: rows.length });
+  const view = pageOf(rows, state.regPage);
+  state.regPage = view.page;
   replaceChildren(
     body,
-    ...rows.map((r) =>
+    ...view.rows.map((r) =>
       h("tr", { dataset: { id: r.id } },
         h("th", { scope: "row" }, r.name, r.listed ? null : h("span", { class: "tag", title: t("org.unlisted_hint") }, t("org.unlisted"))),
-        h("td", {}, r.email),
+        h("td", {}, breakableEmail(r.email)),
         h("td", {}, r.organisation),
         h("td", {}, t(`category.${r.category}`)),
         h("td", {}, r.country),
@@ -184,6 +242,11 @@ function renderRegistrations() {
     ),
   );
   if (!rows.length) replaceChildren(body, h("tr", {}, h("td", { colspan: "8", class: "muted" }, t("org.no_registrations"))));
+  labelCells($("#reg-table"));
+  renderPager($("#reg-pager"), view, rows.length, (page) => {
+    state.regPage = page;
+    renderRegistrations();
+  }, t("org.registrations"));
   fillResendForm();
 }
 
@@ -217,6 +280,7 @@ function renderReminders() {
   const result = state.reminders;
   if (!result) return;
   fillResendForm();
+  renderPager($("#rem-pager"), pageOf([], 1), 0, () => {}, "");
   if (!result.ok) {
     replaceChildren(box, unavailable(result));
     return;
@@ -228,10 +292,12 @@ function renderReminders() {
   }
   const tz = state.event.timezone;
   const when = (iso) => formatTime(iso, tz, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  const view = pageOf(rows, state.remPage);
+  state.remPage = view.page;
   replaceChildren(box, h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "rem-h" },
-    h("table", {},
+    h("table", { id: "rem-table", class: "stacked" },
       h("thead", {}, h("tr", {}, ...["org.day", "org.kind", "org.due_at", "org.due", "org.sent", "org.failed", "org.pending"].map((k) => h("th", { scope: "col" }, t(k))))),
-      h("tbody", {}, rows.map((r) =>
+      h("tbody", {}, view.rows.map((r) =>
         h("tr", { class: r.failed ? "has-failures" : "" },
           h("td", {}, formatDate(r.day, "UTC", { day: "numeric", month: "short" })),
           h("td", {}, reminderLabel(r)),
@@ -242,6 +308,11 @@ function renderReminders() {
           h("td", {}, formatNumber(r.pending ?? 0)),
         ))),
     )));
+  labelCells($("#rem-table"));
+  renderPager($("#rem-pager"), view, rows.length, (page) => {
+    state.remPage = page;
+    renderReminders();
+  }, t("org.reminders"));
 }
 
 /** "attendees-24h" → "Attendees · 24h before". */
@@ -448,9 +519,11 @@ function setUpControls() {
     resizing = setTimeout(renderTimeline, 200);
   });
   $("#resend-form").addEventListener("submit", resend);
+  setUpBulkImport(base, loadRegistrations);
   $("#reg-search").addEventListener("submit", (e) => {
     e.preventDefault();
     state.q = $("#reg-q").value.trim();
+    state.regPage = 1;
     loadRegistrations();
   });
   setInterval(() => {
@@ -467,6 +540,7 @@ onLangChange(() => {
   renderTimeline();
   renderReminders();
   renderReports();
+  refreshMessages();
   if (state.live?.store.ready) renderPresence();
 });
 

@@ -29,12 +29,27 @@ export function timerBlock(speech) {
     h("p", { class: "timer-text" }, h("span", { id: "timer-elapsed", class: "big" }, "0:00"), " / ", clockText(speech.limit_s),
       speech.paused_at ? h("span", { class: "tag" }, t("now.paused")) : null),
     h("div", { class: "bar", "aria-hidden": "true" }, h("div", { class: "bar-fill", id: "timer-bar" })),
+    h("p", { id: "time-warning", class: "time-warning", hidden: true }),
     h("p", { id: "overtime", class: "overtime", hidden: true }),
   );
 }
 
-/** Update the running timer and the drift line (every quarter second). */
-export function tickTimer(pub, nowMs, said) {
+/** Seconds left when the speaker and the moderator are warned that time is running out. */
+export const WARN_BEFORE_S = 150;
+
+/** Which warning a speech is at: "over" (past its limit), "soon" (at most WARN_BEFORE_S left, on a
+ * limit longer than that), or null. Each is announced once per speech and limit, not every tick. */
+export function timeWarning(speech, f) {
+  if (!speech || f.speech_elapsed_s === null) return null;
+  if (f.over_time_s > 0) return "over";
+  const left = speech.limit_s - f.speech_elapsed_s;
+  return speech.limit_s > WARN_BEFORE_S && left <= WARN_BEFORE_S ? "soon" : null;
+}
+
+/** Update the running timer and the drift line (every quarter second). ``warn``: this page is the
+ * speaker's own or the moderator's: show and announce the two-and-a-half-minute warning too, and
+ * say the over-run to the speaker in the second person. */
+export function tickTimer(pub, nowMs, said, { warn = false, mine = false } = {}) {
   const speech = pub.stage.speech;
   const elapsedEl = $("#timer-elapsed");
   if (!speech || !elapsedEl) return forecast(pub, nowMs);
@@ -48,9 +63,24 @@ export function tickTimer(pub, nowMs, said) {
   overtime.hidden = !over;
   if (over) {
     overtime.textContent = t("now.over_time", { time: clockText(f.over_time_s) });
-    if (!said.has(speech.id)) {
-      said.add(speech.id);
-      announce(t("say.over_time", { name: speech.speaker_name }));
+    const key = `${speech.id}:${speech.limit_s}:over`;
+    if (!said.has(key)) {
+      said.add(key);
+      announce(mine ? t("say.over_time_you") : t("say.over_time", { name: speech.speaker_name }), { assertive: warn });
+    }
+  }
+  const soon = warn && timeWarning(speech, f) === "soon";
+  const warning = $("#time-warning");
+  if (warning) {
+    warning.hidden = !soon;
+    if (soon) {
+      const text = t("now.time_left", { time: clockText(Math.ceil(speech.limit_s - f.speech_elapsed_s)) });
+      if (warning.textContent !== text) warning.textContent = text;
+      const key = `${speech.id}:${speech.limit_s}:soon`;
+      if (!said.has(key)) {
+        said.add(key);
+        announce(mine ? t("say.time_soon_you") : t("say.time_soon", { name: speech.speaker_name }));
+      }
     }
   }
   return f;

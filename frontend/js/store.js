@@ -47,7 +47,7 @@ function applyStage(state, ev) {
         ...state,
         segments: withSegment(state, ev.segment_id, { status: "live", opened_at: ev.at }),
         stage: { ...stage, live_segment_id: ev.segment_id, drift_s: ev.drift_s },
-        queue: { segment_id: ev.segment_id, open: true, waiting: [] },
+        queue: { segment_id: ev.segment_id, open: true, waiting: [], order: state.queue.order },
       };
     case "segment.paused":
       return { ...state, segments: withSegment(state, ev.segment_id, { status: "paused" }) };
@@ -113,6 +113,9 @@ function applyQueue(state, ev) {
       break;
     case "queue.opened":
       queue = { ...queue, open: true };
+      break;
+    case "queue.order_set":
+      queue = { ...queue, order: ev.order };
       break;
     default:
       return undefined;
@@ -244,10 +247,122 @@ function applyStaffQa(state, ev) {
   }
 }
 
+// -- polls (server/core/polls.py apply_public_polls, apply_staff_polls) ----------------------------
+
+function openedPoll(state, id) {
+  const poll = state.polls.find((p) => p.id === id);
+  if (!poll) fail(`poll ${id} is not opened`);
+  return poll;
+}
+
+function withPoll(polls, poll) {
+  return [...polls.filter((p) => p.id !== poll.id), poll].sort(byIdOrder);
+}
+
+function applyPublicPolls(state, ev) {
+  switch (ev.type) {
+    case "poll.opened":
+      if (state.polls.some((p) => p.id === ev.poll.id)) fail(`poll ${ev.poll.id} is already opened`);
+      return { ...state, polls: withPoll(state.polls, ev.poll) };
+    case "poll.closed": {
+      const poll = openedPoll(state, ev.poll_id);
+      if (poll.status !== "open") fail(`poll ${ev.poll_id} is not open`);
+      return { ...state, polls: withPoll(state.polls, { ...poll, status: "closed", closed_at: ev.at }) };
+    }
+    case "poll.results_published":
+    case "poll.results_updated": {
+      const poll = openedPoll(state, ev.poll_id);
+      const published = poll.results !== null && poll.results !== undefined;
+      if (published !== (ev.type === "poll.results_updated")) fail(`poll ${ev.poll_id}: results ${published ? "already" : "not"} published`);
+      return { ...state, polls: withPoll(state.polls, { ...poll, results: ev.results }) };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function applyStaffPolls(state, ev) {
+  switch (ev.type) {
+    case "poll.prepared":
+      if (state.draft_polls.some((p) => p.id === ev.poll.id) || String(ev.poll.id) in state.poll_tallies) {
+        fail(`poll ${ev.poll.id} exists already`);
+      }
+      return { ...state, draft_polls: withPoll(state.draft_polls, ev.poll) };
+    case "poll.discarded":
+    case "poll.launched": {
+      const draft = state.draft_polls.find((p) => p.id === ev.poll_id);
+      if (!draft) fail(`poll ${ev.poll_id} is not a draft`);
+      const drafts = state.draft_polls.filter((p) => p.id !== ev.poll_id);
+      if (ev.type === "poll.discarded") return { ...state, draft_polls: drafts };
+      const counts = Object.fromEntries(draft.options.map((o) => [String(o.id), 0]));
+      const tally = { ballots: 0, counts, named: [] };
+      return { ...state, draft_polls: drafts, poll_tallies: { ...state.poll_tallies, [String(draft.id)]: tally } };
+    }
+    case "poll.tallied": {
+      const current = state.poll_tallies[String(ev.poll_id)];
+      if (!current) fail(`poll ${ev.poll_id} has no tally`);
+      const named = new Map(current.named.map((b) => [b.who, b]));
+      for (const ballot of ev.named) named.set(ballot.who, ballot);
+      const who = [...named.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const tally = { ballots: ev.ballots, counts: { ...ev.counts }, named: who.map((w) => named.get(w)) };
+      return { ...state, poll_tallies: { ...state.poll_tallies, [String(ev.poll_id)]: tally } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The open poll, if any (at most one is open at a time). */
+export function openPoll(pub) {
+  return pub.polls.find((p) => p.status === "open") || null;
+}
+
+// -- written statements (server/core/statements.py apply_public_statements, apply_staff_statements) --
+
+function applyPublicStatements(state, ev) {
+  const board = state.statements;
+  switch (ev.type) {
+    case "statements.opened":
+      if (board.windows.some((w) => w.segment_id === ev.window.segment_id)) {
+        fail(`statements for segment ${ev.window.segment_id} are already open`);
+      }
+      return { ...state, statements: { ...board, windows: [...board.windows, ev.window] } };
+    case "statements.deadline_set":
+      return { ...state, statements: { ...board, deadline: ev.deadline } };
+    case "statement.published":
+      if (board.published.some((s) => s.id === ev.statement.id)) fail(`statement ${ev.statement.id} is already published`);
+      return { ...state, statements: { ...board, published: [...board.published, ev.statement].sort(byIdOrder) } };
+    default:
+      return undefined;
+  }
+}
+
+function pendingStatement(state, id) {
+  const statement = state.statements.find((s) => s.id === id);
+  if (!statement || statement.status !== "pending") fail(`statement ${id} is not pending`);
+  return statement;
+}
+
+function applyStaffStatements(state, ev) {
+  switch (ev.type) {
+    case "statement.submitted":
+      return { ...state, statements: [...state.statements.filter((s) => s.id !== ev.statement.id), ev.statement].sort(byIdOrder) };
+    case "statement.approved":
+      pendingStatement(state, ev.statement_id);
+      return { ...state, statements: state.statements.filter((s) => s.id !== ev.statement_id) };
+    case "statement.rejected": {
+      const rejected = { ...pendingStatement(state, ev.statement_id), status: "rejected", reason: ev.reason, decided_by: ev.by, decided_at: ev.at };
+      return { ...state, statements: state.statements.map((s) => (s.id === ev.statement_id ? rejected : s)) };
+    }
+    default:
+      return undefined;
+  }
+}
+
 // -- the two views ----------------------------------------------------------------------------------
 
 export function applyPublic(state, ev) {
-  const next = applyStage(state, ev) ?? applyQueue(state, ev) ?? applyPublicQa(state, ev);
+  const next = applyStage(state, ev) ?? applyQueue(state, ev) ?? applyPublicQa(state, ev) ?? applyPublicPolls(state, ev) ?? applyPublicStatements(state, ev);
   if (next === undefined) fail(`${ev.type} is not a public event`);
   return next;
 }
@@ -259,7 +374,7 @@ export function applyStaff(state, ev) {
       presence: { online: ev.online, peak_today: ev.peak_today, by_category: { ...ev.by_category }, at: ev.at },
     };
   }
-  const next = applyStaffQa(state, ev);
+  const next = applyStaffQa(state, ev) ?? applyStaffPolls(state, ev) ?? applyStaffStatements(state, ev);
   if (next === undefined) fail(`${ev.type} is not a staff event`);
   return next;
 }
@@ -311,7 +426,13 @@ export class Store {
     this.snapshots += 1;
     this.public = snapshot.public;
     this.staff = snapshot.staff ?? null;
-    this.me = { ...snapshot.me, questions: [...snapshot.me.questions], voted: [...snapshot.me.voted] };
+    this.me = {
+      ...snapshot.me,
+      questions: [...snapshot.me.questions],
+      voted: [...snapshot.me.voted],
+      ballots: { ...(snapshot.me.ballots ?? {}) },
+      statements: [...(snapshot.me.statements || [])],
+    };
     this.positions = {
       public: { ...snapshot.channels.public },
       staff: snapshot.channels.staff ? { ...snapshot.channels.staff } : null,
@@ -396,6 +517,23 @@ export class Store {
       case "question.dismissed":
         me.questions = me.questions.filter((q) => q.id !== ev.question.id);
         break;
+      case "statement.published":
+        if (this.isMe(ev.statement.author.who)) {
+          const { id, segment_id, language, text, submitted_at } = ev.statement;
+          this.ownStatement({ id, segment_id, language, text, submitted_at, status: "approved", reason: null });
+        }
+        break;
+      case "statement.submitted":
+      case "statement.rejected": {
+        // a staff member's own statement, seen on the staff channel (attendees learn of a rejection
+        // from their next snapshot)
+        const statement = this.staff?.statements.find((s) => s.id === (ev.statement?.id ?? ev.statement_id));
+        if (statement && this.isMe(statement.author.who)) {
+          const { id, segment_id, language, text, submitted_at, status, reason } = statement;
+          this.ownStatement({ id, segment_id, language, text, submitted_at, status, reason: reason ?? null });
+        }
+        break;
+      }
       default:
     }
     void before;
@@ -416,6 +554,11 @@ export class Store {
         asked_at: question.asked_at,
       },
     ].sort(byIdOrder);
+  }
+
+  ownStatement(statement) {
+    const me = this.me;
+    me.statements = [...(me.statements || []).filter((s) => s.id !== statement.id), statement].sort(byIdOrder);
   }
 
   /** What a successful command of this user changes in its personal part. */
@@ -439,11 +582,25 @@ export class Store {
         published || data.published === true,
       );
     }
+    if (frame.type === "statement.submit" && data?.statement_id) {
+      this.ownStatement({
+        id: data.statement_id,
+        segment_id: frame.segment_id,
+        language: frame.language,
+        text: frame.text,
+        submitted_at: new Date().toISOString(),
+        status: "pending",
+        reason: null,
+      });
+    }
     if (frame.type === "question.vote") {
       const voted = new Set(me.voted);
       if (frame.up) voted.add(frame.question_id);
       else voted.delete(frame.question_id);
       me.voted = [...voted].sort((a, b) => a - b);
+    }
+    if (frame.type === "poll.vote") {
+      me.ballots = { ...me.ballots, [String(frame.poll_id)]: [...frame.option_ids].sort((a, b) => a - b) };
     }
     this.notify({ kind: "me" });
   }

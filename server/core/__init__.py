@@ -4,7 +4,8 @@ The service layer calls:
 
 - ``new_live_state(segments, qa_moderation=True)`` once per event, from the programme;
 - ``decide(state, command, actor=, now=)`` for each state command a client sends;
-- ``record_vote_counts(state, counts, now=)`` and ``record_presence_counts(state, ...)`` for the
+- ``record_vote_counts(state, counts, now=)``, ``record_poll_tallies(state, tallies, now=)`` and
+  ``record_presence_counts(state, ...)`` for the
   coalesced counters it measures;
 - ``apply_public`` / ``apply_staff`` to fold events (what clients do), ``views_for`` and
   ``personal_view`` to build snapshots, ``result_data`` for a ``result`` frame, ``forecast`` for
@@ -14,7 +15,7 @@ The service layer calls:
 """
 
 from server.core.apply import apply_all, apply_public, apply_staff
-from server.core.decide import decide, record_presence_counts, record_vote_counts
+from server.core.decide import decide, record_poll_tallies, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
 from server.core.qa import rank_questions
 from server.core.stage import INTERVENTION_LIMIT_S, PROGRAMME_LIMIT_S, spoken_seconds
@@ -46,6 +47,7 @@ __all__ = [
     "new_live_state",
     "personal_view",
     "rank_questions",
+    "record_poll_tallies",
     "record_presence_counts",
     "record_vote_counts",
     "result_data",

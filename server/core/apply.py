@@ -14,6 +14,14 @@ from server.core.model import (
     FloorRequested,
     NoticeCleared,
     NoticePosted,
+    PollClosed,
+    PollDiscarded,
+    PollLaunched,
+    PollOpened,
+    PollPrepared,
+    PollResultsPublished,
+    PollResultsUpdated,
+    PollTallied,
     PresenceCountsUpdated,
     PublicState,
     QaModerationSet,
@@ -32,6 +40,7 @@ from server.core.model import (
     QueueClosed,
     QueueEntryRemoved,
     QueueOpened,
+    QueueOrderSet,
     QueueReordered,
     SegmentEnded,
     SegmentOpened,
@@ -43,12 +52,20 @@ from server.core.model import (
     SpeechResumed,
     SpeechStarted,
     StaffState,
+    StatementApproved,
+    StatementPublished,
+    StatementRejected,
+    StatementsDeadlineSet,
+    StatementsOpened,
+    StatementSubmitted,
 )
+from server.core.polls import apply_public_polls, apply_staff_polls
 from server.core.presence import apply_presence
 from server.core.qa import apply_public_qa, apply_staff_qa
 from server.core.speakers import apply_queue
 from server.core.stage import apply_stage
 from server.core.state import Emitted, InconsistentEvent
+from server.core.statements import apply_public_statements, apply_staff_statements
 
 
 def apply_public(state: PublicState, event: Event) -> PublicState:
@@ -67,7 +84,9 @@ def apply_public(state: PublicState, event: Event) -> PublicState:
             | NoticeCleared()
         ):
             return apply_stage(state, event)
-        case FloorRequested() | QueueEntryRemoved() | QueueReordered() | QueueClosed() | QueueOpened():
+        case (
+            FloorRequested() | QueueEntryRemoved() | QueueReordered() | QueueClosed() | QueueOpened() | QueueOrderSet()
+        ):
             return apply_queue(state, event)
         case (
             QuestionPublished()
@@ -79,6 +98,10 @@ def apply_public(state: PublicState, event: Event) -> PublicState:
             | QuestionUnarchived()
         ):
             return apply_public_qa(state, event)
+        case PollOpened() | PollClosed() | PollResultsPublished() | PollResultsUpdated():
+            return apply_public_polls(state, event)
+        case StatementsOpened() | StatementsDeadlineSet() | StatementPublished():
+            return apply_public_statements(state, event)
         case _:
             raise InconsistentEvent(f"{event.type} is a {event.channel} event, not a public one")
 
@@ -96,6 +119,10 @@ def apply_staff(state: StaffState, event: Event) -> StaffState:
             return apply_staff_qa(state, event)
         case PresenceCountsUpdated():
             return apply_presence(state, event)
+        case PollPrepared() | PollDiscarded() | PollLaunched() | PollTallied():
+            return apply_staff_polls(state, event)
+        case StatementSubmitted() | StatementApproved() | StatementRejected():
+            return apply_staff_statements(state, event)
         case _:
             raise InconsistentEvent(f"{event.type} is a {event.channel} event, not a staff one")
 

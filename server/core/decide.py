@@ -1,5 +1,5 @@
 """The entry points of the rules: ``decide`` for a client command, and the two service-fed updates
-(``record_vote_counts``, ``record_presence_counts``).
+(``record_vote_counts``, ``record_poll_tallies``, ``record_presence_counts``).
 
 Each returns the new ``LiveState`` and the events to store and publish, in order, each with its
 channel. Nothing else changes: on ``CommandRejected`` the old state is untouched.
@@ -7,11 +7,11 @@ channel. Nothing else changes: on ``CommandRejected`` the old state is untouched
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import assert_never
 
-from server.core import qa, speakers, stage
+from server.core import polls, qa, speakers, stage, statements
 from server.core.apply import apply_public, apply_staff
 from server.core.model import (
     FloorGrant,
@@ -19,6 +19,13 @@ from server.core.model import (
     FloorWithdraw,
     NoticeClear,
     NoticeSet,
+    PollClose,
+    PollDiscard,
+    PollOpen,
+    PollPrepare,
+    PollPublish,
+    PollTally,
+    PollVote,
     QaSetModeration,
     QuestionAnswer,
     QuestionApprove,
@@ -33,6 +40,7 @@ from server.core.model import (
     QueueOpen,
     QueueRemove,
     QueueReorder,
+    QueueSetOrder,
     SegmentEnd,
     SegmentOpen,
     SegmentPause,
@@ -42,10 +50,16 @@ from server.core.model import (
     SpeechResume,
     SpeechSetLimit,
     StateCommand,
+    StatementApprove,
+    StatementReject,
+    StatementsSetDeadline,
+    StatementSubmit,
 )
 from server.core.permissions import ALLOWED_ROLES
 from server.core.presence import presence_counts
+from server.core.speaking_order import DEFAULT_CATEGORY_ORDER
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, utc_instant
+from server.core.statements import DEFAULT_POLICY, StatementPolicy
 from server.core.tx import Transaction
 
 
@@ -54,13 +68,22 @@ def _transaction(state: LiveState, now: datetime) -> Transaction:
 
 
 def decide(
-    state: LiveState, command: StateCommand, *, actor: Actor, now: datetime, rehearsal: bool = False
+    state: LiveState,
+    command: StateCommand,
+    *,
+    actor: Actor,
+    now: datetime,
+    rehearsal: bool = False,
+    category_order: Sequence[str] = DEFAULT_CATEGORY_ORDER,
+    statement_policy: StatementPolicy = DEFAULT_POLICY,
 ) -> tuple[LiveState, list[Emitted]]:
     """Check ``command`` against the role and the state; return the new state and its events.
 
     Raises ``CommandRejected`` (``forbidden`` for a role not in ``ALLOWED_ROLES``, or a state code
     listed in the command's docstring). ``now`` must be aware; events carry it in UTC. ``rehearsal``:
-    the event is a rehearsal copy, whose segments may open on any day.
+    the event is a rehearsal copy, whose segments may open on any day. ``category_order``: the
+    event's speaking order of categories (``core.speaking_order``), for the list by category.
+    ``statement_policy``: the event's languages and length limit for ``statement.submit``.
     """
     if actor.role not in ALLOWED_ROLES[command.type]:
         raise CommandRejected("forbidden", f"{command.type} is not allowed for {actor.role}s")
@@ -73,7 +96,9 @@ def decide(
         case SegmentResume():
             stage.resume_segment(tx, command, actor)
         case SegmentEnd():
+            polls.close_with_segment(tx, command.segment_id)
             stage.end_segment(tx, command, actor)
+            statements.open_windows(tx, command.segment_id)
         case FloorGrant():
             stage.grant_floor(tx, command, actor)
         case SpeechPause():
@@ -89,13 +114,15 @@ def decide(
         case NoticeClear():
             stage.clear_notice(tx, command, actor)
         case FloorRequest():
-            speakers.request_floor(tx, command, actor)
+            speakers.request_floor(tx, command, actor, category_order=category_order)
         case FloorWithdraw():
             speakers.withdraw_request(tx, command, actor)
         case QueueRemove():
             speakers.remove_entry(tx, command, actor)
         case QueueReorder():
             speakers.reorder_queue(tx, command, actor)
+        case QueueSetOrder():
+            speakers.set_queue_order(tx, command, actor, category_order=category_order)
         case QueueClose():
             speakers.close_queue(tx, command, actor)
         case QueueOpen():
@@ -120,6 +147,26 @@ def decide(
             qa.restore_question(tx, command, actor)
         case QaSetModeration():
             qa.set_moderation(tx, command, actor)
+        case PollPrepare():
+            polls.prepare_poll(tx, command, actor)
+        case PollDiscard():
+            polls.discard_poll(tx, command, actor)
+        case PollOpen():
+            polls.open_poll_for_ballots(tx, command, actor)
+        case PollClose():
+            polls.close_poll(tx, command, actor)
+        case PollPublish():
+            polls.publish_results(tx, command, actor)
+        case PollVote():
+            polls.check_ballot(tx, command, actor)
+        case StatementSubmit():
+            statements.submit_statement(tx, command, actor, statement_policy)
+        case StatementApprove():
+            statements.approve_statement(tx, command, actor)
+        case StatementReject():
+            statements.reject_statement(tx, command, actor)
+        case StatementsSetDeadline():
+            statements.set_deadline(tx, command, actor)
         case _:
             assert_never(command)
     return tx.result()
@@ -132,6 +179,16 @@ def record_vote_counts(
     the totals that changed (none: no event). Ids not published any more are skipped."""
     tx = _transaction(state, now)
     qa.vote_counts(tx, counts)
+    return tx.result()
+
+
+def record_poll_tallies(
+    state: LiveState, tallies: Mapping[int, PollTally], *, now: datetime
+) -> tuple[LiveState, list[Emitted]]:
+    """The service's poll tallies (poll id → tally, from its ballots table) → ``poll.tallied``
+    (staff) for those that changed and ``poll.results_updated`` (public) for published ones."""
+    tx = _transaction(state, now)
+    polls.record_tallies(tx, tallies)
     return tx.result()
 
 

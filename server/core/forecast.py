@@ -5,8 +5,10 @@ events. The state itself keeps ``stage.drift_s`` (opened − scheduled start whe
 ended − scheduled end when it ends) so it is deterministic; ``forecast`` projects with ``now``.
 
 The projection: the live segment is expected to run its scheduled length from when it opened,
-and to end no earlier than now. Each remaining segment of the day starts at the latest of its
-scheduled start, the projected end of the one before, and now; it then runs its scheduled length.
+plus the time the current speaker has run over their limit (that time was not in the plan, so
+each second of over-run moves the forecast by a second), and to end no earlier than now. Each
+remaining segment of the day starts at the latest of its scheduled start, the projected end of
+the one before, and now; it then runs its scheduled length.
 So a break absorbs lateness, and running early never makes a later segment start before its
 announced time (people join at those times). Segments scheduled before one that has already been
 opened count as skipped.
@@ -23,7 +25,7 @@ opened count as skipped.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from server.core.model import Forecast, PublicState, Segment
 from server.core.stage import segment_in_progress, spoken_seconds
@@ -46,8 +48,12 @@ def forecast(state: LiveState | PublicState, now: datetime) -> Forecast:
     day: date | None = live.day if live else ahead[0].day if ahead else last_ended.day if last_ended else None
     cursor: datetime | None = None  # projected end of the segment before
     drift = 0.0
+    speech = public.stage.speech
+    elapsed = spoken_seconds(speech, now) if speech is not None else None
+    over_time = max(0.0, elapsed - speech.limit_s) if speech is not None and elapsed is not None else None
     if live is not None:
-        cursor = max((live.opened_at or now) + (live.ends_at - live.starts_at), now)
+        overrun = timedelta(seconds=over_time or 0.0)
+        cursor = max((live.opened_at or now) + (live.ends_at - live.starts_at) + overrun, now)
         drift = seconds_between(live.ends_at, cursor)
     elif last_ended is not None and last_ended.day == day:
         cursor = _ended_at(last_ended)
@@ -61,15 +67,7 @@ def forecast(state: LiveState | PublicState, now: datetime) -> Forecast:
         start = max(segment.starts_at, now, cursor or now)
         cursor = start + (segment.ends_at - segment.starts_at)
 
-    speech = public.stage.speech
-    elapsed = spoken_seconds(speech, now) if speech is not None else None
-    return Forecast(
-        day=day,
-        drift_s=drift,
-        forecast_end_of_day=cursor,
-        speech_elapsed_s=elapsed,
-        over_time_s=max(0.0, elapsed - speech.limit_s) if speech is not None and elapsed is not None else None,
-    )
+    return Forecast(day=day, drift_s=drift, forecast_end_of_day=cursor, speech_elapsed_s=elapsed, over_time_s=over_time)
 
 
 def _ended_at(segment: Segment) -> datetime:

@@ -3,7 +3,8 @@
 ``core.decide`` enforces it (``forbidden``); ``server.protocol.permissions`` adds the control frames,
 and the websocket layer and the frontend may consult it to refuse early or hide a button.
 Organisers can do everything moderators can; moderators and organisers may also take part as
-attendees do (ask, vote, request the floor).
+attendees do (ask, vote on questions, request the floor, submit a statement when left waiting),
+but not vote in polls. Only organisers set the event's deadline for written statements.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from server.core.model.commands import STATE_COMMANDS_BY_TYPE
 
 EVERYONE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organiser"})
 _STAFF: Final[frozenset[Role]] = frozenset({"moderator", "organiser"})
+ATTENDEES: Final[frozenset[Role]] = frozenset({"attendee"})
+"""Poll ballots are for attendees only: the staff run the poll and see its tally."""
+_ORGANISERS: Final[frozenset[Role]] = frozenset({"organiser"})
 
 ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "segment.open": _STAFF,
@@ -32,6 +36,7 @@ ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "floor.withdraw": EVERYONE,
     "queue.remove": _STAFF,
     "queue.reorder": _STAFF,
+    "queue.set_order": _STAFF,
     "queue.close": _STAFF,
     "queue.open": _STAFF,
     "question.ask": EVERYONE,
@@ -44,7 +49,16 @@ ALLOWED_ROLES: Final[dict[str, frozenset[Role]]] = {
     "question.archive": _STAFF,
     "question.restore": _STAFF,
     "qa.set_moderation": _STAFF,
+    "poll.prepare": _STAFF,
+    "poll.discard": _STAFF,
+    "poll.open": _STAFF,
+    "poll.close": _STAFF,
+    "poll.publish": _STAFF,
+    "poll.vote": ATTENDEES,
+    "statement.submit": EVERYONE,
+    "statement.approve": _STAFF,
+    "statement.reject": _STAFF,
+    "statements.set_deadline": _ORGANISERS,
 }
 
 assert set(ALLOWED_ROLES) == set(STATE_COMMANDS_BY_TYPE), "every command needs exactly one permission row"
-

@@ -27,7 +27,16 @@ from typing import Any, Final, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from server.core.apply import apply_public, apply_staff
-from server.core.model import Event, FloorRequested, PersonKind, QuestionAsked, SpeechStarted, person_ref
+from server.core.model import (
+    Event,
+    FloorRequested,
+    PersonKind,
+    PollPrepared,
+    QuestionAsked,
+    SpeechStarted,
+    StatementSubmitted,
+    person_ref,
+)
 from server.core.state import Counters, LiveState
 
 T = TypeVar("T")
@@ -35,13 +44,15 @@ Payload = dict[str, Any]
 Upcaster = Callable[[Payload], Payload]
 """Lifts one record's JSON from format ``n`` to ``n + 1``. It gets a copy it may change."""
 
-EVENT_FORMAT: Final = 2
+EVENT_FORMAT: Final = 3
 """The format ``encode_event`` writes. 1: the event shapes of ``server.core.model.events`` with
 persons as bare numbers (``user_id``, ``by``); 2: persons as references (``who``, ``by``:
-``"attendee:3"``, ``"staff:3"``)."""
-STATE_FORMAT: Final = 2
+``"attendee:3"``, ``"staff:3"``); 3: queue entries carry ``category`` and ``queue.order_set``
+exists."""
+STATE_FORMAT: Final = 3
 """The format ``encode_state`` writes. 1: ``LiveState`` (public and staff views, id counters) with
-persons as bare numbers; 2: persons as references."""
+persons as bare numbers; 2: persons as references; 3: the speakers queue has its ``order`` and its
+entries their ``category``."""
 
 _EVENT: Final[TypeAdapter[Event]] = TypeAdapter(Event)
 
@@ -183,6 +194,13 @@ def _state_persons_are_references(payload: Payload) -> Payload:
     return payload
 
 
+def _speaking_order_fields_have_defaults(payload: Payload) -> Payload:
+    """Format 2 → 3: ``category`` of a queue entry (null: not known) and ``order`` of the speakers
+    queue (``request``, the only order format 2 knew) are optional with those defaults, so a
+    format-2 record reads as it is."""
+    return payload
+
+
 def _dump_event(event: Event) -> Payload:
     return event.model_dump(mode="json")
 
@@ -196,14 +214,14 @@ EVENTS: Final[RecordCodec[Event]] = RecordCodec(
     current=EVENT_FORMAT,
     validate=_EVENT.validate_python,
     dump=_dump_event,
-    upcasters={1: _event_persons_are_references},
+    upcasters={1: _event_persons_are_references, 2: _speaking_order_fields_have_defaults},
 )
 STATES: Final[RecordCodec[LiveState]] = RecordCodec(
     kind="live state",
     current=STATE_FORMAT,
     validate=LiveState.model_validate,
     dump=_dump_state,
-    upcasters={1: _state_persons_are_references},
+    upcasters={1: _state_persons_are_references, 2: _speaking_order_fields_have_defaults},
 )
 
 EVENT_TYPE_RENAMES: Final[Mapping[str, str]] = {}
@@ -253,11 +271,13 @@ def rebuild_state(initial: LiveState, events: Iterable[Event]) -> LiveState:
     into ``initial`` with the clients' own apply rules, and the id counters past every id the
     events allocated. The service stores exactly this state beside the log."""
     public, staff = initial.public, initial.staff
-    entry, question, speech = (
+    entry, question, speech, statement = (
         initial.counters.next_entry_id,
         initial.counters.next_question_id,
         initial.counters.next_speech_id,
+        initial.counters.next_statement_id,
     )
+    poll = initial.counters.next_poll_id
     for event in events:
         if event.channel == "public":
             public = apply_public(public, event)
@@ -269,5 +289,15 @@ def rebuild_state(initial: LiveState, events: Iterable[Event]) -> LiveState:
             question = max(question, event.question.id + 1)
         elif isinstance(event, SpeechStarted):
             speech = max(speech, event.speech.id + 1)
-    counters = Counters(next_entry_id=entry, next_question_id=question, next_speech_id=speech)
+        elif isinstance(event, PollPrepared):
+            poll = max(poll, event.poll.id + 1)
+        elif isinstance(event, StatementSubmitted):
+            statement = max(statement, event.statement.id + 1)
+    counters = Counters(
+        next_entry_id=entry,
+        next_question_id=question,
+        next_speech_id=speech,
+        next_poll_id=poll,
+        next_statement_id=statement,
+    )
     return LiveState(public=public, staff=staff, counters=counters)

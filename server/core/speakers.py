@@ -2,12 +2,17 @@
 
 Order: points of order first, then ordinary requests, each band in request order; a moderator's
 reorder may then put any entry anywhere. A new point of order goes right after the run of points
-of order at the head of the list; a new ordinary request goes last. One waiting entry per person.
-The list may be closed to ordinary requests; points of order are still accepted.
+of order at the head of the list; a new ordinary request goes last, or, when the list is ordered
+by category, after the last request of the same or an earlier category (``core.speaking_order``).
+One waiting entry per person. The list may be closed to ordinary requests; points of order are
+still accepted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from server.core import speaking_order
 from server.core.model import (
     FloorRequest,
     FloorRequested,
@@ -19,9 +24,11 @@ from server.core.model import (
     QueueEntryRemoved,
     QueueOpen,
     QueueOpened,
+    QueueOrderSet,
     QueueRemove,
     QueueReorder,
     QueueReordered,
+    QueueSetOrder,
     SpeakersQueue,
 )
 from server.core.model.events import QueueEvent
@@ -41,13 +48,10 @@ def entry_of(queue: SpeakersQueue, who: str) -> QueueEntry | None:
 
 
 def insertion_index(waiting: tuple[QueueEntry, ...], point_of_order: bool) -> int:
-    """Where a new request goes: after the leading points of order, or last."""
-    if not point_of_order:
-        return len(waiting)
-    index = 0
-    while index < len(waiting) and waiting[index].point_of_order:
-        index += 1
-    return index
+    """Where a new request goes in request order: after the leading points of order, or last."""
+    return speaking_order.insertion_index(
+        waiting, point_of_order=point_of_order, category=None, mode="request", order=()
+    )
 
 
 def without_entry(queue: SpeakersQueue, entry_id: int) -> SpeakersQueue:
@@ -79,6 +83,8 @@ def apply_queue(state: PublicState, event: QueueEvent) -> PublicState:
             queue = queue.model_copy(update={"open": False})
         case QueueOpened():
             queue = queue.model_copy(update={"open": True})
+        case QueueOrderSet():
+            queue = queue.model_copy(update={"order": event.order})
     return state.model_copy(update={"queue": queue})
 
 
@@ -92,7 +98,13 @@ def _require_segment_in_progress(tx: Transaction) -> int:
     return segment_id
 
 
-def request_floor(tx: Transaction, command: FloorRequest, actor: Actor) -> None:
+def request_floor(
+    tx: Transaction,
+    command: FloorRequest,
+    actor: Actor,
+    *,
+    category_order: Sequence[str] = speaking_order.DEFAULT_CATEGORY_ORDER,
+) -> None:
     _require_segment_in_progress(tx)
     queue = tx.public.queue
     if entry_of(queue, actor.who) is not None:
@@ -108,8 +120,16 @@ def request_floor(tx: Transaction, command: FloorRequest, actor: Actor) -> None:
         topic=command.topic,
         point_of_order=command.point_of_order,
         requested_at=tx.now,
+        category=actor.category,
     )
-    tx.emit(FloorRequested(entry=entry, position=insertion_index(queue.waiting, command.point_of_order)))
+    position = speaking_order.insertion_index(
+        queue.waiting,
+        point_of_order=command.point_of_order,
+        category=actor.category,
+        mode=queue.order,
+        order=category_order,
+    )
+    tx.emit(FloorRequested(entry=entry, position=position))
 
 
 def withdraw_request(tx: Transaction, command: FloorWithdraw, actor: Actor) -> None:
@@ -131,6 +151,22 @@ def reorder_queue(tx: Transaction, command: QueueReorder, actor: Actor) -> None:
         reject("reorder_mismatch", "the new order must name every waiting entry exactly once")
     if command.entry_ids != current:
         tx.emit(QueueReordered(entry_ids=tuple(command.entry_ids)))
+
+
+def set_queue_order(
+    tx: Transaction,
+    command: QueueSetOrder,
+    actor: Actor,
+    *,
+    category_order: Sequence[str] = speaking_order.DEFAULT_CATEGORY_ORDER,
+) -> None:
+    queue = tx.public.queue
+    if queue.order == command.order:
+        return
+    tx.emit(QueueOrderSet(order=command.order, at=tx.now))
+    resorted = speaking_order.sorted_waiting(queue.waiting, mode=command.order, order=category_order)
+    if resorted != queue.waiting:
+        tx.emit(QueueReordered(entry_ids=tuple(entry.id for entry in resorted)))
 
 
 def close_queue(tx: Transaction, command: QueueClose, actor: Actor) -> None:

@@ -116,7 +116,7 @@ def apply_stage(state: PublicState, event: StageEvent) -> PublicState:
                 update={
                     "segments": segments,
                     "stage": stage.model_copy(update={"live_segment_id": event.segment_id, "drift_s": event.drift_s}),
-                    "queue": SpeakersQueue(segment_id=event.segment_id, open=True),
+                    "queue": SpeakersQueue(segment_id=event.segment_id, open=True, order=state.queue.order),
                 }
             )
         case SegmentPaused():

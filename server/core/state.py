@@ -17,6 +17,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.core.model import (
+    Category,
     Channel,
     ErrorCode,
     Event,
@@ -43,6 +44,8 @@ class Actor:
     display_name: str
     organisation: str | None = None
     kind: PersonKind = field(kw_only=True)
+    category: Category | None = field(default=None, kw_only=True)
+    """The attendee's registered category (None for staff): where a request goes by category."""
 
     @property
     def who(self) -> str:
@@ -74,6 +77,8 @@ class Counters(BaseModel):
     next_entry_id: int = Field(1, ge=1)
     next_question_id: int = Field(1, ge=1)
     next_speech_id: int = Field(1, ge=1)
+    next_poll_id: int = Field(1, ge=1)
+    next_statement_id: int = Field(1, ge=1)
 
 
 class LiveState(BaseModel):

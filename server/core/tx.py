@@ -16,7 +16,7 @@ from server.core.state import CommandRejected, Emitted, LiveState
 
 ApplyPublic = Callable[[PublicState, Event], PublicState]
 ApplyStaff = Callable[[StaffState, Event], StaffState]
-IdKind = Literal["entry", "question", "speech"]
+IdKind = Literal["entry", "question", "speech", "poll", "statement"]
 
 
 class Transaction:

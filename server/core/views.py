@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 from pydantic import JsonValue
@@ -12,6 +12,7 @@ from server.core.model import (
     FloorRequested,
     OwnQuestion,
     Personal,
+    PollPrepared,
     PublicQuestion,
     PublicState,
     QuestionAsked,
@@ -20,9 +21,11 @@ from server.core.model import (
     SpeechStarted,
     StaffQuestion,
     StaffState,
+    StatementSubmitted,
 )
 from server.core.speakers import entry_of
 from server.core.state import Actor, Emitted, LiveState
+from server.core.statements import own_statements
 
 
 def views_for(state: LiveState, role: Role) -> tuple[PublicState, StaffState | None]:
@@ -30,10 +33,16 @@ def views_for(state: LiveState, role: Role) -> tuple[PublicState, StaffState | N
     return state.public, state.staff if "staff" in CHANNELS_BY_ROLE[role] else None
 
 
-def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> Personal:
+def personal_view(
+    state: LiveState,
+    actor: Actor,
+    voted: Iterable[int] = (),
+    ballots: Mapping[int, Sequence[int]] | None = None,
+) -> Personal:
     """``me`` of a snapshot: the user's waiting entry, own questions (pending ones are visible to
-    their asker; dismissed ones are not shown: moderation decisions are staff-only), and the
-    published questions they voted for (``voted``, from the service's vote table)."""
+    their asker; dismissed ones are not shown: moderation decisions are staff-only), the
+    published questions they voted for (``voted``, from the service's vote table), and their
+    current ballot in each opened poll (``ballots``: poll id → option ids, from the ballots table)."""
     entry = entry_of(state.public.queue, actor.who)
     own: list[OwnQuestion] = [
         _own(q, anonymous=q.anonymous, status="pending")
@@ -53,6 +62,12 @@ def personal_view(state: LiveState, actor: Actor, voted: Iterable[int] = ()) -> 
         waiting_entry_id=entry.id if entry else None,
         questions=tuple(sorted(own, key=lambda q: q.id)),
         voted=tuple(sorted(set(voted) & set(published))),
+        ballots={
+            poll_id: tuple(sorted(option_ids))
+            for poll_id, option_ids in sorted((ballots or {}).items())
+            if any(p.id == poll_id for p in state.public.polls)
+        },
+        statements=own_statements(state.public, state.staff, actor.who),
     )
 
 
@@ -72,7 +87,8 @@ def result_data(emitted: Sequence[Emitted]) -> dict[str, JsonValue] | None:
     """The ``data`` of a ``result`` frame: what the command created, so the sender can find it.
 
     ``floor.request`` → ``{"entry_id", "position"}``; ``question.ask`` → ``{"question_id", "published"}``;
-    ``floor.grant`` → ``{"speech_id"}``; anything else → None.
+    ``floor.grant`` → ``{"speech_id"}``; ``poll.prepare`` → ``{"poll_id"}``; ``statement.submit`` →
+    ``{"statement_id"}``; anything else → None.
     """
     data: dict[str, JsonValue] = {}
     for _, event in emitted:
@@ -87,4 +103,8 @@ def result_data(emitted: Sequence[Emitted]) -> dict[str, JsonValue] | None:
                 data["published"] = True
             case SpeechStarted():
                 data["speech_id"] = event.speech.id
+            case PollPrepared():
+                data["poll_id"] = event.poll.id
+            case StatementSubmitted():
+                data["statement_id"] = event.statement.id
     return data or None

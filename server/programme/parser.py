@@ -25,6 +25,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
+from server.core.speaking_order import BadCategoryOrder, check_category_order
 from server.programme.errors import ProgrammeError
 from server.programme.offsets import format_offset, parse_offset
 from server.programme.specs import (
@@ -193,7 +194,7 @@ class _Reader:
         required = ("slug", "title", "timezone", "languages", "days")
         if not isinstance(root, MappingNode):
             self.fail(_line(root), f"a programme must be a mapping with {', '.join(required)}; got {_show(root)}")
-        fields = self.mapping(root, "the programme", required, ("streams", "reminders"))
+        fields = self.mapping(root, "the programme", required, ("streams", "reminders", "speaking_order"))
         self._languages = self.languages(fields["languages"])
         slug = self.text(fields["slug"], "slug")
         if not SLUG_RE.match(slug):
@@ -226,6 +227,7 @@ class _Reader:
             days=tuple(sorted(days, key=lambda d: d.date)),
             source=self.source,
             reminders=self.reminders(_given(fields.get("reminders"))),
+            speaking_order=self.speaking_order(_given(fields.get("speaking_order"))),
         )
 
     def languages(self, field: _Field) -> tuple[str, ...]:
@@ -262,6 +264,23 @@ class _Reader:
                 offsets.append(minutes)
             values[audience] = tuple(sorted(offsets, reverse=True))
         return ReminderSpec(attendees=values["attendees"], speakers=values["speakers"])
+
+    def speaking_order(self, field: _Field | None) -> tuple[str, ...] | None:
+        """`speaking_order: [member_state, intergovernmental, ...]`: the order of categories for the
+        list of speakers by category; categories not listed come after, alike."""
+        if field is None:
+            return None
+        names: list[str] = []
+        for node in self.sequence(field, "speaking_order"):
+            item = _Field(_line(node), node)
+            names.append(self.text(item, "a category of speaking_order"))
+            try:
+                check_category_order(names)
+            except BadCategoryOrder as exc:
+                self.fail(item.line, f"speaking_order: {exc}")
+        if not names:
+            self.fail(field.line, "speaking_order is empty: list categories, or leave it out for the default order")
+        return tuple(names)
 
     def streams(self, field: _Field | None) -> dict[str, str]:
         if field is None:

@@ -68,6 +68,7 @@ class ProgrammeSpec:
     days: tuple[DaySpec, ...]  # in date order
     source: str
     reminders: ReminderSpec | None = None  # None: the file says nothing (the default, or an organiser's edit)
+    speaking_order: tuple[str, ...] | None = None  # categories for the list by category; None: as before
 
     @property
     def zone(self) -> ZoneInfo:

@@ -30,9 +30,13 @@ class Capability(StrEnum):
 
     JOIN_LIVE = "join_live"  # open the live websocket (follow, ask, vote, request the floor; staff: moderate)
     SEE_ATTENDANCE_TIMELINE = "see_attendance_timeline"  # the dashboard's attendees-per-minute of a morning
-    MANAGE_REGISTRATIONS = "manage_registrations"  # list, export, revoke, reissue join links
+    MANAGE_REGISTRATIONS = "manage_registrations"  # list, export, revoke, reissue join links, bulk import
     MANAGE_REMINDERS = "manage_reminders"  # see deliveries, resend one, change the schedule
     MANAGE_REPORTS = "manage_reports"  # list, compile and download attendance reports
+    MANAGE_SPEAKING_ORDER = "manage_speaking_order"  # the order of categories for the list of speakers
+    SEND_MESSAGES = "send_messages"  # mail a message to an audience of the event, see counts, resend
+    MANAGE_CERTIFICATES = "manage_certificates"  # see, issue and download every certificate of the event
+    OWN_CERTIFICATES = "own_certificates"  # an attendee's own certificates of attendance
 
 
 EVERY_ROLE: Final[frozenset[Role]] = frozenset({"attendee", "moderator", "organiser"})
@@ -47,6 +51,12 @@ RULES: Final[Mapping[Capability, frozenset[Role]]] = {
     Capability.MANAGE_REMINDERS: ORGANISERS,
     # Reports name attendees; the timeline above is counts only, which a moderator needs to chair.
     Capability.MANAGE_REPORTS: ORGANISERS,
+    Capability.MANAGE_SPEAKING_ORDER: ORGANISERS,
+    # Messages go to attendees' addresses, chosen by their personal data: organisers only.
+    Capability.SEND_MESSAGES: ORGANISERS,
+    Capability.MANAGE_CERTIFICATES: ORGANISERS,
+    # Only a registration has certificates; the route names no registration, so only one's own.
+    Capability.OWN_CERTIFICATES: frozenset({"attendee"}),
 }
 assert set(RULES) == set(Capability), "every capability needs exactly one rule"
 
@@ -107,6 +117,13 @@ async def event_for(
     # thousands of sockets join in a storm, each through here.
     query = select(Event).where(Event.slug == slug).options(defer(Event.source))
     event = (await session.execute(query)).scalar_one_or_none()
+    return access_to(event, who, slug, capability)
+
+
+def access_to(event: Event | None, principal: Principal | None, slug: str, capability: Capability) -> EventAccess:
+    """``event_for`` once the event ``slug`` has been read (``None``: there is none); the same
+    refusals in the same order, for callers that read many at once (``server/services/joins.py``)."""
+    who = signed_in(principal)
     if event is None:
         raise EventNotFound(f"no event with slug {slug!r}")
     role = who.role_in(event.id)

@@ -221,6 +221,11 @@ async def principal_for_token(session: AsyncSession, token: str, *, now: datetim
     return await _principal(session, web)
 
 
+async def principal_for_session(session: AsyncSession, web: WebSession) -> Principal | None:
+    """The principal of a live ``web`` session already read (``services/joins.py`` reads many at once)."""
+    return await _principal(session, web)
+
+
 async def _principal(session: AsyncSession, web: WebSession) -> Principal | None:
     if web.registration_id is not None:
         reg = await session.get(Registration, web.registration_id)

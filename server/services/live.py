@@ -13,7 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from pydantic import JsonValue
@@ -26,9 +26,10 @@ from server.adapters.bus.base import Bus, BusUnavailable
 from server.adapters.clock import Clock
 from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow, QuestionVote, Segment
 from server.adapters.db.models import Event as EventRow
-from server.core.decide import decide, record_presence_counts, record_vote_counts
+from server.core.decide import decide, record_poll_tallies, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
-from server.core.model import Person, SegmentInfo
+from server.core.model import DEFAULT_STATEMENT_MAX_CHARS, Person, SegmentInfo
+from server.core.polls import open_poll, public_poll
 from server.core.records import (
     RecordError,
     decode_event,
@@ -38,7 +39,9 @@ from server.core.records import (
     event_record,
     state_record,
 )
+from server.core.speaking_order import DEFAULT_CATEGORY_ORDER
 from server.core.state import Actor, CommandRejected, Emitted, LiveState, new_live_state
+from server.core.statements import StatementPolicy
 from server.core.views import personal_view, result_data, views_for
 from server.protocol import (
     Channel,
@@ -47,13 +50,31 @@ from server.protocol import (
     StateCommand,
     encode_frame,
 )
+from server.protocol import FloorRequest as FloorRequestCommand
+from server.protocol import (
+    PollClose as PollCloseCommand,
+)
+from server.protocol import (
+    PollPublish as PollPublishCommand,
+)
+from server.protocol import (
+    PollVote as PollVoteCommand,
+)
 from server.protocol import (
     QuestionVote as QuestionVoteCommand,
+)
+from server.protocol import QueueSetOrder as QueueSetOrderCommand
+from server.protocol import (
+    SegmentEnd as SegmentEndCommand,
 )
 from server.protocol import (
     SegmentOpen as SegmentOpenCommand,
 )
+from server.protocol import (
+    StatementSubmit as StatementSubmitCommand,
+)
 from server.protocol.frames import ErrorFrame, EventFrame, ResultFrame, SnapshotFrame
+from server.services import polls
 
 log = logging.getLogger("parley.live")
 
@@ -77,12 +98,21 @@ class Position:
 
 
 class LiveService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        *,
+        clock: Clock,
+        statement_max_chars: int = DEFAULT_STATEMENT_MAX_CHARS,
+    ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._clock = clock
+        self._statement_max_chars = statement_max_chars
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._dirty_votes: defaultdict[int, set[int]] = defaultdict(set)
+        self._dirty_polls: defaultdict[int, set[int]] = defaultdict(set)
 
     # --- the one write path ------------------------------------------------------------------------
 
@@ -204,11 +234,37 @@ class LiveService:
             rehearsal = False
             if isinstance(command, SegmentOpenCommand):  # only opening a segment depends on it
                 rehearsal = bool(await session.scalar(select(EventRow.is_rehearsal).where(EventRow.id == event_id)))
-            new_state, emitted = decide(state, command, actor=actor, now=self._clock.now(), rehearsal=rehearsal)
+            policy = StatementPolicy(max_chars=self._statement_max_chars)
+            if isinstance(command, StatementSubmitCommand):  # only a statement depends on the languages
+                languages = await session.scalar(select(EventRow.languages).where(EventRow.id == event_id))
+                policy = StatementPolicy(self._statement_max_chars, tuple(str(code) for code in languages or ()))
+            exact: list[Emitted] = []
+            if isinstance(command, PollCloseCommand | PollPublishCommand):
+                state, exact = await self._exact_tally(session, event_id, state, command.poll_id)
+            elif isinstance(command, SegmentEndCommand) and (closing := open_poll(state.public)) is not None:
+                state, exact = await self._exact_tally(session, event_id, state, closing.id)
+            category_order: Sequence[str] = DEFAULT_CATEGORY_ORDER
+            if isinstance(command, FloorRequestCommand | QueueSetOrderCommand):  # only these place by category
+                stored = await session.scalar(select(EventRow.speaking_order).where(EventRow.id == event_id))
+                category_order = DEFAULT_CATEGORY_ORDER if stored is None else tuple(stored)
+            new_state, emitted = decide(
+                state,
+                command,
+                actor=actor,
+                now=self._clock.now(),
+                rehearsal=rehearsal,
+                category_order=category_order,
+                statement_policy=policy,
+            )
             if isinstance(command, QuestionVoteCommand):
                 vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)
                 return new_state, emitted, {"question_id": command.question_id, "up": command.up}
-            return new_state, emitted, result_data(emitted)
+            if isinstance(command, PollVoteCommand):
+                vote_changed = await polls.set_ballot(
+                    session, event_id, command.poll_id, actor_key, command.option_ids, now=self._clock.now()
+                )
+                return new_state, emitted, {"poll_id": command.poll_id}  # never the choice: a stored answer
+            return new_state, [*exact, *emitted], result_data(emitted)
 
         try:
             data = await self._change(event_id, change, actor_key=actor_key, cid=command.cid)
@@ -216,7 +272,30 @@ class LiveService:
             return ErrorFrame(cid=command.cid, code=exc.code, message=exc.message)
         if vote_changed and isinstance(command, QuestionVoteCommand):
             self._dirty_votes[event_id].add(command.question_id)
+        if vote_changed and isinstance(command, PollVoteCommand):
+            self._dirty_polls[event_id].add(command.poll_id)
         return ResultFrame(cid=command.cid, data=data)
+
+    async def _exact_tally(
+        self, session: AsyncSession, event_id: int, state: LiveState, poll_id: int
+    ) -> tuple[LiveState, list[Emitted]]:
+        """The poll's tally brought to its ballots, so that closed and published counts are exact."""
+        poll = public_poll(state.public, poll_id)
+        if poll is None:
+            return state, []
+        tallies = await polls.count_ballots(session, event_id, [poll])
+        return record_poll_tallies(state, tallies, now=self._clock.now())
+
+    async def _record_polls(self, event_id: int, ids: set[int] | None) -> None:
+        """Recount the ballots of ``ids`` (None: every opened poll) under the event's lock."""
+
+        async def change(state: LiveState, session: AsyncSession) -> tuple[LiveState, list[Emitted], None]:
+            wanted = [p for p in state.public.polls if ids is None or p.id in ids]
+            tallies = await polls.count_ballots(session, event_id, wanted)
+            new_state, emitted = record_poll_tallies(state, tallies, now=self._clock.now())
+            return new_state, emitted, None
+
+        await self._change(event_id, change)
 
     async def _set_vote(self, session: AsyncSession, event_id: int, question_id: int, voter: str, up: bool) -> bool:
         existing = await session.get(QuestionVote, (event_id, question_id, voter))
@@ -255,9 +334,13 @@ class LiveService:
         pending, self._dirty_votes = self._dirty_votes, defaultdict(set)
         for event_id, question_ids in pending.items():
             await self._record_votes(event_id, question_ids)
+        pending_polls, self._dirty_polls = self._dirty_polls, defaultdict(set)
+        for event_id, poll_ids in pending_polls.items():
+            await self._record_polls(event_id, poll_ids)
 
     async def reconcile_votes(self) -> list[int]:
-        """Bring every event's vote totals back to ``question_votes``; the events that were off.
+        """Bring every event's vote totals back to ``question_votes`` (and its poll tallies back to
+        ``poll_ballots``, for the same reason); the events that were off.
 
         Run at start, before any socket is served. A vote is committed (and acknowledged) with its row
         in ``question_votes``, but its question is only marked for the next coalesced flush in this
@@ -273,6 +356,12 @@ class LiveService:
         fixed = []
         for event_id in event_ids:
             state, _ = await self.state(event_id)
+            if state.public.polls:  # poll tallies: the same reasoning, from poll_ballots
+                async with self._sessions() as session:
+                    counted = await polls.count_ballots(session, event_id, state.public.polls)
+                if counted != state.staff.poll_tallies:
+                    await self._record_polls(event_id, None)
+                    fixed.append(event_id)
             shown = {q.id: q.votes for q in state.public.questions}
             if not shown:
                 continue
@@ -280,7 +369,8 @@ class LiveService:
                 recorded = await self._count_votes(session, event_id, set(shown))
             if recorded != shown:
                 await self._record_votes(event_id, None)
-                fixed.append(event_id)
+                if event_id not in fixed:
+                    fixed.append(event_id)
         return fixed
 
     async def record_presence(
@@ -335,6 +425,7 @@ class LiveService:
                 )
             ).scalars()
             voted_ids = list(voted)
+            ballots = await polls.ballots_of(session, event_id, actor_key) if actor.kind == "attendee" else {}
         public, staff = views_for(state, actor.role)
         channels = ChannelPositions(
             public=ChannelPosition(epoch=pos.epoch, seq=pos.public_seq),
@@ -344,9 +435,19 @@ class LiveService:
             channels=channels,
             public=public,
             staff=staff,
-            me=personal_view(state, actor, voted_ids),
+            me=personal_view(state, actor, voted_ids, ballots),
             forecast=forecast(state, self._clock.now()),
         )
+
+    async def voted(self, event_id: int, actor_key: str) -> list[int]:
+        """The questions ``actor_key`` voted for (``me.voted`` of a snapshot)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(QuestionVote.question_id).where(
+                    QuestionVote.event_id == event_id, QuestionVote.voter == actor_key
+                )
+            )
+            return list(rows.scalars())
 
     async def replay(self, event_id: int, channel: Channel, epoch: str, after_seq: int) -> list[str] | None:
         """The frames after ``after_seq``, in order; None when the client must resync instead."""

@@ -143,6 +143,8 @@ async def upsert_programme(session: AsyncSession, spec: ProgrammeSpec) -> tuple[
                 await session.flush()  # free (segment_id, position) before the new rows go in
                 segment.people.extend(people)
                 changed = True
+    if spec.speaking_order is not None:  # a file without it keeps the default or an organiser's edit
+        changed = _assign(event, speaking_order=list(spec.speaking_order)) or changed
     if spec.reminders is not None:  # a file without `reminders` keeps the default or an organiser's edit
         offsets = {"attendees": list(spec.reminders.attendees), "speakers": list(spec.reminders.speakers)}
         schedule = await session.get(ReminderSchedule, event.id)
@@ -176,6 +178,7 @@ async def copy_event(session: AsyncSession, slug: str, new_slug: str, first_day:
         timezone=source.timezone,
         languages=list(source.languages),
         streams=dict(source.streams),
+        speaking_order=list(source.speaking_order) if source.speaking_order is not None else None,
         source=f"copy of {slug}",
         days=[],
     )

@@ -15,6 +15,8 @@ from server.adapters.db.models import Event, Registration
 from server.core.model.base import OneLineText
 from server.services.accounts import EMAIL_RE
 from server.services.auth import JoinLinks, end_registration_sessions, new_nonce
+from server.services.mail.queue import queue_once
+from server.services.reminders.notices import CONFIRMATION
 
 Category = Literal["member_state", "un_system", "intergovernmental", "civil_society", "academia", "media", "other"]
 
@@ -61,9 +63,10 @@ class UnknownEvent(LookupError):
 async def register(
     session: AsyncSession, slug: str, data: RegistrationIn, links: JoinLinks, *, now: datetime
 ) -> tuple[Registration, str]:
-    event_id = (await session.execute(select(Event.id).where(Event.slug == slug))).scalar_one_or_none()
-    if event_id is None:
+    found = (await session.execute(select(Event.id, Event.languages).where(Event.slug == slug))).one_or_none()
+    if found is None:
         raise UnknownEvent(slug)
+    event_id, languages = found
     # created_at from the clock, not the column default: the reminder rules compare it with due instants
     registration = Registration(event_id=event_id, join_nonce=new_nonce(), created_at=now, **data.model_dump())
     session.add(registration)
@@ -72,6 +75,9 @@ async def register(
             await session.flush()
     except IntegrityError:
         raise AlreadyRegistered(data.email) from None
+    # the confirmation (with the join link and the mornings' calendar): one per registration, in this
+    # transaction, so every way of registering sends it exactly once; the workers send it
+    await queue_once(session, registration, languages, CONFIRMATION, now)
     return registration, links.make(registration)
 
 

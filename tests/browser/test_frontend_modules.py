@@ -21,16 +21,16 @@ from typing import Any
 import pytest
 
 from server.core import decide
-from server.core.decide import record_presence_counts, record_vote_counts
+from server.core.decide import record_poll_tallies, record_presence_counts, record_vote_counts
 from server.core.forecast import forecast
-from server.protocol import PROTOCOL_VERSION
-from tests.core.cases import CASES, busy, panel_paused, speech_paused
+from server.core.polls import tally_of
+from server.protocol import PROTOCOL_VERSION, PollTally
+from tests.core.cases import CASES, busy, panel_paused, poll_closed, speech_paused, with_polls
 from tests.core.helpers import MODERATOR, at, command, fresh
 from tests.fixtures.node import node
 
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "frontend" / "js"
-
 
 
 FOLD = f"""
@@ -64,10 +64,24 @@ def fold_case(old: Any, new: Any, emitted: list) -> dict[str, Any]:
 def test_store_js_folds_every_commands_events_into_the_cores_views() -> None:
     cases, names = [], []
     for case in CASES:
-        old = case.state(MODERATOR)
-        new, emitted = decide(old, command(case.kind, **case.fields), actor=MODERATOR, now=at(60))
+        if case.actor.role == "attendee":
+            continue  # ballots: attendees only, and silent
+        old = case.state(case.actor)
+        new, emitted = decide(old, command(case.kind, **case.fields), actor=case.actor, now=at(60))
         cases.append(fold_case(old, new, emitted))
         names.append(case.id)
+    published, _ = decide(with_polls(), command("poll.publish", poll_id=1), actor=MODERATOR, now=at(60))
+    new, emitted = record_poll_tallies(published, {1: PollTally(ballots=3, counts={1: 2, 2: 1})}, now=at(61))
+    cases.append(fold_case(published, new, emitted))
+    names.append("poll tallies")
+    named, _ = decide(poll_closed(), command("poll.open", poll_id=2), actor=MODERATOR, now=at(60))
+    poll = named.public.polls[-1]
+    for n, ballots in enumerate([{"attendee:9": (1,)}, {"attendee:9": (3,), "attendee:10": (1, 2)}]):
+        tally = tally_of(poll, ballots, {"attendee:9": ("Nine", None), "attendee:10": ("Ten", "Org")})
+        new, emitted = record_poll_tallies(named, {2: tally}, now=at(61))
+        cases.append(fold_case(named, new, emitted))
+        names.append(f"named tally {n}")
+        named = new
     state = busy()
     new, emitted = record_vote_counts(state, {2: 5, 3: 1}, now=at(61))
     cases.append(fold_case(state, new, emitted))

@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.core import Actor, LiveState
-from server.protocol import STATE_COMMAND_CLASSES, type_tag
+from server.core import Actor, LiveState, record_poll_tallies
+from server.protocol import ALLOWED_ROLES, STATE_COMMAND_CLASSES, PollTally, type_tag
 from tests.core.helpers import (
     ATTENDEE,
     ATTENDEE_2,
     CLOSING_ID,
     MODERATOR,
+    ORGANISER,
     PANEL_ID,
     SPEAKER_ID,
     act,
@@ -74,8 +75,53 @@ def not_waiting(actor: Actor = ATTENDEE) -> LiveState:
     return busy(BYSTANDER)
 
 
+def by_category(actor: Actor = ATTENDEE) -> LiveState:
+    return _then(busy(actor), "queue.set_order", minute=45, order="category")
+
+
 def moderation_off(actor: Actor = ATTENDEE) -> LiveState:
     return _then(busy(actor), "qa.set_moderation", minute=45, enabled=False)
+
+
+# poll ids in ``with_polls``
+OPEN_POLL, NAMED_DRAFT, SPARE_DRAFT = 1, 2, 3
+
+
+def with_polls(actor: Actor = ATTENDEE) -> LiveState:
+    """``busy`` with poll 1 open (single choice, anonymous, one ballot tallied), and two drafts:
+    poll 2 (multiple choice, named) and poll 3."""
+    s = busy(actor)
+    s = _then(s, "poll.prepare", minute=44, segment_id=PANEL_ID, question="Renew the mandate?", options=["Yes", "No"])
+    s = _then(
+        s,
+        "poll.prepare",
+        minute=44,
+        segment_id=PANEL_ID,
+        question="Priorities?",
+        options=["Data", "Funding", "Return"],
+        choice="multiple",
+        anonymous=False,
+    )
+    s = _then(s, "poll.prepare", minute=44, segment_id=CLOSING_ID, question="Venue?", options=["Geneva", "New York"])
+    s = _then(s, "poll.open", minute=45, poll_id=OPEN_POLL)
+    tally = PollTally(ballots=1, counts={1: 1, 2: 0})
+    s, _ = record_poll_tallies(s, {OPEN_POLL: tally}, now=at(46))
+    return s
+
+
+def poll_closed(actor: Actor = ATTENDEE) -> LiveState:
+    return _then(with_polls(actor), "poll.close", minute=47, poll_id=OPEN_POLL)
+def statements_open(actor: Actor = ATTENDEE) -> LiveState:
+    """The panel ended with ``ATTENDEE_2`` and ``actor`` waiting: both may submit a statement."""
+    return between_segments(actor)
+
+
+def statement_pending(actor: Actor = ATTENDEE) -> LiveState:
+    """``ATTENDEE_2`` submitted statement 1 for the panel; ``actor`` submitted statement 2."""
+    s = _then(
+        statements_open(actor), "statement.submit", ATTENDEE_2, 115, segment_id=PANEL_ID, language="en", text="We"
+    )
+    return _then(s, "statement.submit", actor, 116, segment_id=PANEL_ID, language="fr", text="Nous soutenons.")
 
 
 @dataclass(frozen=True)
@@ -84,6 +130,13 @@ class Case:
     state: Callable[[Actor], LiveState]
     fields: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+
+    @property
+    def actor(self) -> Actor:
+        """Who sends it in the fold tests: a moderator, or an organiser for organiser-only commands,
+        or an attendee for attendee-only ones (ballots)."""
+        roles = ALLOWED_ROLES[self.kind]
+        return MODERATOR if "moderator" in roles else ORGANISER if "organiser" in roles else ATTENDEE
 
     @property
     def id(self) -> str:
@@ -110,6 +163,8 @@ CASES: list[Case] = [
     Case("floor.withdraw", busy),
     Case("queue.remove", busy, {"entry_id": 1}),
     Case("queue.reorder", busy, {"entry_ids": [1, 2]}),
+    Case("queue.set_order", busy, {"order": "category"}),
+    Case("queue.set_order", by_category, {"order": "request"}, "back"),
     Case("queue.close", busy),
     Case("queue.open", queue_closed),
     Case("question.ask", busy, {"text": "What next?", "addressed_to": SPEAKER_ID}),
@@ -127,9 +182,27 @@ CASES: list[Case] = [
     Case("question.restore", busy, {"question_id": DISMISSED}, "dismissed"),
     Case("question.restore", busy, {"question_id": ARCHIVED}, "archived"),
     Case("qa.set_moderation", busy, {"enabled": False}),
+    Case(
+        "poll.prepare",
+        busy,
+        {"segment_id": PANEL_ID, "question": "Which?", "options": ["A", "B", "C"], "choice": "multiple"},
+    ),
+    Case("poll.discard", with_polls, {"poll_id": SPARE_DRAFT}),
+    Case("poll.open", poll_closed, {"poll_id": NAMED_DRAFT}),
+    Case("poll.close", with_polls, {"poll_id": OPEN_POLL}),
+    Case("segment.end", with_polls, {"segment_id": PANEL_ID}, "poll_open"),
+    Case("poll.publish", with_polls, {"poll_id": OPEN_POLL}, "open"),
+    Case("poll.publish", poll_closed, {"poll_id": OPEN_POLL}, "closed"),
+    Case("poll.vote", with_polls, {"poll_id": OPEN_POLL, "option_ids": [2]}),
+    Case("statement.submit", statements_open, {"segment_id": PANEL_ID, "language": "es", "text": "Apoyamos."}),
+    Case("statement.submit", statement_pending, {"segment_id": PANEL_ID, "language": "en", "text": "We"}, "replace"),
+    Case("statement.approve", statement_pending, {"statement_id": 1}),
+    Case("statement.reject", statement_pending, {"statement_id": 1, "reason": "Off topic"}),
+    Case("statements.set_deadline", busy, {"after_s": 7200}, "relative"),
+    Case("statements.set_deadline", statements_open, {"until": "2022-03-01T23:00:00Z"}, "absolute"),
 ]
 
 # commands that, legal, change nothing in the views (the service acts on them)
-SILENT = {"question.vote"}
+SILENT = {"question.vote", "poll.vote"}
 
 assert {case.kind for case in CASES} == {type_tag(cls) for cls in STATE_COMMAND_CLASSES}

@@ -9,17 +9,36 @@ from server.protocol import ALLOWED_ROLES, COMMANDS_BY_TYPE, ROLES, is_allowed
 from tests.core.cases import CASES, Case
 from tests.core.helpers import ACTORS, at, command
 
-ATTENDEE_COMMANDS = {"floor.request", "floor.withdraw", "question.ask", "question.vote", "ping", "resume"}
+ATTENDEE_COMMANDS = {
+    "floor.request",
+    "floor.withdraw",
+    "question.ask",
+    "question.vote",
+    "statement.submit",
+    "ping",
+    "resume",
+}
+ORGANISER_COMMANDS = {"statements.set_deadline"}
+
+ATTENDEE_ONLY_COMMANDS = {"poll.vote"}  # the staff run a poll; they do not vote in it
 
 EXPECTED = {
-    kind: {"attendee", "moderator", "organiser"} if kind in ATTENDEE_COMMANDS else {"moderator", "organiser"}
+    kind: {"attendee"}
+    if kind in ATTENDEE_ONLY_COMMANDS
+    else {"attendee", "moderator", "organiser"}
+    if kind in ATTENDEE_COMMANDS
+    else {"organiser"}
+    if kind in ORGANISER_COMMANDS
+    else {"moderator", "organiser"}
     for kind in COMMANDS_BY_TYPE
 }
 
 
 def test_the_permission_table_is_the_expected_one() -> None:
     assert {kind: set(roles) for kind, roles in ALLOWED_ROLES.items()} == EXPECTED
-    assert {kind for kind, roles in ALLOWED_ROLES.items() if "attendee" in roles} == ATTENDEE_COMMANDS
+    assert {kind for kind, roles in ALLOWED_ROLES.items() if "attendee" in roles} == (
+        ATTENDEE_COMMANDS | ATTENDEE_ONLY_COMMANDS
+    )
 
 
 def test_organisers_can_do_everything_moderators_can() -> None:

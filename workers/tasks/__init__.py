@@ -1,3 +1,3 @@
 """Every task module; the worker imports this package (``include=["workers.tasks"]`` in the app)."""
 
-from workers.tasks import reminders, reports  # noqa: F401
+from workers.tasks import certificates, reminders, reports  # noqa: F401

@@ -13,7 +13,7 @@ from celery import shared_task
 
 from server.services import reminders
 from server.services.auth import JoinLinks
-from workers import mail
+from workers import mail, notices
 from workers.celery_app import worker_resources
 
 
@@ -41,6 +41,6 @@ def send(self: Any, delivery_id: int, now: str | None = None) -> str:
         links=JoinLinks(settings.resolved_secret_key()),
         base_url=settings.base_url,
         domain=mail.mail_domain(settings),
-        compose=partial(mail.compose_reminder, settings=settings),
+        compose=partial(notices.compose, settings=settings),
         send=mail.sender(settings),
     )

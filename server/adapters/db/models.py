@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.adapters.db.base import Base, Timestamped, utcnow
@@ -23,6 +23,9 @@ class Event(Timestamped, Base):
     source: Mapped[str] = mapped_column(Text, default="")
     is_rehearsal: Mapped[bool] = mapped_column(default=False, server_default=false())
     """A rehearsal copy: its segments may be opened on any day (``parley event copy --rehearsal``)."""
+    speaking_order: Mapped[list[Any] | None] = mapped_column(default=None)
+    """The order of attendee categories for the list of speakers by category; null: the default
+    (``server.core.speaking_order.DEFAULT_CATEGORY_ORDER``)."""
 
     days: Mapped[list[Day]] = relationship(back_populates="event", order_by="Day.date", cascade="all, delete-orphan")
     segments: Mapped[list[Segment]] = relationship(
@@ -267,6 +270,20 @@ class QuestionVote(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PollBallot(Base):
+    """An attendee's current ballot in a poll: the chosen option ids, replaced by a new ballot while
+    the poll is open. The voter is kept to allow one ballot per attendee and a change of mind; for
+    an anonymous poll no view and no report ever shows it (docs/protocol.md, Polls)."""
+
+    __tablename__ = "poll_ballots"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(primary_key=True)
+    voter: Mapped[str] = mapped_column(String(32), primary_key=True)
+    option_ids: Mapped[list[Any]]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Presence(Base):
     """One websocket connection of an attendee: the half-open interval [started_at, ended_at)."""
 
@@ -308,13 +325,24 @@ class ReminderDelivery(Base):
         UniqueConstraint("recipient", "event_id", "day_id", "kind"),
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled')", name="status"),
         Index("ix_reminder_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        # mails about no morning (confirmation, lost link, an organiser's message): one per recipient and kind
+        Index(
+            "ux_reminder_deliveries_undated",
+            "recipient",
+            "event_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("day_id IS NULL"),
+            postgresql_where=text("day_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(300))  # "reg:<registration id>" or "mail:<lower-case email>"
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
-    day_id: Mapped[int] = mapped_column(ForeignKey("days.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # "attendees-24h", "speakers-45m", ...
+    # None for mails about no one morning: "confirmation", "link", "message-<mailing id>"
+    day_id: Mapped[int | None] = mapped_column(ForeignKey("days.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "attendees-24h", "speakers-45m", "confirmation", ...
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(200))
@@ -357,3 +385,74 @@ class ReminderCalendarVersion(Base):
     day_id: Mapped[int] = mapped_column(ForeignKey("days.id", ondelete="CASCADE"), primary_key=True)
     sequence: Mapped[int] = mapped_column(default=0)
     fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class Mailing(Base):
+    """An organiser's message to a chosen audience of an event: one delivery per recipient
+    (``reminder_deliveries`` with kind ``message-<id>``); see docs/workers.md."""
+
+    __tablename__ = "mailings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[dict[str, Any]]  # language -> subject
+    body: Mapped[dict[str, Any]]  # language -> text
+    audience: Mapped[dict[str, Any]]  # {"kind": "everyone" | "category" | ..., "category"?, "language"?, "day"?}
+    recipients: Mapped[int]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class LostLinkRequest(Base):
+    """One "I lost my link" request, known address or not: what the request throttle counts, and what
+    the workers' scan takes (``handled_at``) to mail a registered address its link."""
+
+    __tablename__ = "lost_link_requests"
+    __table_args__ = (
+        Index("ix_lost_link_requests_email_at", "email", "at"),
+        Index("ix_lost_link_requests_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    handled_at: Mapped[datetime | None] = mapped_column(index=True)
+# --- certificates of attendance (docs/certificates.md) --------------------------------------------------
+
+
+class Certificate(Base):
+    """A certificate of attendance as printed: one per attendee per scope (a morning ``YYYY-MM-DD`` or
+    ``event``) whose report says they attended. ``code`` is random (100 bits), kept across re-issues,
+    and is what ``GET /verify/{code}`` looks up; the other columns are exactly what the PDF shows."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("event_id", "registration_id", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(2))
+    event_title: Mapped[str] = mapped_column(String(500))
+    first_day: Mapped[date]
+    last_day: Mapped[date]
+    minutes: Mapped[float]
+    threshold: Mapped[float]
+    issued_at: Mapped[datetime]
+
+
+class CertificateBatch(Base):
+    """That the certificates of one scope of an event were issued (even none), when, and how many."""
+
+    __tablename__ = "certificate_batches"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    issued_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(default=0)
+    threshold: Mapped[float]

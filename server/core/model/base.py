@@ -51,6 +51,8 @@ ErrorCode = Literal[
     "invalid_transition",
     "reorder_mismatch",
     "outside_day",
+    "not_eligible",
+    "deadline_passed",
     # the service
     "rate_limited",
     "internal",

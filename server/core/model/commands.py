@@ -26,12 +26,28 @@ from pydantic.json_schema import SkipJsonSchema
 from server.core.model.base import (
     Cid,
     Id,
+    Instant,
     LimitSeconds,
     Model,
     NoticeText,
     OptionalShortLine,
     QuestionText,
     require_type_tag,
+)
+from server.core.model.polls import (
+    MAX_POLL_OPTIONS,
+    MIN_POLL_OPTIONS,
+    OptionId,
+    PollChoice,
+    PollOptionText,
+    PollQuestionText,
+    distinct_option_texts,
+)
+from server.core.model.statements import (
+    DeadlineSeconds,
+    LanguageTag,
+    OptionalRejectionReason,
+    StatementText,
 )
 
 
@@ -81,7 +97,8 @@ class SegmentResume(BaseCommand):
 class SegmentEnd(BaseCommand):
     """End the live or paused segment: ends the current speech and closes its queue.
 
-    Emits ``speech.ended`` (if someone had the floor), ``queue.closed`` (if open), ``segment.ended``
+    Emits ``poll.closed`` (if its poll was open: the service first counts its ballots exactly),
+    ``speech.ended`` (if someone had the floor), ``queue.closed`` (if open), ``segment.ended``
     (with the drift from its scheduled end). The waiting entries stay visible until the next
     segment opens. Errors: ``not_found``; ``invalid_transition`` unless live or paused.
     """
@@ -208,6 +225,20 @@ class QueueReorder(BaseCommand):
     entry_ids: list[Id] = Field(max_length=1000)
 
 
+class QueueSetOrder(BaseCommand):
+    """Choose how the list of speakers is ordered: ``request`` (request time) or ``category`` (the
+    event's order of categories, then request time). Switching re-sorts the waiting entries once,
+    stably: points of order first in request order, then the others by the new rule. Afterwards a
+    new ordinary request goes, in ``category`` mode, right after the last waiting ordinary request
+    of the same or an earlier category (after the points of order if there is none); in
+    ``request`` mode, last. Moves by hand (``queue.reorder``) are kept until the next switch.
+    Emits ``queue.order_set``, then ``queue.reordered`` if the order changed; no-op when the mode
+    is already the one asked for."""
+
+    type: Literal["queue.set_order"] = "queue.set_order"
+    order: Literal["request", "category"]
+
+
 class QueueClose(BaseCommand):
     """Close the list of speakers to new ordinary requests (waiting entries keep their place).
     Emits ``queue.closed``; no-op when already closed."""
@@ -325,6 +356,159 @@ class QaSetModeration(BaseCommand):
     enabled: bool
 
 
+# -- polls --------------------------------------------------------------------------------------
+
+
+class PollPrepare(BaseCommand):
+    """Prepare a poll on a segment not ended yet: a one-line ``question`` (1..300 characters), 2 to 10
+    ``options`` (one line, 1..120 characters each, no two alike ignoring case and spacing; numbered
+    1, 2, … in the order given), ``choice`` ``single`` (a ballot chooses exactly one option) or
+    ``multiple`` (one or more), ``anonymous`` (default true: nobody sees who chose what) or named
+    (the staff see each attendee's ballot). It stays a staff-only draft until ``poll.open``.
+
+    Emits ``poll.prepared`` (staff). Errors: ``not_found`` (no such segment);
+    ``invalid_transition`` (the segment has ended).
+    """
+
+    type: Literal["poll.prepare"] = "poll.prepare"
+    segment_id: Id
+    question: PollQuestionText
+    options: list[PollOptionText] = Field(min_length=MIN_POLL_OPTIONS, max_length=MAX_POLL_OPTIONS)
+    choice: PollChoice = "single"
+    anonymous: bool = True
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PollPrepare:
+        distinct_option_texts(self.options)
+        return self
+
+
+class PollDiscard(BaseCommand):
+    """Throw away a draft poll. Emits ``poll.discarded`` (staff). Errors: ``not_found``;
+    ``invalid_transition`` once it has been opened."""
+
+    type: Literal["poll.discard"] = "poll.discard"
+    poll_id: Id
+
+
+class PollOpen(BaseCommand):
+    """Open a draft poll to ballots; its segment must be live or paused, and no other poll open.
+
+    Emits ``poll.launched`` (staff: the draft leaves the drafts, its tally starts at zero) and
+    ``poll.opened`` (public: the question and options, without results). Errors: ``not_found``;
+    ``invalid_transition`` (already opened, another poll open, or its segment not live or paused).
+    """
+
+    type: Literal["poll.open"] = "poll.open"
+    poll_id: Id
+
+
+class PollClose(BaseCommand):
+    """Close an open poll to ballots. The service first brings the tally to the exact count of
+    the ballots (``poll.tallied``, and ``poll.results_updated`` when published). Emits
+    ``poll.closed`` (public); no-op when already closed. Errors: ``not_found``;
+    ``invalid_transition`` for a draft."""
+
+    type: Literal["poll.close"] = "poll.close"
+    poll_id: Id
+
+
+class PollPublish(BaseCommand):
+    """Show an opened poll's results to everyone, while it is open (they then follow the ballots
+    live) or once closed. Not publishing keeps them for the staff. The service first brings the
+    tally to the exact count. Emits ``poll.results_published`` (public); no-op when already
+    published. Errors: ``not_found``; ``invalid_transition`` for a draft."""
+
+    type: Literal["poll.publish"] = "poll.publish"
+    poll_id: Id
+
+
+class PollVote(BaseCommand):
+    """Cast one's ballot in the open poll: ``option_ids`` are the chosen options (each once),
+    exactly one for a single-choice poll, one or more for a multiple-choice one. A new ballot
+    replaces one's previous ballot while the poll is open. Attendees only (staff run the poll;
+    they do not vote in it). The core checks the ballot and emits nothing; the service keeps one
+    row per (poll, attendee) and publishes coalesced tallies (``poll.tallied``, and
+    ``poll.results_updated`` once published). Errors: ``not_found`` (no opened poll, or an option
+    it does not have); ``invalid_transition`` (closed); ``invalid`` (a single-choice poll with
+    more than one option chosen).
+    """
+
+    type: Literal["poll.vote"] = "poll.vote"
+    poll_id: Id
+    option_ids: list[OptionId] = Field(min_length=1, max_length=MAX_POLL_OPTIONS)
+
+    @model_validator(mode="after")
+    def _each_once(self) -> PollVote:
+        if len(set(self.option_ids)) != len(self.option_ids):
+            raise ValueError("an option is chosen twice")
+        return self
+
+
+# -- written statements ---------------------------------------------------------------------------
+
+
+class StatementSubmit(BaseCommand):
+    """Submit a written statement for an ended segment that left you waiting for the floor, in one
+    of the event's languages, before the deadline. A new submission replaces your pending or
+    rejected one (same id, pending again). The text is 1 to ``PARLEY_STATEMENT_MAX_CHARS``
+    characters after stripping (5,000 by default, never more than 10,000); line breaks allowed.
+
+    Emits ``statement.submitted`` (staff). Errors: ``not_found`` (no such segment);
+    ``not_eligible`` (the segment did not end with you waiting for the floor);
+    ``deadline_passed``; ``invalid_transition`` (your statement is already approved); ``invalid``
+    (a text over the event's limit, a language the event does not have).
+    """
+
+    type: Literal["statement.submit"] = "statement.submit"
+    segment_id: Id
+    language: LanguageTag
+    text: StatementText
+
+
+class StatementApprove(BaseCommand):
+    """Publish a pending statement. Emits ``statement.approved`` (staff) and
+    ``statement.published`` (public). Errors: ``not_found``; ``invalid_transition`` unless
+    pending."""
+
+    type: Literal["statement.approve"] = "statement.approve"
+    statement_id: Id
+
+
+class StatementReject(BaseCommand):
+    """Turn down a pending statement, with an optional reason (at most 500 characters; blank means
+    none) that its author sees. The author may submit a new version before the deadline. Emits
+    ``statement.rejected`` (staff). Errors: ``not_found``; ``invalid_transition`` unless pending."""
+
+    type: Literal["statement.reject"] = "statement.reject"
+    statement_id: Id
+    reason: OptionalRejectionReason = None
+
+
+def _exactly_one_deadline(schema: dict[str, Any]) -> None:
+    require_type_tag(schema)
+    schema["oneOf"] = [{"required": ["after_s"]}, {"required": ["until"]}]
+
+
+class StatementsSetDeadline(BaseCommand):
+    """Organisers only: until when statements are accepted, for the whole event: ``after_s``
+    seconds after each segment's end (60 s to 30 days), or one instant ``until`` for every segment.
+    Exactly one of the two. Open windows follow the new rule at once (it may extend or end them).
+    Emits ``statements.deadline_set`` (public); no-op if unchanged."""
+
+    type: Literal["statements.set_deadline"] = "statements.set_deadline"
+    after_s: DeadlineSeconds | SkipJsonSchema[None] = None
+    until: Instant | SkipJsonSchema[None] = None
+
+    model_config = ConfigDict(json_schema_extra=_exactly_one_deadline)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StatementsSetDeadline:
+        if (self.after_s is None) == (self.until is None):
+            raise ValueError("give exactly one of after_s and until")
+        return self
+
+
 # -- unions --------------------------------------------------------------------------------------
 
 StateCommand = Annotated[
@@ -343,6 +527,7 @@ StateCommand = Annotated[
     | FloorWithdraw
     | QueueRemove
     | QueueReorder
+    | QueueSetOrder
     | QueueClose
     | QueueOpen
     | QuestionAsk
@@ -354,7 +539,17 @@ StateCommand = Annotated[
     | QuestionAnswer
     | QuestionArchive
     | QuestionRestore
-    | QaSetModeration,
+    | QaSetModeration
+    | PollPrepare
+    | PollDiscard
+    | PollOpen
+    | PollClose
+    | PollPublish
+    | PollVote
+    | StatementSubmit
+    | StatementApprove
+    | StatementReject
+    | StatementsSetDeadline,
     Field(discriminator="type"),
 ]
 """The commands with rules in ``core.decide``."""

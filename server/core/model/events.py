@@ -27,11 +27,20 @@ from server.core.model.base import (
     Seconds,
     SignedSeconds,
 )
+from server.core.model.polls import DraftPoll, NamedBallot, OptionId, PollResults, PublicPoll
 from server.core.model.state import (
     PublicQuestion,
     QueueEntry,
+    QueueOrder,
     Speech,
     StaffQuestion,
+)
+from server.core.model.statements import (
+    PublicStatement,
+    RejectionReason,
+    StaffStatement,
+    StatementDeadline,
+    StatementWindow,
 )
 
 
@@ -152,6 +161,15 @@ class QueueReordered(PublicEvent):
 
     type: Literal["queue.reordered"] = "queue.reordered"
     entry_ids: tuple[Id, ...]
+
+
+class QueueOrderSet(PublicEvent):
+    """The list of speakers is now ordered by ``order``; a ``queue.reordered`` follows when the
+    waiting entries moved."""
+
+    type: Literal["queue.order_set"] = "queue.order_set"
+    order: QueueOrder
+    at: Instant
 
 
 class QueueClosed(PublicEvent):
@@ -289,8 +307,130 @@ class PresenceCountsUpdated(StaffEvent):
     at: Instant
 
 
+# -- polls ----------------------------------------------------------------------------------------
+
+
+class PollPrepared(StaffEvent):
+    """A new draft poll (staff only until it opens)."""
+
+    type: Literal["poll.prepared"] = "poll.prepared"
+    poll: DraftPoll
+
+
+class PollDiscarded(StaffEvent):
+    type: Literal["poll.discarded"] = "poll.discarded"
+    poll_id: Id
+    by: PersonRef
+    at: Instant
+
+
+class PollLaunched(StaffEvent):
+    """The draft leaves the drafts (``poll.opened`` puts it on the public channel) and its tally
+    starts at zero."""
+
+    type: Literal["poll.launched"] = "poll.launched"
+    poll_id: Id
+    by: PersonRef
+    at: Instant
+
+
+class PollTallied(StaffEvent):
+    """The poll's counts now (coalesced, or exact before closing and publishing). For a named poll,
+    ``named`` holds the ballots new or changed since the last tally (by ``who``; the tally keeps
+    the others), so the event stays small however many have voted; it is always empty for an
+    anonymous poll."""
+
+    type: Literal["poll.tallied"] = "poll.tallied"
+    poll_id: Id
+    ballots: Count
+    counts: dict[OptionId, Count]
+    named: tuple[NamedBallot, ...] = ()
+
+
+class PollOpened(PublicEvent):
+    """The poll takes ballots: its question and options, status ``open``, no results."""
+
+    type: Literal["poll.opened"] = "poll.opened"
+    poll: PublicPoll
+
+
+class PollClosed(PublicEvent):
+    type: Literal["poll.closed"] = "poll.closed"
+    poll_id: Id
+    at: Instant
+
+
+class PollResultsPublished(PublicEvent):
+    """Everyone sees the poll's ``results`` from now on."""
+
+    type: Literal["poll.results_published"] = "poll.results_published"
+    poll_id: Id
+    results: PollResults
+    at: Instant
+
+
+class PollResultsUpdated(PublicEvent):
+    """New results of a published poll (coalesced)."""
+
+    type: Literal["poll.results_updated"] = "poll.results_updated"
+    poll_id: Id
+    results: PollResults
+
+
+# -- written statements (public and staff) ---------------------------------------------------------
+
+
+class StatementsOpened(PublicEvent):
+    """A segment ended with people waiting for the floor: each may now submit a statement for it."""
+
+    type: Literal["statements.opened"] = "statements.opened"
+    window: StatementWindow
+
+
+class StatementsDeadlineSet(PublicEvent):
+    """The organiser's new deadline rule, for every window, open or not yet."""
+
+    type: Literal["statements.deadline_set"] = "statements.deadline_set"
+    deadline: StatementDeadline
+    at: Instant
+
+
+class StatementPublished(PublicEvent):
+    """An approved statement, now public under its segment."""
+
+    type: Literal["statement.published"] = "statement.published"
+    statement: PublicStatement
+
+
+class StatementSubmitted(StaffEvent):
+    """A new statement, or a new version replacing its author's pending or rejected one (same id):
+    pending either way."""
+
+    type: Literal["statement.submitted"] = "statement.submitted"
+    statement: StaffStatement
+
+
+class StatementApproved(StaffEvent):
+    """The pending statement leaves the staff list; ``statement.published`` (public) follows."""
+
+    type: Literal["statement.approved"] = "statement.approved"
+    statement_id: Id
+    by: PersonRef
+    at: Instant
+
+
+class StatementRejected(StaffEvent):
+    """The pending statement is rejected, with the reason its author sees (null: none given)."""
+
+    type: Literal["statement.rejected"] = "statement.rejected"
+    statement_id: Id
+    reason: RejectionReason | None
+    by: PersonRef
+    at: Instant
+
+
 # -- the unions -----------------------------------------------------------------------------------
-# One per part of the state that folds them (core.stage, core.speakers, core.qa, core.presence);
+# One per part of the state that folds them (core.stage, core.speakers, core.qa, core.presence, core.polls);
 # ``Event`` is their union, so a new event is listed once.
 
 StageEvent = (
@@ -306,7 +446,7 @@ StageEvent = (
     | NoticePosted
     | NoticeCleared
 )
-QueueEvent = FloorRequested | QueueEntryRemoved | QueueReordered | QueueClosed | QueueOpened
+QueueEvent = FloorRequested | QueueEntryRemoved | QueueReordered | QueueClosed | QueueOpened | QueueOrderSet
 PublicQaEvent = (
     QuestionPublished
     | QuestionUnpublished
@@ -320,8 +460,21 @@ StaffQaEvent = (
     QuestionAsked | QuestionEdited | QuestionApproved | QuestionDismissed | QuestionUndismissed | QaModerationSet
 )
 
+PublicPollEvent = PollOpened | PollClosed | PollResultsPublished | PollResultsUpdated
+StaffPollEvent = PollPrepared | PollDiscarded | PollLaunched | PollTallied
+PublicStatementEvent = StatementsOpened | StatementsDeadlineSet | StatementPublished
+StaffStatementEvent = StatementSubmitted | StatementApproved | StatementRejected
+
 Event = Annotated[
-    StageEvent | QueueEvent | PublicQaEvent | StaffQaEvent | PresenceCountsUpdated,
+    StageEvent
+    | QueueEvent
+    | PublicQaEvent
+    | StaffQaEvent
+    | PresenceCountsUpdated
+    | PublicPollEvent
+    | StaffPollEvent
+    | PublicStatementEvent
+    | StaffStatementEvent,
     Field(discriminator="type"),
 ]
 

@@ -28,11 +28,17 @@ from server.core.model.base import (
     Seconds,
     SignedSeconds,
 )
+from server.core.model.polls import DraftPoll, OptionId, PollTally, PublicPoll
+from server.core.model.statements import OwnStatement, StaffStatement, StatementsBoard
 
 SegmentKind = Literal["opening", "panel", "closing"]
 SegmentStatus = Literal["scheduled", "live", "paused", "ended"]
 PersonRole = Literal["moderator", "speaker"]
 PublicQuestionStatus = Literal["approved", "answered", "archived"]
+Category = Literal["member_state", "un_system", "intergovernmental", "civil_society", "academia", "media", "other"]
+"""An attendee's category, as registered (``server.core.speaking_order`` ranks them)."""
+QueueOrder = Literal["request", "category"]
+"""How new ordinary requests are placed: by request time, or by category then request time."""
 StaffQuestionStatus = Literal["pending", "dismissed"]
 
 
@@ -133,6 +139,8 @@ class QueueEntry(Model):
     topic: OptionalShortLine = None
     point_of_order: bool = False
     requested_at: Instant
+    category: Category | None = None
+    """The requester's registered category; null for staff and for entries made before categories."""
 
 
 class SpeakersQueue(Model):
@@ -141,6 +149,8 @@ class SpeakersQueue(Model):
     segment_id: Id | None = None
     open: bool = False
     waiting: tuple[QueueEntry, ...] = ()
+    order: QueueOrder = "request"
+    """Where new ordinary requests go (``queue.set_order``); kept from one segment to the next."""
 
 
 # -- Q&A ------------------------------------------------------------------------------------------
@@ -222,6 +232,10 @@ class PublicState(Model):
     """Published questions in the order they were asked (by id); rank them client-side."""
     highlighted_question_id: Id | None = None
     """The question now being answered; always an ``approved`` one."""
+    polls: tuple[PublicPoll, ...] = ()
+    """Opened polls (open, then closed), by id; ``results`` once published."""
+    statements: StatementsBoard = StatementsBoard()
+    """Written statements: the deadline rule, who may submit for which segment, the approved ones."""
 
 
 class StaffState(Model):
@@ -233,6 +247,12 @@ class StaffState(Model):
     provenance: dict[Id, QuestionProvenance] = Field(default_factory=dict)
     """For every published question, by question id."""
     presence: PresenceCounts = PresenceCounts()
+    draft_polls: tuple[DraftPoll, ...] = ()
+    """Prepared polls not opened yet, by id."""
+    poll_tallies: dict[Id, PollTally] = Field(default_factory=dict)
+    """The live tally of every opened poll, by poll id."""
+    statements: tuple[StaffStatement, ...] = ()
+    """Pending and rejected written statements, by id (approved ones are public)."""
 
 
 class OwnQuestion(Model):
@@ -258,6 +278,10 @@ class Personal(Model):
     questions: tuple[OwnQuestion, ...] = ()
     voted: tuple[Id, ...] = ()
     """Ids of the published questions this user has voted for."""
+    ballots: dict[Id, tuple[OptionId, ...]] = Field(default_factory=dict)
+    """This user's current ballot in each opened poll they voted in: poll id → option ids."""
+    statements: tuple[OwnStatement, ...] = ()
+    """The user's own written statements, whatever their status, by id."""
 
 
 class Forecast(Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -23,10 +24,13 @@ from server.entrypoints.http.openapi import SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
 from server.services import auth, registrations
 from server.services.auth import AuthError
+from server.services.mail import queue as mail_queue
+from server.services.reminders.notices import CONFIRMATION
 
 api = Routes()
 TOKEN = Param("token", "The token of the link, as in the mailed URL.")
 HTML = ("text/html",)
+CONFIRMATION_TASK = "parley.reminders.send"
 SESSION = {"set-cookie": "The session cookie `parley_session` (HttpOnly, SameSite=Lax)."}
 
 
@@ -110,8 +114,12 @@ async def register(request: Request) -> Response:
             raise Problem(
                 409, f"{data.email} is already registered for this event", code="already_registered"
             ) from None
+        confirmation = await mail_queue.undated_id(session, registration.event_id, registration.id, CONFIRMATION)
     body = {"id": registration.id, **data.model_dump(), "join_url": join_url(request, token)}
-    return JSONResponse(body, status_code=201)
+    # the confirmation was queued with the registration; the workers' scan would send it within a
+    # minute, this sends it now (after the answer: a broker that is slow to answer does not delay it)
+    send = BackgroundTask(request.state.tasks.send, CONFIRMATION_TASK, delivery_id=confirmation)
+    return JSONResponse(body, status_code=201, background=send)
 
 
 @api.route(

@@ -134,6 +134,7 @@ class RouteSpec:
     responses: Mapping[int, Reply] = field(default_factory=dict)
     problems: Mapping[int, str] = field(default_factory=dict)
     example: Mapping[str, Any] | None = None  # of the body, validated against ``body``
+    upload: tuple[str, ...] = ()  # media types of a file sent as the whole body (not JSON, not multipart)
 
     def __post_init__(self) -> None:
         where = f"{self.method} {self.path}"
@@ -156,6 +157,8 @@ class RouteSpec:
             raise SpecError(f"{where}: replies are below 400, problems 400 and above")
         if len({p.name for p in self.query}) != len(self.query):
             raise SpecError(f"{where}: a query parameter is declared twice")
+        if self.upload and self.body is not None:
+            raise SpecError(f"{where}: a body is either a JSON model or an uploaded file")
         if self.example is not None:
             if self.body is None:
                 raise SpecError(f"{where}: an example without a body")
@@ -206,6 +209,7 @@ class Routes:
         responses: Mapping[int, Reply],
         problems: Mapping[int, str] | None = None,
         example: Mapping[str, Any] | None = None,
+        upload: Iterable[str] = (),
     ) -> Callable[[Endpoint], Endpoint]:
         """Declare the decorated endpoint as ``method url``; ``path`` lists the path's parameters."""
 
@@ -224,6 +228,7 @@ class Routes:
                     responses=dict(responses),
                     problems=dict(problems or {}),
                     example=example,
+                    upload=tuple(upload),
                 )
             )
             return endpoint
@@ -263,6 +268,8 @@ def _operation(spec: RouteSpec, refs: Mapping[tuple[type[BaseModel], str], dict[
         op["requestBody"] = {"required": True, "content": _content([JSON], refs[(spec.body, "validation")])}
         if spec.example is not None:
             op["requestBody"]["content"][JSON]["example"] = dict(spec.example)
+    if spec.upload:
+        op["requestBody"] = {"required": True, "content": _content(spec.upload, {"type": "string", "format": "binary"})}
     responses: dict[str, Any] = {}
     for status, reply in sorted(spec.responses.items()):
         out: dict[str, Any] = {"description": reply.description}

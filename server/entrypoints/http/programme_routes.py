@@ -71,6 +71,9 @@ class Programme(Out):
     languages: list[str]
     streams: dict[str, Any] = Field(description="Stream player URLs per language.")
     days: list[Day]
+    statement_max_chars: int = Field(
+        description="Most characters of a written statement in this deployment (`PARLEY_STATEMENT_MAX_CHARS`)."
+    )
 
 
 class Health(Out):
@@ -107,9 +110,10 @@ async def get_event(request: Request) -> Response:
     slug = request.path_params["slug"]
     async with request.state.sessions() as session:
         try:
-            return JSONResponse(await programmes.programme_document(session, slug))
+            document = await programmes.programme_document(session, slug)
         except programmes.EventNotFound:
             raise Problem(404, f"no event with slug {slug!r}", code="event_not_found") from None
+    return JSONResponse({**document, "statement_max_chars": request.state.settings.statement_max_chars})
 
 
 @api.route(

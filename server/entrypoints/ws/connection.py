@@ -64,7 +64,12 @@ class Connection:
     outbox: deque[str] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     needs_snapshot: bool = False
-    last_seen: datetime | None = None
+    last_seen: datetime | None = None  # the last frame received from the client
+    unanswered_since: datetime | None = None
+    """When the oldest heartbeat written to this socket since the client's last frame was written;
+    None while the client has answered everything written to it. Idle detection counts from here,
+    never from the last frame alone: a heartbeat the server failed to send on time (a join storm,
+    a database that does not answer) cannot make a healthy client look silent."""
     limiter: TokenBucket = field(default_factory=lambda: TokenBucket(rate=10, burst=40))
     direct: DirectWriter | None = None  # None: the server is not one wire.py knows, all goes via ASGI
 
@@ -73,6 +78,25 @@ class Connection:
     @property
     def actor_key(self) -> str:
         return self.principal.actor_key
+
+    def heard(self, now: datetime) -> None:
+        """A frame came from the client: it has answered every heartbeat written before."""
+        self.last_seen = now
+        self.unanswered_since = None
+
+    def beat_written(self, now: datetime) -> None:
+        """A heartbeat reached this socket's transport (written directly, or by its writer)."""
+        if self.unanswered_since is None:
+            self.unanswered_since = now
+
+    def idle(self, now: datetime, timeout_s: float) -> bool:
+        """Silent for ``timeout_s`` after a heartbeat was actually written to it."""
+        return self.unanswered_since is not None and (now - self.unanswered_since).total_seconds() > timeout_s
+
+    def alive_at(self, now: datetime) -> datetime | None:
+        """Until when this connection is known to be present: ``now`` while it has answered every
+        heartbeat written to it (none may have gone out for a while), else its last frame."""
+        return now if self.unanswered_since is None else self.last_seen
 
     def go_live(self, positions: dict[str, int]) -> None:
         """The snapshot or replay reflects ``positions``: send what was held after them, in order."""

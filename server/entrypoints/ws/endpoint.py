@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.core.speaking_order import known_category
 from server.core.state import Actor
 from server.entrypoints.http.auth import session_token
 from server.entrypoints.ws.connection import Connection
@@ -31,7 +32,7 @@ from server.protocol import (
     parse_command,
 )
 from server.protocol.frames import ErrorFrame, ResultFrame
-from server.services import access, auth
+from server.services import access
 
 log = logging.getLogger("parley.ws")
 
@@ -71,9 +72,7 @@ async def live_socket(ws: WebSocket) -> None:
         return
     token = session_token(ws) or ws.query_params.get("token")
     try:
-        async with ws.state.sessions() as session:
-            principal = await auth.principal_for_token(session, token, now=runtime.clock.now()) if token else None
-            granted = await access.event_for(session, principal, ws.path_params["slug"], access.Capability.JOIN_LIVE)
+        granted = await runtime.joins.resolve(token, ws.path_params["slug"], access.Capability.JOIN_LIVE)
     except access.AccessError as refused:
         code, reason = REFUSALS[type(refused)]
         await ws.close(code, reason)
@@ -95,6 +94,7 @@ async def live_socket(ws: WebSocket) -> None:
             display_name=principal.name,
             organisation=principal.organisation or None,
             kind=principal.kind,
+            category=known_category(principal.category),
         ),
         event_id=event_id,
         channels=CHANNELS_BY_ROLE[role],
@@ -150,7 +150,7 @@ async def read_commands(runtime: LiveRuntime, conn: Connection) -> None:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return
-        conn.last_seen = runtime.clock.now()
+        conn.heard(runtime.clock.now())
         if not conn.limiter.take():
             await ws.close(CLOSE_POLICY, "rate limit exceeded")
             return

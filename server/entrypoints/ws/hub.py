@@ -40,6 +40,8 @@ RESTART_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 """Pause before each further restart of a failing feed (the last repeats); a feed that ran for
 ``HEALTHY_AFTER_S`` starts again from the first."""
 HEALTHY_AFTER_S = 30.0
+SLOW_READ_WARNING_EVERY_S = 300.0
+"""A heartbeat that could not read the committed positions in time says so at most this often."""
 
 
 def seq_of(text: str) -> int:
@@ -239,6 +241,10 @@ class Hub:
         self.queued_writes = 0  # frames it left to a socket's writer (busy, slow, or unknown server)
         self.direct_failures = 0  # sockets whose direct writer raised: they use ASGI from then on
         self.feed_restarts = 0
+        self.slow_heartbeat_reads = 0  # beats sent from the last state read: the database was slow
+        self._slow_said_at = -SLOW_READ_WARNING_EVERY_S
+        self._committed: dict[int, tuple[LiveState, Position]] = {}
+        self._reading: asyncio.Task[None] | None = None
 
     async def feed(self, event_id: int, channel: Channel) -> Feed:
         key = (event_id, channel)
@@ -292,21 +298,39 @@ class Hub:
                 )
             return False
 
-    async def heartbeat_frames(self, now: datetime) -> dict[tuple[int, bool], str]:
+    async def heartbeat_frames(self, now: datetime, *, deadline_s: float | None = None) -> dict[tuple[int, bool], str]:
         """One encoded heartbeat per (event, staff?), shared by every socket of that kind.
 
         The ``seqs`` are the committed ones, read once per event (with the state the forecast
         needs), not the last ones this process received: a publish that failed after its commit
         would otherwise stay unnoticed on a quiet channel. A feed behind the committed position
-        first reads the missing events from the log, so its sockets get them before the heartbeat."""
-        read: dict[int, tuple[LiveState, Position]] = {}
-        for event_id in {event_id for event_id, _ in self.feeds}:
-            if (event_id, "public") in self.feeds:
-                read[event_id] = state, position = await self.live.state(event_id)
-                for channel in CHANNELS:
-                    feed = self.feeds.get((event_id, channel))
-                    if feed is not None and feed.epoch == position.epoch:
-                        await self._catch_up_to(feed, position)
+        first reads the missing events from the log, so its sockets get them before the heartbeat.
+
+        Heartbeats keep their rhythm when the database is slow (a join storm, an outage): a read
+        that takes longer than ``deadline_s`` is left to finish in the background (one at a time,
+        never piled up) and this beat is built from the last state read, with the feeds' own
+        positions; the process says so once per slow spell."""
+        reading = self._reading
+        if reading is not None and reading.done() and not reading.cancelled():
+            reading.exception()  # seen: a failure after its beat's deadline was that beat's to log
+        if reading is None or reading.done():
+            reading = self._reading = asyncio.create_task(self._read_committed(), name="heartbeat-read")
+        done, _ = await asyncio.wait({reading}, timeout=deadline_s)
+        if reading in done:
+            reading.result()  # a failed read fails this beat (the periodic job says so)
+        else:
+            self.slow_heartbeat_reads += 1
+            now_s = time.monotonic()
+            if now_s - self._slow_said_at > SLOW_READ_WARNING_EVERY_S:  # once, not once a beat
+                log.warning(
+                    "the committed positions were not read within %.1f s: heartbeats go out from the last "
+                    "state read and the feeds' positions until the database answers in time "
+                    "(%d such beats so far)",
+                    deadline_s,
+                    self.slow_heartbeat_reads,
+                )
+                self._slow_said_at = now_s
+        read = {event_id: self._committed[event_id] for event_id, _ in self.feeds if event_id in self._committed}
         # no await from here on: an event committed after the read and delivered meanwhile is
         # counted, so a heartbeat never reports less than its sockets already have
         frames: dict[tuple[int, bool], str] = {}
@@ -330,6 +354,18 @@ class Hub:
                 )
         return frames
 
+    async def _read_committed(self) -> None:
+        for event_id in {event_id for event_id, _ in self.feeds}:
+            if (event_id, "public") in self.feeds:
+                self._committed[event_id] = state, position = await self.live.state(event_id)
+                for channel in CHANNELS:
+                    feed = self.feeds.get((event_id, channel))
+                    if feed is not None and feed.epoch == position.epoch:
+                        await self._catch_up_to(feed, position)
+        for event_id in list(self._committed):
+            if (event_id, "public") not in self.feeds:
+                del self._committed[event_id]
+
     async def _catch_up_to(self, feed: Feed, position: Position) -> None:
         if feed.last_seq < position.seq(feed.channel):
             # a publish lost after its commit, or one still on its way: one read of the log either way
@@ -341,20 +377,31 @@ class Hub:
             )
             await feed.catch_up()
 
-    async def beat(self, now: datetime) -> None:
-        frames = await self.heartbeat_frames(now)
+    async def beat(self, now: datetime, *, deadline_s: float | None = None) -> None:
+        frames = await self.heartbeat_frames(now, deadline_s=deadline_s)
         encoded = {key: text_frame(text) for key, text in frames.items()}
         for conn in self.connections:
             if conn.state is ConnectionState.LIVE:
                 key = (conn.event_id, "staff" in conn.channels)
                 text = frames.get(key)
-                if text is not None and not self.write_direct(conn, encoded[key]):
-                    conn.send(text)
+                if text is None:
+                    continue
+                if self.write_direct(conn, encoded[key]):
+                    conn.beat_written(now)
+                else:
+                    conn.send(text)  # its writer marks the beat written when it writes it
 
     async def close(self) -> None:
+        if self._reading is not None:
+            self._reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reading
         for feed in list(self.feeds.values()):
             await feed.stop()
         self.feeds.clear()
 
 
 RESYNC_SLOW = encode_frame(ResyncFrame(reason="slow_consumer"))
+HEARTBEAT_PREFIX = '{"type":"heartbeat"'
+"""How every encoded heartbeat begins (``tests/test_live_idle.py`` pins it): a socket's writer
+marks the beat written when the text it writes starts so."""

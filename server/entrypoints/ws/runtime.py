@@ -7,12 +7,10 @@ presence counts, and the sweep that closes intervals a crashed process left open
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,18 +18,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.adapters.bus.base import Bus
 from server.adapters.clock import Clock
+from server.core.model import DEFAULT_STATEMENT_MAX_CHARS
 from server.entrypoints.ws.connection import Connection, ConnectionState
-from server.entrypoints.ws.hub import RESYNC_SLOW, Hub
+from server.entrypoints.ws.hub import HEARTBEAT_PREFIX, RESYNC_SLOW, Hub
+from server.entrypoints.ws.periodic import PeriodicJob
+from server.entrypoints.ws.snapshots import SharedSnapshots
 from server.protocol import ChannelPositions, encode_frame
 from server.protocol.frames import ResyncFrame
 from server.services import auth
 from server.services.attendance import AttendanceService, presence_stale_after
+from server.services.joins import BatchedJoins
 from server.services.live import LiveService
 
 log = logging.getLogger("parley.live")
 
 CLOSE_SIGNED_OUT = 4401
 CLOSE_IDLE = 4408
+JOB_SHARE = 0.1
+"""The most of the process's time a job whose work grows with the sockets may take (it rests in
+between): at 10,000 sockets the presence counts and the session checks would take most of it."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Timing:
     # virtual seconds per real second (a rehearsal's clock): the intervals above are real seconds,
     # the instants the clock gives are virtual, so a span compared with the clock is scaled by it
     speed: float = 1.0
+    presence_flush_s: float = 0.25  # new presence rows are written in one batch this often
 
     @property
     def stale_after(self) -> timedelta:
@@ -55,6 +61,11 @@ class Timing:
     def idle_after_s(self) -> float:
         """The idle timeout on the clock: a socket silent this long by the clock is closed."""
         return self.idle_timeout_s * self.speed
+
+    @property
+    def heartbeat_read_s(self) -> float:
+        """How long a beat waits for the committed positions before it goes out from the last ones."""
+        return min(2.0, self.heartbeat_s / 2)
 
     @property
     def sweep_s(self) -> float:
@@ -70,19 +81,23 @@ class LiveRuntime:
         *,
         clock: Clock,
         timing: Timing = Timing(),
+        statement_max_chars: int = DEFAULT_STATEMENT_MAX_CHARS,
     ) -> None:
         self.sessions = sessions
         self.bus = bus
         self.clock = clock
         self.timing = timing
         self.server_id = f"srv-{uuid.uuid4().hex[:12]}"
-        self.live = LiveService(sessions, bus, clock=clock)
-        self.attendance = AttendanceService(sessions, self.server_id, stale_after=timing.stale_after)
+        self.live = LiveService(sessions, bus, clock=clock, statement_max_chars=statement_max_chars)
+        self.attendance = AttendanceService(sessions, self.server_id, stale_after=timing.stale_after, write_behind=True)
         self.hub = Hub(bus, self.live)
+        self.snapshots = SharedSnapshots(self.hub, self.live)
+        self.joins = BatchedJoins(sessions, now=clock.now)
         self.timed_out: set[str] = set()
         self.counted_events: set[int] = set()
         self._last_counts: dict[int, tuple[int, int, dict[str, int]]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self.jobs: dict[str, PeriodicJob] = {}
+        self.idle_closes = 0
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -93,55 +108,74 @@ class LiveRuntime:
         recounted = await self.live.reconcile_votes()  # totals a killed process had not flushed yet
         if recounted:
             log.info("vote totals rebuilt from the recorded votes for events %s", recounted)
-        for every, job in (
-            (self.timing.heartbeat_s, self._heartbeat),
-            (self.timing.revalidate_s, self._revalidate),
-            (self.timing.votes_s, self.live.flush_votes),
-            (self.timing.counts_s, self._counts),
-            (self.timing.sweep_s, self._sweep),
+        for name, every, job, share in (
+            ("heartbeat", self.timing.heartbeat_s, self._heartbeat, 1.0),
+            # every beat, whatever it costs: a row not written for two beats looks like a crashed process's
+            ("last_seen", self.timing.heartbeat_s, self._record_seen, 1.0),
+            ("presence", self.timing.presence_flush_s, self.attendance.flush, 1.0),
+            ("revalidate", self.timing.revalidate_s, self._revalidate, JOB_SHARE),
+            ("votes", self.timing.votes_s, self.live.flush_votes, 1.0),
+            ("counts", self.timing.counts_s, self._counts, JOB_SHARE),
+            ("sweep", self.timing.sweep_s, self._sweep, JOB_SHARE),
         ):
-            self._tasks.append(asyncio.create_task(self._every(every, job), name=job.__name__))
+            periodic = PeriodicJob(name, every, job, max_share=share)
+            periodic.start()
+            self.jobs[name] = periodic
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for periodic in self.jobs.values():
+            await periodic.stop()
+        with contextlib.suppress(Exception):  # else the start-up sweep of the next process closes them
+            await self.attendance.flush()
+        log.info("live figures at shutdown: %s", self.figures())
         for conn in list(self.hub.connections):
             with contextlib.suppress(Exception):
                 await conn.ws.close(1001, "server shutting down")
         await self.hub.close()
 
-    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await job()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failing job (database briefly down) must not stop the others
-                log.exception("periodic job %s failed", job.__name__)
+    def figures(self) -> dict[str, int]:
+        """What this process did, for the shutdown log and the benchmarks."""
+        figures = {
+            "joins_resolved": self.joins.resolved,
+            "join_batches": self.joins.batches,
+            "snapshot_reads": self.snapshots.reads,
+            "snapshots_served": self.snapshots.served,
+            "presence_rows_written": self.attendance.rows_written,
+            "presence_batches": self.attendance.batches_written,
+            "idle_closes": self.idle_closes,
+            "slow_heartbeat_reads": self.hub.slow_heartbeat_reads,
+        }
+        for name, job in self.jobs.items():
+            figures[f"job_{name}_failures"] = job.failures
+            figures[f"job_{name}_skipped"] = job.skipped
+            figures[f"job_{name}_rested"] = job.rested
+        return figures
 
     # --- jobs --------------------------------------------------------------------------------------
 
     async def _heartbeat(self) -> None:
+        """Beat, then close the sockets silent for the idle timeout after a heartbeat actually
+        reached them (``Connection.idle``): a beat that could not go out closes nobody."""
         now = self.clock.now()
-        await self.hub.beat(now)
-        stale = [
-            c
-            for c in self.hub.connections
-            if c.last_seen is not None and (now - c.last_seen).total_seconds() > self.timing.idle_after_s
-        ]
+        await self.hub.beat(now, deadline_s=self.timing.heartbeat_read_s)
+        now = self.clock.now()
+        stale = [c for c in self.hub.connections if c.idle(now, self.timing.idle_after_s)]
         for conn in stale:
             self.timed_out.add(conn.id)
+            self.idle_closes += 1
             with contextlib.suppress(Exception):
                 await conn.ws.close(CLOSE_IDLE, "no heartbeat answer")
-        await self.attendance.seen(
-            (c.id, c.last_seen)
+
+    async def _record_seen(self) -> None:
+        """Batched ``last_seen_at`` of every attendee's presence: its own job, so a slow write never
+        delays a heartbeat."""
+        now = self.clock.now()
+        seen = [
+            (c.id, at)
             for c in self.hub.connections
-            if c.principal.kind == "attendee" and c.last_seen is not None and c.id not in self.timed_out
-        )
+            if c.principal.kind == "attendee" and c.id not in self.timed_out and (at := c.alive_at(now)) is not None
+        ]
+        await self.attendance.seen(seen)
 
     async def _revalidate(self) -> None:
         by_event: defaultdict[int, list[Connection]] = defaultdict(list)
@@ -173,11 +207,8 @@ class LiveRuntime:
 
     async def send_snapshot(self, conn: Connection) -> None:
         conn.hold()
-        snapshot = await self.live.snapshot(conn.event_id, actor=conn.actor, actor_key=conn.actor_key)
-        conn.send(encode_frame(snapshot))
-        positions = {"public": snapshot.channels.public.seq}
-        if snapshot.channels.staff is not None:
-            positions["staff"] = snapshot.channels.staff.seq
+        text, positions = await self.snapshots.frame(conn, now=self.clock.now())
+        conn.send(text)
         conn.go_live(positions)
 
     async def catch_up(self, conn: Connection, positions: ChannelPositions | None) -> None:
@@ -224,7 +255,10 @@ class LiveRuntime:
                 conn.writing = True
                 try:
                     while conn.outbox:
-                        await conn.ws.send_text(conn.outbox.popleft())
+                        text = conn.outbox.popleft()
+                        await conn.ws.send_text(text)
+                        if text.startswith(HEARTBEAT_PREFIX):
+                            conn.beat_written(self.clock.now())
                 finally:
                     conn.writing = False
         except Exception:  # the peer went away: the reader sees the disconnect and cleans up

@@ -2,7 +2,9 @@
 
 - `rules`: which reminders are due for whom (pure, given `now`);
 - `deliveries`: the exactly-once record, with a sync session (the workers' scan and send);
-- `organisers`: counts per reminder, one person's resend, the schedule (async session, HTTP).
+- `organisers`: counts per reminder, one person's resend, the schedule (async session, HTTP);
+- `notices`: mails about no one morning on the same record (confirmation, lost link, organisers'
+  messages), read for `deliver`; `lost_links`: the scan's side of "I lost my link".
 
 See docs/workers.md for the protocol and what a worker killed mid-send means.
 """

@@ -30,6 +30,8 @@ from server.adapters.db.models import (
 )
 from server.core.languages import pick_text
 from server.services.auth import JoinLinks
+from server.services.reminders import lost_links, notices
+from server.services.reminders.notices import NoticeMail
 from server.services.reminders.rules import (
     CLAIM_LEASE,
     HORIZON,
@@ -102,7 +104,9 @@ def _recipients(session: Session, event: Event, day: Day, rule: Rule) -> list[Re
 def scan(session: Session, now: datetime) -> list[int]:
     """Create the deliveries that came due and return the ids to enqueue. Safe to run any number of
     times at once: rows are insert-or-ignore on their unique key; an id is handed out once per
-    REQUEUE_AFTER (and again when a claim's lease has expired)."""
+    REQUEUE_AFTER (and again when a claim's lease has expired). It also takes the "I lost my link"
+    requests not handled yet (``lost_links``) and queues their mails, handed out below with the rest."""
+    lost_links.take_requests(session, now)
     upcoming = session.execute(
         select(Day, Event)
         .join(Event, Event.id == Day.event_id)
@@ -277,6 +281,10 @@ def _calendar_sequence(session: Session, day: Day, segments: Sequence[Segment]) 
     return int(session.scalar(select(V.sequence).where(V.day_id == day.id)) or 0)
 
 
+def _segments(session: Session, day: Day) -> list[Segment]:
+    return list(session.scalars(select(Segment).where(Segment.day_id == day.id).order_by(Segment.starts_at)))
+
+
 def _mail(
     session: Session,
     row: ReminderDelivery,
@@ -288,7 +296,7 @@ def _mail(
     base_url: str,
     domain: str,
 ) -> ReminderMail:
-    segments = list(session.scalars(select(Segment).where(Segment.day_id == day.id).order_by(Segment.starts_at)))
+    segments = _segments(session, day)
     people = session.scalars(
         select(SegmentPerson)
         .where(SegmentPerson.segment_id.in_([s.id for s in segments]))
@@ -349,8 +357,8 @@ def _mail(
     )
 
 
-Compose = Callable[[ReminderMail], Any]
-Send = Callable[[Any, ReminderMail, Callable[[], None]], None]
+Compose = Callable[[ReminderMail | NoticeMail], Any]
+Send = Callable[[Any, ReminderMail | NoticeMail, Callable[[], None]], None]
 """``send(message, mail, accepted)`` hands the message over and calls ``accepted()`` the moment the
 mail server (or the outbox) has it, before anything else (SMTP's QUIT): the delivery is marked
 sent then, so a worker killed after that leaves nothing to resend."""
@@ -375,16 +383,38 @@ def deliver(
             return "not-claimed"
         row = session.get(ReminderDelivery, delivery_id)
         assert row is not None
-        day = session.get(Day, row.day_id)
         event = session.get(Event, row.event_id)
-        assert day is not None and event is not None
+        assert event is not None
         registration = session.get(Registration, row.registration_id) if row.registration_id else None
-        verdict = _why_not(row, day, load_schedule(session, event.id), registration, now)
-        if verdict is not None:
-            _finish(session, delivery_id, token, status=verdict[0], error=verdict[1], claim_token=None)
-            return verdict[0]
-        mail = _mail(session, row, event, day, registration, links=links, base_url=base_url, domain=domain)
-        starts_at, ends_at, attempts, resends = day.starts_at, day.ends_at, row.attempts, row.resends
+        mail: ReminderMail | NoticeMail
+        if row.day_id is None:  # a confirmation, a lost link, an organiser's message (notices.py)
+            prepared = notices.prepare(
+                session,
+                row,
+                event,
+                registration,
+                now=now,
+                links=links,
+                base_url=base_url,
+                domain=domain,
+                sequence_of=lambda d: _calendar_sequence(session, d, _segments(session, d)),
+            )
+            if prepared.verdict is not None:
+                status, reason = prepared.verdict
+                _finish(session, delivery_id, token, status=status, error=reason, claim_token=None)
+                return status
+            assert prepared.mail is not None
+            mail, deadline = prepared.mail, prepared.deadline
+        else:
+            day = session.get(Day, row.day_id)
+            assert day is not None
+            verdict = _why_not(row, day, load_schedule(session, event.id), registration, now)
+            if verdict is not None:
+                _finish(session, delivery_id, token, status=verdict[0], error=verdict[1], claim_token=None)
+                return verdict[0]
+            mail = _mail(session, row, event, day, registration, links=links, base_url=base_url, domain=domain)
+            deadline = day.ends_at if row.resends else day.starts_at
+        attempts = row.attempts
     marked: list[bool] = []
 
     def accepted() -> None:
@@ -416,7 +446,6 @@ def deliver(
     try:
         send(message, mail, accepted)
     except DeliveryError as exc:
-        deadline = ends_at if resends else starts_at
         retry_at = now + retry_delay(attempts)
         if exc.permanent or attempts >= MAX_ATTEMPTS or retry_at >= deadline:
             status = "failed" if exc.permanent or attempts >= MAX_ATTEMPTS else "expired"

@@ -40,10 +40,10 @@ async def overview(session: AsyncSession, event: Event) -> list[dict[str, Any]]:
     schedule = await event_schedule(session, event.id)
     days = (await session.scalars(select(Day).where(Day.event_id == event.id).order_by(Day.date))).all()
     D = ReminderDelivery
-    counts: dict[tuple[int, str], dict[str, int]] = {}
+    counts: dict[tuple[int | None, str], dict[str, int]] = {}
     for day_id, kind, status, n in await session.execute(
         select(D.day_id, D.kind, D.status, func.count())
-        .where(D.event_id == event.id)
+        .where(D.event_id == event.id, D.day_id.is_not(None))  # undated ones: server/services/mail
         .group_by(D.day_id, D.kind, D.status)
     ):
         counts.setdefault((day_id, kind), {})[status] = n

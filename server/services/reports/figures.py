@@ -8,6 +8,7 @@ from typing import Any
 
 from server.core.attendance import peak_concurrent
 from server.services.reports import attendance_tables as at
+from server.services.reports import poll_tables as pt
 from server.services.reports import session_tables as st
 from server.services.reports.model import EVENT_SCOPE, Report, ReportInput
 from server.services.reports.windows import MorningWindow
@@ -41,6 +42,10 @@ def build_report(
         st.speech_table(data, windows),
         st.question_table(data, windows),
         st.decision_table(data, windows),
+        pt.poll_table(data, windows),
+        pt.poll_category_table(data, windows),
+        pt.named_ballot_table(data, windows),
+        st.statement_table(data, windows),
     ]
     fallback = data.days[0].starts_at if data.days else datetime(1970, 1, 1, tzinfo=UTC)
     as_of = max((w.until for w in windows), default=fallback)
@@ -133,5 +138,14 @@ def _summary(
         ("questions_dismissed", "Questions dismissed", statuses.count("dismissed")),
         ("questions_pending", "Questions left pending", statuses.count("pending")),
         ("votes", "Votes on questions", sum(row[14] for row in questions)),
+        ("polls", "Polls opened", len({row[0] for row in report.table("polls").rows})),
+        ("poll_ballots", "Ballots cast in polls", sum({row[0]: row[8] for row in report.table("polls").rows}.values())),
+    ]
+    statements = st.statement_counts(data, windows)
+    rows += [
+        ("statements_submitted", "Written statements submitted", statements["submitted"]),
+        ("statements_approved", "Written statements approved", statements["approved"]),
+        ("statements_rejected", "Written statements rejected", statements["rejected"]),
+        ("statements_pending", "Written statements awaiting a decision", statements["pending"]),
     ]
     return rows

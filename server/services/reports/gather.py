@@ -25,6 +25,7 @@ from server.adapters.db.models import (
     Event,
     EventLogEntry,
     LiveStateRow,
+    PollBallot,
     Presence,
     QuestionVote,
     Registration,
@@ -55,10 +56,12 @@ from server.services.reports.model import (
     Attendee,
     DayFacts,
     Decision,
+    PollFacts,
     QuestionFacts,
     ReportInput,
     SegmentFacts,
     SpeechFacts,
+    StatementFacts,
     pick_title,
 )
 
@@ -276,7 +279,42 @@ def read_activity(
         speeches=speeches,
         questions=_questions(programme, votes, asker_actor),
         decisions=decisions,
+        polls=read_polls(session, programme),
+        statements=_statements(programme),
     )
+
+
+def read_polls(session: Session, programme: Programme) -> list[PollFacts]:
+    """The opened polls of the live state with their ballots (drafts never opened are left out)."""
+    state = programme.state
+    if state is None or not state.public.polls:
+        return []
+    ballots: defaultdict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
+    rows = session.execute(
+        select(PollBallot.poll_id, PollBallot.voter, PollBallot.option_ids)
+        .where(PollBallot.event_id == programme.event_id)
+        .order_by(PollBallot.poll_id, PollBallot.voter)
+    )
+    for poll_id, voter, option_ids in rows:
+        registration_id = _registration_id(voter)
+        if registration_id is not None:
+            ballots[poll_id].append((registration_id, tuple(sorted(int(o) for o in option_ids))))
+    return [
+        PollFacts(
+            id=p.id,
+            segment_id=p.segment_id,
+            question=p.question,
+            choice=p.choice,
+            anonymous=p.anonymous,
+            status=p.status,
+            published=p.results is not None,
+            opened_at=p.opened_at,
+            closed_at=p.closed_at,
+            options=tuple((o.id, o.text) for o in p.options),
+            ballots=tuple(sorted(ballots.get(p.id, []))),
+        )
+        for p in state.public.polls
+    ]
 
 
 def read_log(session: Session, event_id: int, types: tuple[str, ...]) -> list[tuple[LiveEvent, str | None]]:
@@ -385,3 +423,41 @@ def _questions(programme: Programme, votes: dict[int, int], asker_actor: dict[in
             )
         )
     return sorted(questions, key=lambda q: q.id)
+
+
+def _statements(programme: Programme) -> list[StatementFacts]:
+    """Written statements from the live state: approved (published) ones, pending and rejected."""
+    state = programme.state
+    if state is None:
+        return []
+    statements = [
+        StatementFacts(
+            id=s.id,
+            segment_id=s.segment_id,
+            author_name=s.author.name,
+            organisation=s.author.organisation,
+            on_behalf_of=s.author.on_behalf_of,
+            language=s.language,
+            text=s.text,
+            status="approved",
+            submitted_at=s.submitted_at,
+            decided_at=s.published_at,
+        )
+        for s in state.public.statements.published
+    ]
+    statements.extend(
+        StatementFacts(
+            id=s.id,
+            segment_id=s.segment_id,
+            author_name=s.author.name,
+            organisation=s.author.organisation,
+            on_behalf_of=s.author.on_behalf_of,
+            language=s.language,
+            text=s.text,
+            status=s.status,
+            submitted_at=s.submitted_at,
+            decided_at=s.decided_at,
+        )
+        for s in state.staff.statements
+    )
+    return sorted(statements, key=lambda s: s.id)

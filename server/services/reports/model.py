@@ -121,6 +121,43 @@ class Decision:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class PollFacts:
+    """An opened poll with its ballots (from ``poll_ballots``: the truth the live tallies come from).
+    ``ballots`` pairs a registration id with the option ids chosen; the tables never print the
+    registration of an anonymous poll's ballot, they only count by category."""
+
+    id: int
+    segment_id: int
+    question: str
+    choice: str
+    anonymous: bool
+    status: str
+    """``open`` or ``closed``."""
+    published: bool
+    opened_at: datetime
+    closed_at: datetime | None
+    options: tuple[tuple[int, str], ...]
+    ballots: tuple[tuple[int, tuple[int, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class StatementFacts:
+    """A written statement of a segment, as it stands: approved ones are published."""
+
+    id: int
+    segment_id: int
+    author_name: str
+    organisation: str | None
+    on_behalf_of: str | None
+    language: str
+    text: str
+    status: str
+    """pending, approved or rejected."""
+    submitted_at: datetime
+    decided_at: datetime | None = None
+
+
 @dataclass
 class ReportInput:
     event_id: int
@@ -135,6 +172,8 @@ class ReportInput:
     speeches: list[SpeechFacts]
     questions: list[QuestionFacts]
     decisions: list[Decision]
+    polls: list[PollFacts] = field(default_factory=list)
+    statements: list[StatementFacts] = field(default_factory=list)
 
 
 # -- computed ---------------------------------------------------------------------------------------

@@ -315,6 +315,50 @@ def write_pdf(report: Report) -> bytes:
         )
     else:
         story.append(para("No question was asked.", styles.body))
+
+    polls = _rows(
+        report,
+        "polls",
+        ["poll_id", "segment", "question", "ballot", "results", "ballots", "option", "votes", "share_pct"],
+    )
+    opened = sorted({r[0] for r in polls})
+    story.append(para(f"Polls ({len(opened)})", styles.heading))
+    if polls:
+        story.append(
+            grid(
+                ["#", "Segment", "Question (ballots)", "Option", "Votes", "%"],
+                [
+                    [r[0], r[1], f"{r[2]} ({r[5]} ballots, {r[3]}, {r[4]})", r[6], r[7], "" if r[8] is None else r[8]]
+                    for r in polls
+                ],
+                [w * 1, w * 2.6, w * 8.2, w * 5, w * 1.6, w * 1.6],
+                styles,
+            )
+        )
+        story.append(para("Votes by category of attendee are in the CSV and XLSX versions.", styles.note))
+    else:
+        story.append(para("No poll was opened.", styles.body))
+    statements = _rows(report, "statements", ["segment", "author", "organisation", "on_behalf_of", "language", "text"])
+    counts = {key: report.summary_value(f"statements_{key}") for key in ("submitted", "rejected", "pending")}
+    story.append(
+        para(
+            f"Written statements ({len(statements)} approved; {counts['submitted']} submitted, "
+            f"{counts['rejected']} rejected, {counts['pending']} awaiting a decision)",
+            styles.heading,
+        )
+    )
+    if not statements:
+        story.append(para("No written statement was approved.", styles.body))
+    for segment, author, organisation, on_behalf_of, language, text in statements:
+        delegation = ", ".join(
+            part for part in (organisation, f"on behalf of {on_behalf_of}" if on_behalf_of else "") if part
+        )
+        byline = f"{segment} – {author}" + (f" ({delegation})" if delegation else "") + f" – language: {language}"
+        story.append(para(byline, styles.head))
+        for paragraph in str(text).split("\n"):  # long statements flow across pages, paragraph by paragraph
+            if paragraph.strip():
+                story.append(para(paragraph, styles.body))
+        story.append(Spacer(1, 4))
     story.append(Spacer(1, 6))
     story.append(
         para(

@@ -1,4 +1,5 @@
-"""What happened on stage and in the Q&A: speeches, questions, moderation decisions.
+"""What happened on stage and in the Q&A: speeches, questions, moderation decisions, and the
+written statements of delegations not reached.
 
 Speeches come from ``speech.ended`` events (self-contained: who, from where, and the time spoken,
 pauses excluded); ``source`` is ``floor`` for a request from the speakers queue, ``programme`` for a
@@ -142,3 +143,51 @@ def decision_table(data: ReportInput, windows: list[MorningWindow]) -> Table:
             continue
         rows.append((d.at, d.at, d.question_id, segment, d.action, d.by, d.detail))
     return Table("qa_decisions", "Q&A moderation decisions", columns, rows)
+
+
+def statement_table(data: ReportInput, windows: list[MorningWindow]) -> Table:
+    """The approved written statements of the scope's segments, segment by segment (schedule
+    order), in the language they were written in; pending and rejected ones are only counted."""
+    keys = _segment_keys(windows)
+    order = {key: index for index, key in enumerate(keys.values())}
+    columns = [
+        Column("segment", "Segment"),
+        Column("statement_id", "Statement", "int"),
+        Column("author", "Author"),
+        Column("organisation", "Delegation"),
+        Column("on_behalf_of", "On behalf of"),
+        Column("language", "Language"),
+        Column("submitted_local", "Submitted (local)", "local"),
+        Column("submitted_utc", "Submitted (UTC)", "utc"),
+        Column("published_local", "Published (local)", "local"),
+        Column("text", "Statement"),
+    ]
+    approved = [s for s in data.statements if s.status == "approved" and s.segment_id in keys]
+    rows = [
+        (
+            keys[s.segment_id],
+            s.id,
+            s.author_name,
+            s.organisation or "",
+            s.on_behalf_of or "",
+            s.language,
+            s.submitted_at,
+            s.submitted_at,
+            s.decided_at,
+            s.text,
+        )
+        for s in sorted(approved, key=lambda s: (order[keys[s.segment_id]], s.id))
+    ]
+    return Table("statements", "Written statements (approved)", columns, rows)
+
+
+def statement_counts(data: ReportInput, windows: list[MorningWindow]) -> dict[str, int]:
+    """Statements of the scope's segments by status, and all submitted (a replaced version counts once)."""
+    keys = _segment_keys(windows)
+    statuses = [s.status for s in data.statements if s.segment_id in keys]
+    return {
+        "submitted": len(statuses),
+        "approved": statuses.count("approved"),
+        "rejected": statuses.count("rejected"),
+        "pending": statuses.count("pending"),
+    }
