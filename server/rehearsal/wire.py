@@ -87,6 +87,12 @@ class CommandRefused(Exception):
 _cids = itertools.count(1)
 
 
+def _current_cancelled() -> bool:
+    """Whether the task awaiting was itself cancelled (not only the command's future)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class WireClient:
     def __init__(
         self,
@@ -207,8 +213,7 @@ class WireClient:
             if not self._reader.done():
                 self._reader.cancel()
         for future in self._pending.values():
-            if not future.done():
-                future.set_exception(ConnectionError("connection ended"))
+            future.cancel()  # a command still waiting ends with the connection (a timed-out one too)
         self._pending.clear()
         self.ws = None
 
@@ -226,7 +231,12 @@ class WireClient:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[cid] = future
         await self.send({"type": type_, "cid": cid, **fields})
-        return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+        try:
+            return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+        except asyncio.CancelledError:
+            if future.cancelled() and not _current_cancelled():
+                raise ConnectionError("connection ended") from None
+            raise
 
     # --- reading ------------------------------------------------------------------------------------
 
