@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 LOCK   := requirements.lock
 UV     := uv==0.13.9
 
-.PHONY: run test check install lint lock bench clean
+.PHONY: run test check install lint lock bench clean rehearse
 
 # Installs exactly the versions (and hashes) of requirements.lock, then Parley itself without
 # resolving anything again. A lock older than pyproject's dependencies stops here: `make lock`.
@@ -53,6 +53,10 @@ lock:
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench scale
+
+# A dress rehearsal of the shipped event on the real stack (docs/rehearsal.md); options in ARGS.
+rehearse: $(STAMP)
+	$(BIN)/parley rehearse --attendees 300 $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -6,6 +6,7 @@ Safe defaults give the embedded mode: SQLite under the data folder, no Redis, th
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -101,6 +102,22 @@ class Settings(BaseSettings):
         True,
         description="With no Redis, `parley serve` also runs a Celery worker + beat (SQLite broker) as its child.",
     )
+    clock_anchor: str = Field(
+        "",
+        description="Rehearsals: the real instant (ISO 8601 with offset) the virtual clock starts at; "
+        "empty = system clock.",
+    )
+    clock_timeline: str = Field(
+        "",
+        description="Rehearsals: comma-separated REAL_OFFSET_S=VIRTUAL_INSTANT[@SPEED] pieces of the virtual clock "
+        "(docs/rehearsal.md).",
+    )
+    clock_speed: float = Field(
+        1.0,
+        ge=1,
+        le=100000,
+        description="Rehearsals: virtual seconds per real second, the most any piece of the timeline runs at.",
+    )
     import_max_bytes: int = Field(
         2 * 1024 * 1024,
         ge=1024,
@@ -173,6 +190,20 @@ class Settings(BaseSettings):
                 raise ValueError("PARLEY_DATABASE_URL must be set in production")
         return self
 
+    @model_validator(mode="after")
+    def _clock_timeline_readable(self) -> Settings:
+        if bool(self.clock_anchor) != bool(self.clock_timeline):
+            raise ValueError("PARLEY_CLOCK_ANCHOR and PARLEY_CLOCK_TIMELINE go together: set both or neither")
+        if self.clock_anchor:
+            parse_instant_text(self.clock_anchor, "PARLEY_CLOCK_ANCHOR")
+            parse_clock_timeline(self.clock_timeline)
+        return self
+
+    @property
+    def virtual_speed(self) -> float:
+        """Virtual seconds per real second: 1 on the system clock, PARLEY_CLOCK_SPEED in a rehearsal."""
+        return self.clock_speed if self.clock_anchor else 1.0
+
     @property
     def embedded(self) -> bool:
         """True when no Redis is configured: in-process bus, SQLite-friendly workers."""
@@ -220,6 +251,44 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+def parse_instant_text(text: str, name: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset, in UTC; a ValueError naming the setting otherwise."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not an ISO 8601 instant") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{name}: {text!r} has no UTC offset")
+    return parsed.astimezone(UTC)
+
+
+def parse_clock_timeline(text: str) -> list[tuple[float, datetime, float | None]]:
+    """``REAL_OFFSET_S=VIRTUAL_INSTANT[@SPEED],...`` as (real seconds after the anchor, virtual
+    instant, speed or None) pieces: at each real offset the virtual clock is set to its instant,
+    then runs at the piece's speed (PARLEY_CLOCK_SPEED when it names none). The first piece starts
+    at offset 0; offsets grow."""
+    pieces: list[tuple[float, datetime, float | None]] = []
+    for item in (part.strip() for part in text.split(",")):
+        offset_text, sep, rest = item.partition("=")
+        if not sep:
+            raise ValueError(f"PARLEY_CLOCK_TIMELINE: {item!r} is not REAL_OFFSET_S=VIRTUAL_INSTANT[@SPEED]")
+        instant_text, at, speed_text = rest.partition("@")
+        try:
+            offset = float(offset_text)
+            speed = float(speed_text) if at else None
+        except ValueError:
+            raise ValueError(f"PARLEY_CLOCK_TIMELINE: {item!r} has a number that is not one") from None
+        if speed is not None and speed < 1:
+            raise ValueError(f"PARLEY_CLOCK_TIMELINE: {item!r}: a speed is at least 1")
+        pieces.append((offset, parse_instant_text(instant_text, "PARLEY_CLOCK_TIMELINE"), speed))
+    if not pieces or pieces[0][0] != 0:
+        raise ValueError("PARLEY_CLOCK_TIMELINE: the first piece starts at real offset 0")
+    for before, after in zip(pieces, pieces[1:], strict=False):
+        if after[0] <= before[0]:
+            raise ValueError("PARLEY_CLOCK_TIMELINE: real offsets must grow")
+    return pieces
 
 
 def describe_settings() -> list[tuple[str, str, str]]:

@@ -102,7 +102,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             sessions,
             bus,
             clock=clock,
-            timing=Timing(heartbeat_s=settings.heartbeat_s, idle_timeout_s=settings.idle_timeout_s),
+            timing=Timing(
+                heartbeat_s=settings.heartbeat_s,
+                idle_timeout_s=settings.idle_timeout_s,
+                speed=settings.virtual_speed,
+            ),
             statement_max_chars=settings.statement_max_chars,
         )
         await live.start()

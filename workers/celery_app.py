@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from server.adapters.clock import Clock, clock_for, parse_instant
 from server.adapters.db.engine import make_sync_engine
-from workers.schedule import BEAT_SCHEDULE
+from workers.schedule import beat_schedule
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -34,7 +34,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
         enable_utc=True,
         broker_connection_retry_on_startup=True,
         result_expires=24 * 3600,
-        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule=beat_schedule(settings.virtual_speed),
         beat_schedule_filename=str((settings.data_dir / "celerybeat-schedule").resolve()),
     )
     if settings.embedded:

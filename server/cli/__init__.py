@@ -6,6 +6,7 @@ The group is here; each command or group of commands is in its own module:
 - ``embedded_worker``: the Celery worker ``serve`` runs beside itself when there is no Redis
 - ``db``, ``programme``, ``event``, ``users``: the groups of the same names
 - ``workers``: ``parley worker``, ``beat`` and ``worker-ping``
+- ``rehearse``: ``parley rehearse``, which plays an event at speed on the real stack (``server/rehearsal``)
 - ``settings``: ``parley settings``, and ``load_settings`` for every command
 - ``errors`` and ``database``: what the commands share (one-line errors, one transaction)
 """
@@ -20,6 +21,7 @@ import click
 from server.cli.db import db
 from server.cli.event import event
 from server.cli.programme import programme
+from server.cli.rehearse import rehearse
 from server.cli.serve import serve
 from server.cli.settings import settings_cmd
 from server.cli.users import users
@@ -37,5 +39,5 @@ def main() -> None:
     )
 
 
-for command in (serve, db, programme, event, users, worker, beat, worker_ping, settings_cmd):
+for command in (serve, db, programme, event, users, worker, beat, worker_ping, settings_cmd, rehearse):
     main.add_command(command)

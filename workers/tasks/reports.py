@@ -28,8 +28,10 @@ log = logging.getLogger("parley.reports")
 
 
 def stale_after(settings: Settings) -> timedelta:
-    """When an open presence row is a crashed server's: the live runtime's rule for these settings."""
-    return presence_stale_after(heartbeat_s=settings.heartbeat_s, idle_timeout_s=settings.idle_timeout_s)
+    """When an open presence row is a crashed server's: the live runtime's rule for these settings
+    (real seconds, scaled to the clock's speed in a rehearsal)."""
+    real = presence_stale_after(heartbeat_s=settings.heartbeat_s, idle_timeout_s=settings.idle_timeout_s)
+    return real * settings.virtual_speed
 
 
 @shared_task(name="parley.reports.compile", bind=True)

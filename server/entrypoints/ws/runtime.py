@@ -46,12 +46,21 @@ class Timing:
     revalidate_s: float = 3.0
     votes_s: float = 0.2
     counts_s: float = 2.0
+    # virtual seconds per real second (a rehearsal's clock): the intervals above are real seconds,
+    # the instants the clock gives are virtual, so a span compared with the clock is scaled by it
+    speed: float = 1.0
     presence_flush_s: float = 0.25  # new presence rows are written in one batch this often
 
     @property
     def stale_after(self) -> timedelta:
-        """No live connection goes this long without its last heartbeat being written."""
-        return presence_stale_after(heartbeat_s=self.heartbeat_s, idle_timeout_s=self.idle_timeout_s)
+        """No live connection goes this long (on the clock) without its last heartbeat being written."""
+        real = presence_stale_after(heartbeat_s=self.heartbeat_s, idle_timeout_s=self.idle_timeout_s)
+        return real * self.speed
+
+    @property
+    def idle_after_s(self) -> float:
+        """The idle timeout on the clock: a socket silent this long by the clock is closed."""
+        return self.idle_timeout_s * self.speed
 
     @property
     def heartbeat_read_s(self) -> float:
@@ -60,7 +69,8 @@ class Timing:
 
     @property
     def sweep_s(self) -> float:
-        return max(1.0, min(60.0, self.stale_after.total_seconds() / 2))
+        real = presence_stale_after(heartbeat_s=self.heartbeat_s, idle_timeout_s=self.idle_timeout_s)
+        return max(1.0, min(60.0, real.total_seconds() / 2))
 
 
 class LiveRuntime:
@@ -149,7 +159,7 @@ class LiveRuntime:
         now = self.clock.now()
         await self.hub.beat(now, deadline_s=self.timing.heartbeat_read_s)
         now = self.clock.now()
-        stale = [c for c in self.hub.connections if c.idle(now, self.timing.idle_timeout_s)]
+        stale = [c for c in self.hub.connections if c.idle(now, self.timing.idle_after_s)]
         for conn in stale:
             self.timed_out.add(conn.id)
             self.idle_closes += 1

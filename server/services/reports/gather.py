@@ -261,7 +261,9 @@ def read_activity(
         question_id: int(count)
         for question_id, count in session.execute(
             select(QuestionVote.question_id, func.count())
-            .where(QuestionVote.event_id == event_id)
+            # inside the scope like every other figure: a vote cast after the morning ended must not
+            # make a report compiled later differ from the one compiled when it ended
+            .where(QuestionVote.event_id == event_id, QuestionVote.at < until)
             .group_by(QuestionVote.question_id)
         )
     }

@@ -1,0 +1,215 @@
+"""`parley rehearse`: the scaled clock every process shares, the plan, the checks, and one small
+rehearsal end to end on the embedded default (60 attendees, one morning)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from server.adapters.clock import ScaledClock, clock_for
+from server.entrypoints.ws.runtime import Timing
+from server.rehearsal import checks
+from server.rehearsal.actors import Interval, Truth
+from server.rehearsal.plan import Burst, MorningPlan, SegmentPlan, plan_people, plan_timeline
+from tests.fixtures.parley import run_parley
+from workers.schedule import BEAT_SCHEDULE, beat_schedule
+
+T0 = datetime(2031, 3, 3, 14, 0, tzinfo=UTC)  # 9:00 in New York
+
+
+def test_a_scaled_clock_runs_at_its_speed_and_jumps_forward_between_pieces() -> None:
+    anchor = datetime(2030, 1, 1, tzinfo=UTC)
+    night = T0 + timedelta(hours=20)
+    clock = ScaledClock(anchor, [(0, T0), (10, night, 30.0)], 120)
+    assert clock.at(anchor - timedelta(seconds=5)) == T0  # stands still before the anchor
+    assert clock.at(anchor + timedelta(seconds=5)) == T0 + timedelta(minutes=10)
+    assert clock.at(anchor + timedelta(seconds=10)) == night
+    assert clock.at(anchor + timedelta(seconds=12)) == night + timedelta(minutes=1)
+    assert clock.real_at(T0 + timedelta(minutes=10)) == anchor + timedelta(seconds=5)
+    assert clock.real_at(night + timedelta(minutes=1)) == anchor + timedelta(seconds=12)
+    assert clock.real_at(T0 + timedelta(hours=5)) == anchor + timedelta(seconds=10)  # jumped over: the jump
+    assert clock.speed == 120
+    with pytest.raises(ValueError, match="set the clock back"):
+        ScaledClock(anchor, [(0, T0), (10, T0 + timedelta(minutes=5))], 120)
+
+
+def test_every_process_built_from_the_same_settings_reads_the_same_virtual_time() -> None:
+    env = {
+        "clock_anchor": "2030-01-01T00:00:00+00:00",
+        "clock_timeline": f"0={T0.isoformat()},10={(T0 + timedelta(days=1)).isoformat()}@60",
+        "clock_speed": 120.0,
+    }
+    first, second = clock_for(Settings(**env)), clock_for(Settings(**env))  # type: ignore[arg-type]
+    assert isinstance(first, ScaledClock) and isinstance(second, ScaledClock)
+    instant = datetime(2030, 1, 1, 0, 0, 15, tzinfo=UTC)
+    assert first.at(instant) == second.at(instant) == T0 + timedelta(days=1, minutes=5)
+    assert Settings(**env).virtual_speed == 120  # type: ignore[arg-type]
+    assert Settings().virtual_speed == 1
+
+
+@pytest.mark.parametrize(
+    ("anchor", "timeline", "message"),
+    [
+        ("2030-01-01T00:00:00+00:00", "", "go together"),
+        ("2030-01-01T00:00:00", "0=2031-03-03T14:00:00Z", "no UTC offset"),
+        ("2030-01-01T00:00:00Z", "5=2031-03-03T14:00:00Z", "first piece starts at real offset 0"),
+        ("2030-01-01T00:00:00Z", "0=2031-03-03T14:00:00Z,x=2031-03-04T14:00:00Z", "not one"),
+        ("2030-01-01T00:00:00Z", "0=2031-03-03T14:00:00Z@0.5", "at least 1"),
+    ],
+)
+def test_a_bad_clock_setting_is_refused_with_its_name(anchor: str, timeline: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings(clock_anchor=anchor, clock_timeline=timeline)
+
+
+def test_spans_compared_with_a_scaled_clock_scale_with_it_and_beat_scans_each_virtual_minute() -> None:
+    real = Timing(heartbeat_s=2, idle_timeout_s=8)
+    fast = Timing(heartbeat_s=2, idle_timeout_s=8, speed=120)
+    assert fast.idle_after_s == 8 * 120 and fast.stale_after == real.stale_after * 120
+    assert fast.sweep_s == real.sweep_s  # the jobs themselves keep real intervals
+    assert beat_schedule(1) is BEAT_SCHEDULE
+    fast_beat = beat_schedule(120)
+    assert fast_beat["reminders-scan"]["schedule"] == timedelta(seconds=1)  # each 2 virtual minutes
+    assert fast_beat["reports-scan-due"]["schedule"] == timedelta(seconds=5)
+    assert beat_schedule(30)["reminders-scan"]["schedule"] == timedelta(seconds=2)
+
+
+def _morning(day: int = 0) -> MorningPlan:
+    start = T0 + timedelta(days=day)
+    return MorningPlan(
+        start.date().isoformat(),
+        start,
+        start + timedelta(hours=3),
+        (
+            SegmentPlan(1 + 2 * day, f"d{day}-a", start, start + timedelta(minutes=90), (1, 2)),
+            SegmentPlan(2 + 2 * day, f"d{day}-b", start + timedelta(minutes=90), start + timedelta(hours=3), (3,)),
+        ),
+    )
+
+
+def test_the_timeline_plays_every_reminder_and_slows_down_where_a_burst_goes_out() -> None:
+    mornings = [_morning(0), _morning(1)]
+    bursts = [Burst(m.starts_at - timedelta(minutes=minutes), 300) for m in mornings for minutes in (1440, 15)]
+    timeline = plan_timeline(mornings, speed=120, first_reminder=timedelta(hours=24), bursts=bursts, mail_rate=5)
+    assert all(timeline.played(b.due) for b in bursts)
+    assert timeline.played(mornings[0].starts_at - timedelta(minutes=45))  # the moderators' reminder
+    assert timeline.starts_at == T0 - timedelta(hours=24, minutes=10)
+    speeds = {pace for window in timeline.windows for _, _, pace in timeline.spans(window)}
+    assert speeds == {120, 10}  # 300 mails at 5 a second in 10 virtual minutes
+    pieces = timeline.pieces()
+    clock = ScaledClock(T0, pieces, 120)  # the pieces make a clock that never goes back
+    assert clock.real_at(mornings[1].starts_at) > clock.real_at(mornings[0].ends_at)
+    later = plan_timeline(mornings, speed=120, first_reminder=timedelta(hours=24), start=T0 - timedelta(hours=20))
+    assert later.starts_at == T0 - timedelta(hours=20) and not later.played(T0 - timedelta(hours=24))
+
+
+def test_the_same_seed_plans_the_same_people_with_a_realistic_mix() -> None:
+    mornings = [_morning()]
+    first = plan_people(random.Random(7), 400, mornings, "example.invalid")
+    again = plan_people(random.Random(7), 400, mornings, "example.invalid")
+    assert [(p.name, p.country, p.mornings[mornings[0].day].visits) for p in first] == [
+        (p.name, p.country, p.mornings[mornings[0].day].visits) for p in again
+    ]
+    behaviours = [p.mornings[mornings[0].day] for p in first]
+    assert {p.language for p in first} == {"fr", "en", "es"}
+    assert len({p.category for p in first}) >= 6 and len({p.timezone for p in first}) > 20
+    assert 0 < sum(1 for b in behaviours if not b.visits) < 80  # some no-shows
+    assert any(v.drops for b in behaviours for v in b.visits)  # some drop and come back
+    assert any(v.tab == 1 for b in behaviours for v in b.visits)  # some keep two tabs
+    on_time = sum(1 for b in behaviours if b.visits and abs(b.visits[0].opens_at - T0) < timedelta(minutes=12))
+    assert on_time > len(first) / 2  # most join around 9:00
+
+
+def _tables(minutes: str, share_a: str, votes: str) -> dict[str, list[dict[str, str]]]:
+    return {
+        "attendees": [
+            {"registration_id": "1", "minutes_present": minutes, "share_d0-a_pct": share_a, "share_d0-b_pct": "0.0"}
+        ],
+        "segments": [
+            {"segment": "d0-a", "unique_attendees": "1", "peak_concurrent": "1"},
+            {"segment": "d0-b", "unique_attendees": "0", "peak_concurrent": "0"},
+        ],
+        "no_shows": [{"registration_id": "2"}],
+        "questions": [{"question_id": "5", "votes": votes, "email": "one@example.invalid"}],
+        "speeches": [{"source": "floor", "email": "one@example.invalid"}],
+    }
+
+
+def test_the_report_check_holds_on_the_truth_and_fails_on_a_figure_that_is_not() -> None:
+    morning = _morning()
+    truth = Truth()
+    second = timedelta(seconds=1)
+    # attendee 1: present 9:00:10 to 10:00:10 (the brackets one second wide); attendee 2 never came
+    truth.intervals.append(
+        Interval(
+            1,
+            T0 + 9 * second,
+            T0 + 10 * second,
+            T0 + timedelta(hours=1, seconds=10),
+            T0 + timedelta(hours=1, seconds=11),
+            False,
+        )
+    )
+    a, b = morning.segments
+    truth.segments = {a.id: (a.starts_at, a.ends_at), b.id: (b.starts_at, b.ends_at)}
+    truth.questions = {5: (1, a.id)}
+    truth.votes = {5: {1: (T0 + 20 * second, T0 + 21 * second), 2: (T0 + 30 * second, T0 + 31 * second)}}
+    truth.floor_speakers = {morning.day: [1]}
+    registrations = {1: "one@example.invalid", 2: "two@example.invalid"}
+    held = checks.check_report(morning, _tables("60.0", "66.7", "2"), truth, registrations)
+    assert held.passed, held.failures
+    wrong_minutes = checks.check_report(morning, _tables("61.0", "66.7", "2"), truth, registrations)
+    assert not wrong_minutes.passed and "attendee 1" in wrong_minutes.failures[0]
+    wrong_votes = checks.check_report(morning, _tables("60.0", "66.7", "3"), truth, registrations)
+    assert not wrong_votes.passed and "votes" in wrong_votes.failures[0]
+
+
+def test_the_reminder_check_counts_each_delivery_once_in_time_and_in_its_language() -> None:
+    from email.message import Message
+
+    from server.rehearsal.smtp_sink import Received
+
+    def mail(at: datetime, language: str) -> Received:
+        message = Message()
+        message["X-Parley-Reminder"] = "ev 2031-03-03 attendees-15m"
+        message["Content-Language"] = language
+        return Received(at, ["one@example.invalid"], message)
+
+    due = T0 - timedelta(minutes=15)
+    expected = [checks.ExpectedReminder("2031-03-03", "attendees-15m", "one@example.invalid", "fr", due, T0)]
+    confirmation = Received(due, ["one@example.invalid"], Message())  # not a reminder: not counted
+    assert checks.check_reminders(expected, [mail(due + timedelta(minutes=2), "fr"), confirmation], "ev").passed
+    twice = checks.check_reminders(expected, [mail(due, "fr"), mail(due + timedelta(minutes=1), "fr")], "ev")
+    assert not twice.passed and "2 times" in twice.failures[0]
+    assert not checks.check_reminders(expected, [mail(due, "en")], "ev").passed
+    assert not checks.check_reminders(expected, [mail(T0 + timedelta(seconds=1), "fr")], "ev").passed
+    assert not checks.check_reminders(expected, [], "ev").passed
+
+
+def test_a_small_rehearsal_runs_green_end_to_end_on_the_embedded_default(tmp_path: Path) -> None:
+    """60 simulated attendees and a moderator through one morning on `parley serve` with its own
+    worker and beat, every process on the same virtual clock; the checks are the command's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env["PARLEY_DATA_DIR"] = str(tmp_path / "data")
+    out = tmp_path / "out"
+    done = run_parley(
+        "rehearse", "--attendees", "60", "--mornings", "1", "--speed", "600", "--mail-rate", "4",
+        "--startup", "10", "--out", str(out),
+        env=env, timeout=600,
+    )  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert summary["passed"] and "every check held" in done.stderr
+    names = {check["name"] for check in summary["checks"]}
+    assert {"clients", "reminders"} <= names and any(name.startswith("report ") for name in names)
+    figures = summary["figures"]
+    assert figures["reminders_delivered"] == figures["reminders_due"] > 120  # 24 h and 15 min before, to 60
+    assert figures["errors"] == 0 and figures["events"] > 20 and figures["fanout_samples"] > 0
+    assert "/moderate/" in done.stderr and "/organise/" in done.stderr  # what a person can watch live
+    assert "<svg" in (out / "summary.html").read_text()
