@@ -98,6 +98,16 @@ class Settings(BaseSettings):
         True,
         description="With no Redis, `parley serve` also runs a Celery worker + beat (SQLite broker) as its child.",
     )
+    metrics_dir: str = Field(
+        "",
+        description="Folder where `parley serve`, its uvicorn workers and `parley worker` on this machine write "
+        "the values GET /metrics sums (Prometheus multiprocess mode); empty = DATA_DIR/metrics.",
+    )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer token GET /metrics asks for; empty = open (it shows no personal data: keep it "
+        "behind the proxy or set a token).",
+    )
     import_max_bytes: int = Field(
         2 * 1024 * 1024,
         ge=1024,
@@ -197,6 +207,10 @@ class Settings(BaseSettings):
         if self.redis_url:
             return self.redis_url
         return f"db+sqlite:///{(self.data_dir / 'results.db').resolve()}"
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return Path(self.metrics_dir) if self.metrics_dir else self.data_dir / "metrics"
 
     @property
     def base_url(self) -> str:
