@@ -13,8 +13,6 @@ The live session's hot path pays one increment per fan-out round, not per socket
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +22,7 @@ _MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # what prometheus-client reads, onc
 _directory = os.environ.get(METRICS_DIR_ENV, "")
 if _directory:
     os.environ[_MULTIPROC_ENV] = _directory
+    Path(_directory).mkdir(parents=True, exist_ok=True)  # every value opens its file as it is created
 
 from prometheus_client import (  # noqa: E402 - the multiprocess folder must be chosen before this import
     CONTENT_TYPE_LATEST,
@@ -99,6 +98,12 @@ for _reason in ("server", "epoch_changed", "history_exhausted"):
     RESYNCS.labels(reason=_reason)  # shown as 0 before the first one
 
 
+def declare_job(name: str) -> None:
+    """A periodic job's series, shown as 0 from its start (an absent series hides a first failure from rate())."""
+    JOB_FAILURES.labels(job=name)
+    JOB_SKIPS.labels(job=name)
+
+
 def observe_fanout(sockets: int, seconds: float) -> None:
     """One fan-out round of one event to ``sockets`` sockets."""
     EVENTS_DELIVERED.inc(sockets)
@@ -130,25 +135,3 @@ def process_stopped(pid: int) -> None:
     """Drop a stopped process's live gauges (its connections, its outboxes); counters stay summed."""
     if MULTIPROCESS:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
-
-
-def prepare_directory(directory: Path) -> None:
-    """Before the first process writes to ``directory``: create it, and remove the files of processes
-    that no longer run (a previous start's), as prometheus-client asks; the files of processes still
-    running (another ``parley serve`` or a worker sharing the folder) are kept."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in glob.glob(str(directory / "*.db")):
-        pid = Path(name).stem.rsplit("_", 1)[-1]
-        if not pid.isdigit() or not _running(int(pid)):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(name)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -30,6 +30,7 @@ class PeriodicJob:
         self.seconds = seconds
         self.job = job
         self.max_share = max_share  # of the process's time this job may take, over a run and its rest
+        metrics.declare_job(name)
         self.rested = 0  # ticks skipped to keep to that share
         self._rest_until = 0.0
         self.runs = 0
