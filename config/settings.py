@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         description="Folder where `parley serve`, its uvicorn workers and `parley worker` on this machine write "
         "the values GET /metrics sums (Prometheus multiprocess mode); empty = DATA_DIR/metrics.",
     )
+    worker_metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="`parley worker` serves its own /metrics (no token) on PARLEY_HOST at this port; 0 = not "
+        "(a worker beside `parley serve` writes into PARLEY_METRICS_DIR and shows there).",
+    )
     metrics_token: SecretStr = Field(
         SecretStr(""),
         description="Bearer token GET /metrics asks for; empty = open (it shows no personal data: keep it "

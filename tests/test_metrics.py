@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.app import create_app
 from tests.fixtures.celery import TaskClient, WorkerProcess
 from tests.fixtures.live import LiveClient, register, staff_token
-from tests.fixtures.parley import Parley, ServerProcess
+from tests.fixtures.parley import Parley, ServerProcess, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -107,15 +107,19 @@ async def test_a_session_is_counted_and_two_servers_sum(sqlite_parley: Parley) -
 
 async def test_celery_task_outcomes_from_a_real_worker_are_counted(sqlite_parley: Parley) -> None:
     server = ServerProcess(sqlite_parley)
-    worker = WorkerProcess(sqlite_parley, "--pool=solo", name="metrics")
+    worker_port = free_port()
+    worker = WorkerProcess(sqlite_parley, "--pool=solo", name="metrics", PARLEY_WORKER_METRICS_PORT=str(worker_port))
     tasks = TaskClient(sqlite_parley.settings())
     try:
         tasks.run("parley.reminders.scan")
         with pytest.raises(TypeError):
             tasks.run("parley.reminders.scan", not_an_argument=1)
-        text = scrape(server)
-        assert sample(text, "parley_celery_tasks_total", task="parley.reminders.scan", outcome="success") == 1
-        assert sample(text, "parley_celery_tasks_total", task="parley.reminders.scan", outcome="failure") == 1
+        # beside the server (the same data folder): in the server's /metrics; and on the worker's own port
+        own = httpx.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=10)
+        assert own.status_code == 200
+        for text in (scrape(server), own.text):
+            assert sample(text, "parley_celery_tasks_total", task="parley.reminders.scan", outcome="success") == 1
+            assert sample(text, "parley_celery_tasks_total", task="parley.reminders.scan", outcome="failure") == 1
     finally:
         tasks.close()
         worker.stop()

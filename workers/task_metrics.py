@@ -2,20 +2,29 @@
 
 ``parley worker`` names ``PARLEY_METRICS_DIR`` before this loads, so a worker on the same machine as
 ``parley serve`` (the embedded one included) writes into the folder ``GET /metrics`` sums. A worker
-on another machine counts in its own memory only, which nobody reads (docs/metrics.md).
+on a machine or in a container of its own serves them on ``PARLEY_WORKER_METRICS_PORT`` (docs/metrics.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from celery.signals import task_failure, task_retry, task_success
+from celery.signals import task_failure, task_retry, task_success, worker_ready
 
-from server.adapters.metrics import CELERY_TASKS
+from server.adapters.metrics import CELERY_TASKS, serve_on_port
 
 
 def _name(sender: Any) -> str:
     return str(getattr(sender, "name", None) or "unknown")
+
+
+@worker_ready.connect
+def _serve_metrics(sender: Any = None, **_: Any) -> None:
+    """With PARLEY_WORKER_METRICS_PORT, the worker's main process serves the folder's sum itself:
+    a worker on a machine (or in a container) of its own, which no server's /metrics sees."""
+    settings = getattr(getattr(sender, "app", None), "parley_settings", None)
+    if settings is not None and settings.worker_metrics_port:
+        serve_on_port(settings.host, settings.worker_metrics_port)
 
 
 @task_success.connect

@@ -33,6 +33,7 @@ from prometheus_client import (  # noqa: E402 - the multiprocess folder must be 
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 MULTIPROCESS = bool(_directory)
@@ -122,13 +123,23 @@ def observe_outboxes(lengths: Iterable[int]) -> None:
 # --- exposition -------------------------------------------------------------------------------------
 
 
-def exposition() -> tuple[bytes, str]:
-    """The text format and its content type: every process's values in multiprocess mode."""
+def registry() -> CollectorRegistry:
+    """What to expose: every process's values in multiprocess mode, this process's otherwise."""
     if MULTIPROCESS:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        summed = CollectorRegistry()
+        multiprocess.MultiProcessCollector(summed)  # type: ignore[no-untyped-call]
+        return summed
+    return REGISTRY
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format and its content type."""
+    return generate_latest(registry()), CONTENT_TYPE_LATEST
+
+
+def serve_on_port(host: str, port: int) -> None:
+    """A plain HTTP exporter in a background thread (a Celery worker on a machine of its own)."""
+    start_http_server(port, addr=host, registry=registry())
 
 
 def process_stopped(pid: int) -> None:
