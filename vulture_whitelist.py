@@ -72,5 +72,10 @@ _.created_by
 _.scopes  # certificate_routes.CertificateList
 # asyncio calls a Protocol's callbacks by name (the benchmark's light websocket client)
 _.connection_made
+# Celery calls the signal receivers it was given (workers/task_metrics.py)
+_._succeeded
+_._failed
+_._retried
+_._serve_metrics
 _.connection_lost
 _.data_received

@@ -118,6 +118,23 @@ class Settings(BaseSettings):
         le=100000,
         description="Rehearsals: virtual seconds per real second, the most any piece of the timeline runs at.",
     )
+    metrics_dir: str = Field(
+        "",
+        description="Folder where `parley serve`, its uvicorn workers and `parley worker` on this machine write "
+        "the values GET /metrics sums (Prometheus multiprocess mode); empty = DATA_DIR/metrics.",
+    )
+    worker_metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="`parley worker` serves its own /metrics (no token) on PARLEY_HOST at this port; 0 = not "
+        "(a worker beside `parley serve` writes into PARLEY_METRICS_DIR and shows there).",
+    )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer token GET /metrics asks for; empty = open (it shows no personal data: keep it "
+        "behind the proxy or set a token).",
+    )
     import_max_bytes: int = Field(
         2 * 1024 * 1024,
         ge=1024,
@@ -231,6 +248,10 @@ class Settings(BaseSettings):
         if self.redis_url:
             return self.redis_url
         return f"db+sqlite:///{(self.data_dir / 'results.db').resolve()}"
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return Path(self.metrics_dir) if self.metrics_dir else self.data_dir / "metrics"
 
     @property
     def base_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypedDict
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
+from server.adapters import metrics
 from server.adapters.bus import make_bus
 from server.adapters.clock import Clock, clock_for
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
@@ -25,6 +27,7 @@ from server.entrypoints.http import (
     certificate_routes,
     import_routes,
     mail_routes,
+    metrics_routes,
     openapi,
     organiser_routes,
     page_routes,
@@ -126,6 +129,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+            metrics.process_stopped(os.getpid())
 
     routes: list[Any] = [
         *programme_routes.routes,
@@ -138,6 +142,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *mail_routes.routes,
         *report_routes.routes,
         *certificate_routes.routes,
+        *metrics_routes.routes,
         *page_routes.routes,
         *ws_endpoint.routes,
         OPENAPI_SPEC.route(),
@@ -156,6 +161,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
     )
     app.state.frontend_dir = FRONTEND_DIR
+    app.state.metrics_token = settings.metrics_token.get_secret_value()
     # Built once, here: an HTTP route without a spec stops the application from being built.
     app.state.openapi = openapi.document(app.routes, API_INFO)
     return app

@@ -88,6 +88,7 @@ MATRIX = (
     Row("GET", "/healthz", EVERYONE, 200),
     Row("GET", "/readyz", EVERYONE, 200),
     Row("GET", "/openapi.json", EVERYONE, 200),
+    Row("GET", "/metrics", EVERYONE, 200),  # open by default; PARLEY_METRICS_TOKEN: tests/test_metrics.py
     Row("GET", "/api/events", EVERYONE, 200),
     Row("GET", "/api/events/{slug}", EVERYONE, 200),
     Row("GET", "/api/events/{slug}/statements", EVERYONE, 200),

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from server.adapters.clock import Clock, clock_for, parse_instant
 from server.adapters.db.engine import make_sync_engine
+from workers import task_metrics  # noqa: F401 - connects the task outcome counters
 from workers.schedule import beat_schedule
 
 

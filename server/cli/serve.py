@@ -12,6 +12,7 @@ from config.settings import Settings
 from server.cli.database import ensure_migrated, run_async
 from server.cli.embedded_worker import start_embedded_worker, stop_embedded_worker
 from server.cli.errors import CliError, fail
+from server.cli.metrics_dir import share_metrics_dir
 from server.cli.settings import load_settings
 from server.programme import ProgrammeError, load_programme
 
@@ -26,6 +27,7 @@ def serve(host: str | None, port: int | None) -> None:
     from server.entrypoints.ws.wire import uvicorn_websocket_options  # noqa: PLC0415 - only `parley serve` loads the server
 
     settings = load_settings()
+    share_metrics_dir(settings, prepare=True)
     if host:
         settings.host = host
     if port:

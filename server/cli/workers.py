@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from server.cli.errors import fail
+from server.cli.metrics_dir import share_metrics_dir
 from server.cli.settings import load_settings
 
 
 def _celery(args: list[str]) -> None:
     settings = load_settings()
+    share_metrics_dir(settings, prepare=False)
     from workers.celery_app import create_celery  # noqa: PLC0415 - the server never imports workers; Celery loads only here
 
     app = create_celery(settings)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from server.adapters import metrics
 from server.adapters.bus.base import Bus, BusUnavailable
 from server.adapters.clock import Clock
 from server.adapters.db.models import CommandResult, EventLogEntry, LiveStateRow, QuestionVote, Segment
@@ -216,6 +217,7 @@ class LiveService:
     async def publish(self, name: str, text: str) -> None:
         try:
             await self._bus.publish(name, text)
+            metrics.EVENTS_PUBLISHED.inc()
         except BusUnavailable as exc:
             # committed and in the event log: clients see the gap in the next heartbeat and replay
             log.warning("bus unavailable, %s not published now: %s", name, exc)

@@ -419,6 +419,8 @@ class LostLinkRequest(Base):
     email: Mapped[str] = mapped_column(String(254))
     address: Mapped[str] = mapped_column(String(64))
     handled_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
 # --- certificates of attendance (docs/certificates.md) --------------------------------------------------
 
 

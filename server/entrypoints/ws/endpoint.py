@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
@@ -17,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.adapters import metrics
 from server.core.speaking_order import known_category
 from server.core.state import Actor
 from server.entrypoints.http.auth import session_token
@@ -84,6 +86,7 @@ async def live_socket(ws: WebSocket) -> None:
     principal, event_id, role = granted.principal, granted.event.id, granted.role
 
     await ws.accept()
+    accepted = time.perf_counter()
     joined_at = runtime.clock.now()  # the presence starts here and its last_seen too: never before its start
     conn = Connection(
         ws=ws,
@@ -115,6 +118,8 @@ async def live_socket(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     else:
+        metrics.JOIN_SECONDS.observe(time.perf_counter() - accepted)
+        metrics.JOINS.inc()
         with contextlib.suppress(WebSocketDisconnect):
             await read_commands(runtime, conn)
     finally:
@@ -136,6 +141,7 @@ async def live_socket(ws: WebSocket) -> None:
 async def try_again_later(ws: WebSocket, exc: BaseException) -> None:
     """Close an accepted socket that cannot join now with 1013; its browser reconnects with backoff."""
     log.warning("a socket could not join now (%s): told to try again", type(exc).__name__)
+    metrics.TRY_AGAIN_CLOSES.inc()
     with contextlib.suppress(Exception):  # it may be gone already
         await ws.close(CLOSE_TRY_AGAIN, "server busy, try again")
 

@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from datetime import datetime
 
+from server.adapters import metrics
 from server.adapters.bus.base import Bus, BusReset
 from server.core.forecast import forecast
 from server.core.state import LiveState
@@ -102,6 +103,7 @@ class Feed:
             delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
             failures += 1
             self.hub.feed_restarts += 1
+            metrics.FEED_RESTARTS.inc()
             log.warning(
                 "feed %s stopped: %s; restarting in %.1f s, then its %d sockets catch up from the event log",
                 self.name,
@@ -191,15 +193,18 @@ class Feed:
     async def _deliver(self, seq: int, text: str) -> None:
         """One plain loop, the same bytes for all: the frame is built once and written straight to
         every socket that can take it now (no await), queued for its writer otherwise."""
+        began = time.perf_counter()
         frame = text_frame(text)
         self.last_seq = seq
-        for conn in list(self.connections):
+        conns = list(self.connections)
+        for conn in conns:
             if conn.cursor.get(self.channel, 0) == seq - 1 and self.hub.write_direct(conn, frame):
                 conn.cursor[self.channel] = seq
                 self.hub.direct_writes += 1
             else:
                 conn.offer(self.channel, seq, text)
                 self.hub.queued_writes += 1
+        metrics.observe_fanout(len(conns), time.perf_counter() - began)
 
     async def _fill_gap(self) -> None:
         await asyncio.sleep(GAP_WAIT_S)
@@ -262,10 +267,13 @@ class Hub:
         for channel in conn.channels:
             (await self.feed(conn.event_id, channel)).connections.add(conn)
         self.connections.add(conn)
+        metrics.CONNECTIONS.inc()
 
     async def detach(self, conn: Connection) -> None:
         conn.state = ConnectionState.CLOSED
         conn.wake.set()
+        if conn in self.connections:
+            metrics.CONNECTIONS.dec()
         self.connections.discard(conn)
         for channel in conn.channels:
             feed = self.feeds.get((conn.event_id, channel))

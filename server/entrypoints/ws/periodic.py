@@ -17,6 +17,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from server.adapters import metrics
+
 log = logging.getLogger("parley.live")
 
 
@@ -28,6 +30,7 @@ class PeriodicJob:
         self.seconds = seconds
         self.job = job
         self.max_share = max_share  # of the process's time this job may take, over a run and its rest
+        metrics.declare_job(name)
         self.rested = 0  # ticks skipped to keep to that share
         self._rest_until = 0.0
         self.runs = 0
@@ -59,6 +62,7 @@ class PeriodicJob:
             self.skipped += behind  # a busy loop woke us late: counted, not worth a warning each time
             if self._run is not None and not self._run.done():
                 self.skipped += 1
+                metrics.JOB_SKIPS.labels(job=self.name).inc()
                 self._trouble("its previous run has not finished (database slow or unreachable?)")
                 continue
             if now < self._rest_until:
@@ -75,6 +79,7 @@ class PeriodicJob:
             raise
         except Exception as exc:  # a failing job (database briefly down) must not stop the others
             self.failures += 1
+            metrics.JOB_FAILURES.labels(job=self.name).inc()
             if not self._troubled:
                 log.warning("periodic job %s failed, skipping this beat: %s: %s", self.name, type(exc).__name__, exc)
                 log.debug("periodic job %s failure", self.name, exc_info=True)

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.adapters import metrics
 from server.adapters.bus.base import Bus
 from server.adapters.clock import Clock
 from server.core.model import DEFAULT_STATEMENT_MAX_CHARS
@@ -158,11 +159,13 @@ class LiveRuntime:
         reached them (``Connection.idle``): a beat that could not go out closes nobody."""
         now = self.clock.now()
         await self.hub.beat(now, deadline_s=self.timing.heartbeat_read_s)
+        metrics.observe_outboxes(len(c.outbox) for c in self.hub.connections)
         now = self.clock.now()
         stale = [c for c in self.hub.connections if c.idle(now, self.timing.idle_after_s)]
         for conn in stale:
             self.timed_out.add(conn.id)
             self.idle_closes += 1
+            metrics.IDLE_CLOSES.inc()
             with contextlib.suppress(Exception):
                 await conn.ws.close(CLOSE_IDLE, "no heartbeat answer")
 
@@ -239,6 +242,7 @@ class LiveRuntime:
             if current is not None and current.epoch == positions.public.epoch:
                 reason = "history_exhausted"
             conn.send(encode_frame(ResyncFrame(reason=reason)))
+            metrics.RESYNCS.labels(reason=reason).inc()
         await self.send_snapshot(conn)
 
     async def writer(self, conn: Connection) -> None:
@@ -249,6 +253,7 @@ class LiveRuntime:
                 conn.wake.clear()
                 if conn.needs_snapshot:
                     conn.needs_snapshot = False
+                    metrics.RESYNCS.labels(reason="server").inc()
                     conn.outbox.clear()
                     await conn.ws.send_text(RESYNC_SLOW)
                     await self.send_snapshot(conn)
