@@ -451,6 +451,11 @@ class LiveService:
             )
             return list(rows.scalars())
 
+    async def ballots(self, event_id: int, actor_key: str) -> dict[int, list[int]]:
+        """``actor_key``'s current poll ballots (``me.ballots`` of a snapshot)."""
+        async with self._sessions() as session:
+            return await polls.ballots_of(session, event_id, actor_key)
+
     async def replay(self, event_id: int, channel: Channel, epoch: str, after_seq: int) -> list[str] | None:
         """The frames after ``after_seq``, in order; None when the client must resync instead."""
         pos = await self.position(event_id)

@@ -110,12 +110,15 @@ class SharedSnapshots:
         voted: list[int] = []
         if shared.state.public.questions:  # only published questions can carry the person's votes
             voted = await self.live.voted(conn.event_id, conn.actor_key)
+        ballots: dict[int, list[int]] = {}
+        if shared.state.public.polls and conn.actor.kind == "attendee":  # only attendees vote in polls
+            ballots = await self.live.ballots(conn.event_id, conn.actor_key)
         staff = "staff" in conn.channels
         channels = ChannelPositions(
             public=ChannelPosition(epoch=position.epoch, seq=position.public_seq),
             staff=ChannelPosition(epoch=position.epoch, seq=position.staff_seq) if staff else None,
         )
-        me = personal_view(shared.state, conn.actor, voted)
+        me = personal_view(shared.state, conn.actor, voted, ballots)
         projected = forecast(shared.state, now)
         text = snapshot_text(
             shared,
