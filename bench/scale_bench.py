@@ -550,7 +550,10 @@ class Moderator:
         async for raw in self.ws:
             message = json.loads(raw)
             kind = message.get("type")
-            if kind == "snapshot":
+            if kind == "heartbeat":  # answered, as a browser does: the scenarios outlast the idle timeout
+                self.n += 1
+                await self.ws.send(json.dumps({"type": "ping", "cid": f"m{self.n}"}))
+            elif kind == "snapshot":
                 self.snapshot = message
             elif kind in ("result", "error") and message.get("cid") in self.results:
                 future = self.results[message["cid"]]
