@@ -13,6 +13,7 @@ not what limits the server they measure (``websockets.connect`` per client was).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import struct
 import time
@@ -26,6 +27,8 @@ from websockets.uri import parse_uri
 
 HEARTBEAT = b'{"type":"heartbeat"'
 SNAPSHOT = b'{"type":"snapshot"'
+RESULT = b'{"type":"result","cid":"'
+ERROR = b'{"type":"error","cid":"'
 PING_COMMAND = Frame(Opcode.TEXT, b'{"type":"ping","cid":"hb"}').serialize(mask=True)
 CLOSE_TRY_AGAIN = 1013
 CLOSE_IDLE = 4408
@@ -43,6 +46,8 @@ class Tally:
     heartbeats: int = 0
     closes: dict[int, int] = field(default_factory=dict)  # close codes the server sent after joining
     rounds: dict[int, list[float]] = field(default_factory=dict)  # round -> arrival times
+    clients: dict[int, LightClient] = field(default_factory=dict)  # joined connections by their index
+    answers: dict[str, tuple[float, str, object]] = field(default_factory=dict)  # cid -> (when, code, data)
 
     def close_code(self, code: int) -> None:
         self.closes[code] = self.closes.get(code, 0) + 1
@@ -166,6 +171,27 @@ class LightClient(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
 
+    def send(self, frame: dict[str, object]) -> bool:
+        """Send one command frame; False when the connection is gone."""
+        if self.transport is None or self.transport.is_closing():
+            return False
+        self.transport.write(Frame(Opcode.TEXT, json.dumps(frame).encode()).serialize(mask=True))
+        return True
+
+    def stop_reading(self) -> None:
+        """A slow reader: the server's frames pile up in the socket buffers, then in the server."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def _answer(self, payload: bytes, now: float) -> None:
+        if payload.startswith(b'{"type":"result","cid":"hb"'):
+            return
+        message = json.loads(payload)
+        cid = message.get("cid")
+        if cid is not None:
+            code = "ok" if message["type"] == "result" else str(message.get("code"))
+            self.tally.answers[cid] = (now, code, message.get("data"))
+
     def _text(self, payload: bytes, now: float) -> None:
         if not self.joined:
             if payload.startswith(SNAPSHOT) or payload == b"hello":
@@ -180,6 +206,9 @@ class LightClient(asyncio.Protocol):
             return
         if payload.startswith(SNAPSHOT):
             return
+        if payload.startswith(RESULT) or payload.startswith(ERROR):
+            self._answer(payload, now)
+            return
         at = payload.find(self.tally.marker)
         if at >= 0:
             start = at + len(self.tally.marker)
@@ -190,7 +219,9 @@ class LightClient(asyncio.Protocol):
             self.transport.write(data)
 
 
-async def connect(url: str, headers: dict[str, str], tally: Tally, gate: asyncio.Semaphore) -> int | None:
+async def connect(
+    url: str, headers: dict[str, str], tally: Tally, gate: asyncio.Semaphore, index: int = -1
+) -> int | None:
     """Join as a browser would, retrying a 1013 or a refused handshake after a random backoff;
     returns the close code the server sent after the join (None: the connection just ended)."""
     loop = asyncio.get_running_loop()
@@ -209,6 +240,7 @@ async def connect(url: str, headers: dict[str, str], tally: Tally, gate: asyncio
             except OSError:
                 pass
         if client is not None and client.joined:
+            tally.clients[index] = client
             return await done
         if done.done() and done.result() == CLOSE_TRY_AGAIN:
             tally.try_again += 1

@@ -114,6 +114,10 @@ class LiveService:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._dirty_votes: defaultdict[int, set[int]] = defaultdict(set)
         self._dirty_polls: defaultdict[int, set[int]] = defaultdict(set)
+        self._decoded: dict[int, tuple[tuple[str, int, int, int], LiveState]] = {}
+        """The last state decoded per event, by (epoch, public seq, staff seq, format): a stored state
+        changes only with an event, so the commands that emit none (votes, refusals) and the reads
+        between two events skip decoding the whole state again."""
 
     # --- the one write path ------------------------------------------------------------------------
 
@@ -181,7 +185,7 @@ class LiveService:
                     if previous is not None:
                         first: dict[str, JsonValue] | None = previous.get("data")
                         return first  # a repeated command id: the first answer, applied once
-                state = decode_state(row.state, row.format, record=state_record(event_id))
+                state = self._decode(event_id, row)
                 new_state, emitted, data = await change(state, session)
                 now = self._clock.now()
                 for channel, event in emitted:
@@ -208,11 +212,25 @@ class LiveService:
                     frames.append((topic(event_id, channel), encode_frame(frame)))
                 if emitted:
                     row.state, row.format = encode_state(new_state)
+                    stored = ((row.epoch, row.public_seq, row.staff_seq, row.format), new_state)
+                else:
+                    stored = None
                 if cid is not None and actor_key is not None:
                     session.add(CommandResult(event_id=event_id, actor=actor_key, cid=cid, result={"data": data}))
+            if stored is not None:  # committed: the next command starts from it without decoding it
+                self._decoded[event_id] = stored
             for name, text in frames:  # after commit, never before
                 await self.publish(name, text)
             return data
+
+    def _decode(self, event_id: int, row: LiveStateRow) -> LiveState:
+        key = (row.epoch, row.public_seq, row.staff_seq, row.format)
+        known = self._decoded.get(event_id)
+        if known is not None and known[0] == key:
+            return known[1]  # immutable models: shared safely
+        state = decode_state(row.state, row.format, record=state_record(event_id))
+        self._decoded[event_id] = (key, state)
+        return state
 
     async def publish(self, name: str, text: str) -> None:
         try:
@@ -402,7 +420,7 @@ class LiveService:
         if row is None:
             await self.ensure_state(event_id)
             return await self.state(event_id)
-        state = decode_state(row.state, row.format, record=state_record(event_id))
+        state = self._decode(event_id, row)
         return state, Position(row.epoch, row.public_seq, row.staff_seq)
 
     async def position(self, event_id: int) -> Position | None:

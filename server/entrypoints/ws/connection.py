@@ -74,6 +74,9 @@ class Connection:
     direct: DirectWriter | None = None  # None: the server is not one wire.py knows, all goes via ASGI
 
     writing: bool = False
+    answering: bool = False
+    """A command of this client is being applied: the server is not reading its frames meanwhile,
+    so its heartbeat answers wait unread in the socket and silence proves nothing."""
 
     @property
     def actor_key(self) -> str:
@@ -90,8 +93,19 @@ class Connection:
             self.unanswered_since = now
 
     def idle(self, now: datetime, timeout_s: float) -> bool:
-        """Silent for ``timeout_s`` after a heartbeat was actually written to it."""
-        return self.unanswered_since is not None and (now - self.unanswered_since).total_seconds() > timeout_s
+        """Silent for ``timeout_s`` after a heartbeat was actually written to it (never while one of
+        its commands is being applied)."""
+        return (
+            not self.answering
+            and self.unanswered_since is not None
+            and (now - self.unanswered_since).total_seconds() > timeout_s
+        )
+
+    def answered(self, now: datetime) -> None:
+        """Its command is answered: the server reads its frames again, and silence counts from now."""
+        self.answering = False
+        if self.unanswered_since is not None:
+            self.unanswered_since = now
 
     def alive_at(self, now: datetime) -> datetime | None:
         """Until when this connection is known to be present: ``now`` while it has answered every

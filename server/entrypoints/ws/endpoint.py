@@ -175,12 +175,15 @@ async def read_commands(runtime: LiveRuntime, conn: Connection) -> None:
             await runtime.catch_up(conn, command.channels)
             conn.send(encode_frame(ResultFrame(cid=command.cid)))
             continue
+        conn.answering = True  # its heartbeat answers wait unread meanwhile: not idle
         try:
             reply = await runtime.live.execute(conn.event_id, command, actor=conn.actor, actor_key=conn.actor_key)
         except Exception:  # never take the connection down with a server fault
             log.exception("command %s failed", command.type)
             conn.send(error(command.cid, "internal", "the server could not apply this command; try again"))
             continue
+        finally:
+            conn.answered(runtime.clock.now())
         conn.send(encode_frame(reply))
 
 
