@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select, text
 
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
-from server.adapters.db.models import Event, Registration
+from server.adapters.db.models import Event, Registration, ReminderDelivery
 from server.programme.parser import load_programme
 from server.services import bulk_registration as bulk
 from server.services.auth import JoinLinks
@@ -300,6 +300,15 @@ async def registered(sessions: Any) -> list[str]:
         return list((await session.execute(select(Registration.email).order_by(Registration.id))).scalars())
 
 
+async def confirmations(sessions: Any) -> list[str]:
+    """The confirmation mails queued, by address (the workers send each delivery row once)."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(ReminderDelivery.email).where(ReminderDelivery.kind == "confirmation").order_by(ReminderDelivery.id)
+        )
+        return list(rows.scalars())
+
+
 async def register_one(sessions: Any, email: str) -> None:
     async with sessions() as session, session.begin():
         await register(session, SLUG, RegistrationIn(name="Early", email=email, category="media"), LINKS, now=NOW)
@@ -342,11 +351,14 @@ async def test_the_commit_registers_the_valid_rows_through_register_and_skips_th
         # made as one registration alone is: the clock's time, a join nonce of its own
         assert all(r.created_at.replace(tzinfo=UTC) == NOW and r.join_nonce for r in saved)
         assert len({r.join_nonce for r in saved}) == 3
+    # each saved row has its join link mailed once: one confirmation queued per registration
+    assert await confirmations(sessions) == ["dan@example.org", "ana@example.org", "cleo@example.org"]
     # the same file again: every row is now registered or invalid, nothing more is saved
     async with sessions() as session, session.begin():
         again = await bulk.commit(session, SLUG, await event_id(session), MIXED, LINKS, now=NOW, limits=LIMITS)
     assert again.created == []
     assert {p.code for row in again.checked.invalid for p in row.problems} == {"already_registered", "unknown_category"}
+    assert len(await confirmations(sessions)) == 3, "nobody is mailed twice"
 
 
 async def test_a_commit_of_another_file_than_the_previewed_one_saves_nothing(sessions: Any) -> None:
@@ -360,6 +372,7 @@ async def test_a_commit_of_another_file_than_the_previewed_one_saves_nothing(ses
                 expected_sha256=previewed.sha256,
             )  # fmt: skip
     assert await registered(sessions) == []
+    assert await confirmations(sessions) == []
 
 
 async def waiting_on_a_lock(sessions: Any, task: asyncio.Task[None]) -> None:
