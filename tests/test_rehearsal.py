@@ -328,6 +328,9 @@ def test_the_poll_check_holds_on_the_truth_and_fails_on_a_wrong_count_or_a_liste
 
 
 def test_the_xlsx_check_compares_every_cell_with_the_csv() -> None:
+    def local(hour: int, minute: int, second: int = 0) -> datetime:  # a date cell as openpyxl reads it: naive
+        return datetime(2031, 3, 3, hour, minute, second, tzinfo=UTC).replace(tzinfo=None)
+
     tables = {
         "summary": [{"key": "joined", "label": "Joined", "value": "2"}],
         "attendees": [
@@ -339,11 +342,35 @@ def test_the_xlsx_check_compares_every_cell_with_the_csv() -> None:
         "summary": [("IDM",), ("2031-03-03",), (None,), ("Joined", 2)],
         "attendees": [
             ("Registration", "First join (local)", "Minutes present"),
-            (1, datetime(2031, 3, 3, 8, 58), 60.0),
-            (2, datetime(2031, 3, 3, 9, 1, 30), 12.5),
+            (1, local(8, 58), 60.0),
+            (2, local(9, 1, 30), 12.5),
         ],
     }
     assert formats.check_xlsx("2031-03-03", tables, workbook).passed
-    workbook["attendees"][2] = (2, datetime(2031, 3, 3, 9, 1, 30), 12.4)
+    workbook["attendees"][2] = (2, local(9, 1, 30), 12.4)
     failed = formats.check_xlsx("2031-03-03", tables, workbook)
     assert not failed.passed and "row 3 column 3" in failed.failures[0]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_any_timeline_makes_a_clock_that_never_goes_back_and_plays_every_reminder(seed: int) -> None:
+    """Odd paces (any mail rate, any burst size) and joins at any microsecond: the pieces, rounded
+    to the millisecond, still make a clock that never goes back."""
+    rng = random.Random(seed)
+    mornings = [_morning(day) for day in range(3)]
+    bursts = [
+        Burst(m.starts_at - timedelta(minutes=minutes, seconds=rng.random()), rng.randint(1, 6000))
+        for m in mornings
+        for minutes in (1440, 45, 15)
+    ]
+    joins = {m.day: m.starts_at - timedelta(minutes=rng.uniform(0, 30)) for m in mornings}
+    timeline = plan_timeline(
+        mornings,
+        speed=rng.choice([60, 120, 600]),
+        first_reminder=timedelta(hours=24),
+        bursts=bursts,
+        mail_rate=rng.uniform(1, 80),
+        first_joins=joins,
+    )
+    ScaledClock(T0, timeline.pieces(), timeline.speed)
+    assert all(timeline.played(b.due) for b in bursts)

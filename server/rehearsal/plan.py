@@ -98,8 +98,13 @@ class Timeline:
         pieces: list[tuple[float, datetime, float]] = []
         offset = 0.0
         for window in self.windows:
-            for start, end, pace in self.spans(window):
-                pieces.append((round(offset, 3), start, pace))
+            for number, (start, end, pace) in enumerate(self.spans(window)):
+                at = round(offset, 3)
+                shown = start
+                if number > 0:  # a change of pace: where the clock has got to at the rounded offset
+                    before, instant, previous = pieces[-1]
+                    shown = instant + timedelta(seconds=(at - before) * previous)
+                pieces.append((at, shown, pace))
                 offset += (end - start).total_seconds() / pace
             offset += JUMP_REAL_S
         return pieces
@@ -163,7 +168,7 @@ def plan_timeline(
         if not windows:
             lead = min(lead, opening)
         joins = (first_joins or {}).get(morning.day, morning.starts_at)
-        main_from = max(lead, min(joins, morning.starts_at) - JOIN_LEAD)
+        main_from = max(lead, min(joins, morning.starts_at) - JOIN_LEAD).replace(microsecond=0)
         spans = [
             (max(lead, b.due - SLOW_BEFORE), b.due + (SLOW_AFTER if b.count >= BURST_MIN else SMALL_BURST_AFTER))
             for b in sorted(bursts, key=lambda b: b.due)
