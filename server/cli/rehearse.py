@@ -3,7 +3,6 @@ every reminder and every report figure against what they did (``server/rehearsal
 
 from __future__ import annotations
 
-import asyncio
 import resource
 from datetime import datetime
 from pathlib import Path
@@ -99,6 +98,8 @@ def rehearse(
     once and in time and that every report figure equals what the simulated people did. Exits 0
     when every check held, 1 when one failed.
     """
+    import uvloop  # noqa: PLC0415 - the rehearsal loads only when it runs
+
     from server.rehearsal.run import Options  # noqa: PLC0415 - the rehearsal loads only when it runs
     from server.rehearsal.run import rehearse as play  # noqa: PLC0415 - the rehearsal loads only when it runs
     from server.rehearsal.stack import StackError  # noqa: PLC0415 - the rehearsal loads only when it runs
@@ -118,7 +119,8 @@ def rehearse(
     del soft
     options = Options(slug, attendees, speed, mornings, start, seed, servers, startup, out, mail_rate)
     try:
-        summary = asyncio.run(play(settings, options, lambda line: click.echo(line, err=True)))
+        # uvloop: the rehearsal's own process carries every simulated tab's socket
+        summary = uvloop.run(play(settings, options, lambda line: click.echo(line, err=True)))
     except StackError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
