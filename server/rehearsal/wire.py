@@ -60,9 +60,17 @@ class Ledger:
         if known != text:
             self.event_mismatches += 1
 
-    def snapshot(self, channel: str, seq: int, text: str) -> None:
-        known = self.snapshots.setdefault((channel, seq), text)
-        if known != text:
+    first_states: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+
+    def snapshot(self, channel: str, seq: int, state: dict[str, Any]) -> None:
+        """A snapshot a client got at (channel, seq): the first is kept (as JSON text for the
+        checks), any later one compared with it as a dict (no re-encoding per tab)."""
+        key = (channel, seq)
+        known = self.first_states.get(key)
+        if known is None:
+            self.first_states[key] = state
+            self.snapshots[key] = json.dumps(state, sort_keys=True)
+        elif known != state:
             self.snapshot_mismatches += 1
 
 
@@ -276,7 +284,7 @@ class WireClient:
                     self.positions[channel] = (position["epoch"], position["seq"])
                     self.ledger.epochs.add(position["epoch"])
                     state = frame[channel]
-                    self.ledger.snapshot(channel, position["seq"], json.dumps(state, sort_keys=True))
+                    self.ledger.snapshot(channel, position["seq"], state)
             self.me = frame["me"]
             self.public = frame["public"]
             self._snapshot.set()
