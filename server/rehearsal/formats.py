@@ -4,8 +4,8 @@ The whole-event report covers every morning played: it must carry each morning's
 morning's report has them (minutes per morning, shares per segment, segments, questions and votes,
 speakers from the floor, polls), and against the truth what only it can say: the unique attendees
 across the event (present in some morning), the no-shows across the event (present in none) and
-the votes on questions (a vote cast on a later morning counts in the whole event, not in the
-morning the question was asked).
+the votes on questions (cast before the end of the last morning: a vote cast on a later morning
+counts in the whole event, not in the morning the question was asked).
 
 The XLSX workbook of each report must carry the same figures as its CSV files: every sheet the
 same rows and cells as its CSV table (numbers as numbers, instants as date cells), and the summary
@@ -127,10 +127,11 @@ def check_event_report(
                     theirs_value = parts_rows.get(name, {}).get(column)
                     check.fail(f"{table} {name}: {column} {row[column]!r}, the morning's {theirs_value!r}")
     votes_cast = truth.votes
+    scope_end = max(w[1] for w in windows.values())
     for name, row in rows_of("questions", "question_id", event).items():
         cast = votes_cast.get(int(name), {}).values()
-        at_least = sum(1 for sent, answered in cast if any(w[0] <= sent and answered < w[1] for w in windows.values()))
-        at_most = sum(1 for sent, answered in cast if any(sent < w[1] and answered >= w[0] for w in windows.values()))
+        at_least = sum(1 for _, answered in cast if answered < scope_end)  # cast before the scope's end
+        at_most = sum(1 for sent, _ in cast if sent < scope_end)
         if not at_least <= int(row["votes"]) <= at_most:
             check.fail(f"question {name}: {row['votes']} votes in the whole event's report, truth {at_least}-{at_most}")
     floor = sorted(r["email"] for r in event.get("speeches", []) if r["source"] == "floor")
