@@ -26,6 +26,7 @@ from server.adapters.clock import ScaledClock
 from server.rehearsal.plan import MorningBehaviour, MorningPlan, Person, SegmentPlan, Visit, lateness
 from server.rehearsal.wire import CommandRefused, Ledger, Problems, WireClient
 
+APPROVALS_PER_TURN = 3
 EXPECTED_REFUSALS = {"no_live_segment", "not_found", "invalid_transition", "already_waiting", "list_closed"}
 
 
@@ -163,7 +164,8 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
                 continue
             stage.truth.join_ms.append((time.monotonic() - started) * 1000)
             stage.truth.join_instants.append(time.monotonic())
-            acting = asyncio.create_task(act(client)) if number == 0 and client is main else None
+            over = asyncio.Event()
+            acting = asyncio.create_task(act(client, over)) if number == 0 and client is main else None
             while await client.lost_before(stage.clock.real_at(visit.ends_at)):
                 try:  # closed by the server (it counted as a problem): come back as a browser does
                     last, ended, *reopened = await client.come_back()
@@ -172,13 +174,14 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
                 stage.truth.intervals.append(Interval(registration_id, *opened, last, ended, dropped=True))
                 opened = (reopened[0], reopened[1])
             if acting is not None:
+                over.set()  # the visit is over even if the cancel is lost (a wait_for that just completed)
                 acting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await acting
             closed = await (client.drop() if visit.drops else client.close())
             stage.truth.intervals.append(Interval(registration_id, *opened, *closed, dropped=visit.drops))
 
-    async def act(client: WireClient) -> None:
+    async def act(client: WireClient, over: asyncio.Event) -> None:
         plans: list[tuple[datetime, str]] = [(t, "ask") for t in behaviour.asks] + [
             (t, "vote") for t in behaviour.votes
         ]
@@ -187,13 +190,16 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
         hooks = [asyncio.create_task(hook(stage, client, registration_id, behaviour)) for hook in ATTENDEE_HOOKS]
         try:
             for when, what in sorted(plans):
+                if over.is_set():
+                    return
                 await stage.until(when)
                 await ACTIONS[what](stage, client, registration_id, behaviour)
-            await asyncio.gather(*hooks)
+            await over.wait()
         finally:
             for hook in hooks:
                 hook.cancel()
-            await asyncio.gather(*hooks, return_exceptions=True)  # a command in flight is answered first
+            if hooks:  # a ballot in flight is answered first
+                await asyncio.wait(hooks, timeout=15)
 
     await asyncio.gather(visits(main, tabs), visits(stage.client(token, person.index + 1), others))
 
@@ -323,7 +329,8 @@ async def play_moderator(stage: Stage, console: WireClient, morning: MorningPlan
             now = stage.clock.now()
             for script in scripts:
                 await script.step(now, moderator)
-            for question, asked in list(board.pending.items()):
+            # a few approvals a turn, as a person reads them: thousands asking never hold up the segment
+            for question, asked in list(board.pending.items())[:APPROVALS_PER_TURN]:
                 if time.monotonic() - asked > 0.3:
                     board.pending.pop(question, None)
                     await refusable(stage, moderator.command("question.approve", question_id=question))
