@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -34,6 +37,8 @@ class IllegalTransition(RuntimeError):
 class TokenBucket:
     """Per-connection flood guard: ``rate`` commands a second, bursts of ``burst``."""
 
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
     def __init__(self, rate: float, burst: float) -> None:
         self.rate = rate
         self.burst = burst
@@ -50,8 +55,17 @@ class TokenBucket:
         return True
 
 
-@dataclass(eq=False)
+Writer = Callable[["Connection"], Coroutine[Any, Any, None]]
+"""What drains a connection's outbox (``LiveRuntime.writer``): run as a task only while there is
+something to write."""
+
+
+@dataclass(eq=False, slots=True)
 class Connection:
+    """One socket. Slotted, and its writer task exists only while frames wait in its outbox: most
+    frames are written straight to the transport (:meth:`write_now`), so at 10,000 sockets an idle
+    writer task, its event and their futures per socket were memory held for nothing."""
+
     ws: WebSocket
     principal: Principal
     actor: Actor
@@ -62,7 +76,6 @@ class Connection:
     cursor: dict[str, int] = field(default_factory=dict)
     held: list[tuple[Channel, int, str]] = field(default_factory=list)
     outbox: deque[str] = field(default_factory=deque)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
     needs_snapshot: bool = False
     last_seen: datetime | None = None  # the last frame received from the client
     unanswered_since: datetime | None = None
@@ -72,6 +85,9 @@ class Connection:
     a database that does not answer) cannot make a healthy client look silent."""
     limiter: TokenBucket = field(default_factory=lambda: TokenBucket(rate=10, burst=40))
     direct: DirectWriter | None = None  # None: the server is not one wire.py knows, all goes via ASGI
+    writer: Writer | None = None  # None: nothing drains the outbox (a connection in a unit test)
+    writer_task: asyncio.Task[None] | None = None  # running while the outbox has frames to write
+    writer_stopped: bool = False  # its writer failed (the peer went away): no other is started
 
     writing: bool = False
     answering: bool = False
@@ -134,7 +150,7 @@ class Connection:
             if len(self.held) > OUTBOX_LIMIT:
                 self.held.clear()
                 self.needs_snapshot = True
-                self.wake.set()
+                self.wake()
             return
         if self.state is ConnectionState.CLOSED or seq <= self.cursor.get(channel, 0):
             return
@@ -168,4 +184,25 @@ class Connection:
             self.needs_snapshot = True  # told to resync and sent a fresh snapshot by its writer
         else:
             self.outbox.append(text)
-        self.wake.set()
+        self.wake()
+
+    def wake(self) -> None:
+        """Something waits to be written (or the connection closed): start its writer unless one
+        runs. A running writer finds the new frame itself: it stops only once the outbox is empty,
+        in the same step as it clears ``writer_task`` (no await between), so no frame is left behind."""
+        if (
+            self.writer_task is None
+            and self.writer is not None
+            and not self.writer_stopped
+            and self.state is not ConnectionState.CLOSED
+            and (self.outbox or self.needs_snapshot)
+        ):
+            self.writer_task = asyncio.get_running_loop().create_task(self.writer(self))
+
+    async def stop_writer(self) -> None:
+        """Cancel a running writer and wait for it (the socket is closing)."""
+        task = self.writer_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

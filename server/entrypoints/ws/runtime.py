@@ -246,11 +246,10 @@ class LiveRuntime:
         await self.send_snapshot(conn)
 
     async def writer(self, conn: Connection) -> None:
-        """The only task that writes to ``conn``'s socket: drains its outbox in order."""
+        """The only task that writes to ``conn``'s socket through ASGI: drains its outbox in order,
+        then ends (``Connection.wake`` starts it again when a frame has to wait)."""
         try:
-            while conn.state is not ConnectionState.CLOSED:
-                await conn.wake.wait()
-                conn.wake.clear()
+            while conn.state is not ConnectionState.CLOSED and (conn.outbox or conn.needs_snapshot):
                 if conn.needs_snapshot:
                     conn.needs_snapshot = False
                     metrics.RESYNCS.labels(reason="server").inc()
@@ -267,4 +266,7 @@ class LiveRuntime:
                 finally:
                     conn.writing = False
         except Exception:  # the peer went away: the reader sees the disconnect and cleans up
+            conn.writer_stopped = True
             log.debug("writer of %s stopped", conn.id, exc_info=True)
+        finally:
+            conn.writer_task = None  # in the step that found the outbox empty: a later frame starts a new one
