@@ -165,25 +165,25 @@ async def read_commands(runtime: LiveRuntime, conn: Connection) -> None:
         try:
             command = parse_command(raw)
         except ProtocolError as exc:
-            conn.send(error(exc.cid, exc.code, exc.message))
+            conn.reply(error(exc.cid, exc.code, exc.message))
             continue
         if command.type == "ping":
-            conn.send(encode_frame(ResultFrame(cid=command.cid)))
+            conn.reply(encode_frame(ResultFrame(cid=command.cid)))
             continue
         if command.type == "resume":
             await runtime.catch_up(conn, command.channels)
-            conn.send(encode_frame(ResultFrame(cid=command.cid)))
+            conn.reply(encode_frame(ResultFrame(cid=command.cid)))
             continue
         conn.answering = True  # its heartbeat answers wait unread meanwhile: not idle
         try:
             reply = await runtime.live.execute(conn.event_id, command, actor=conn.actor, actor_key=conn.actor_key)
         except Exception:  # never take the connection down with a server fault
             log.exception("command %s failed", command.type)
-            conn.send(error(command.cid, "internal", "the server could not apply this command; try again"))
+            conn.reply(error(command.cid, "internal", "the server could not apply this command; try again"))
             continue
         finally:
             conn.answered(runtime.clock.now())
-        conn.send(encode_frame(reply))
+        conn.reply(encode_frame(reply))
 
 
 LIVE_ROUTE = WebSocketRoute("/ws/events/{slug}", live_socket)

@@ -211,7 +211,7 @@ class LiveRuntime:
     async def send_snapshot(self, conn: Connection) -> None:
         conn.hold()
         text, positions = await self.snapshots.frame(conn, now=self.clock.now())
-        conn.send(text)
+        conn.reply(text)  # written directly when nothing waits before it: no writer task per join
         conn.go_live(positions)
 
     async def catch_up(self, conn: Connection, positions: ChannelPositions | None) -> None:
@@ -259,7 +259,7 @@ class LiveRuntime:
                 conn.writing = True
                 try:
                     while conn.outbox:
-                        text = conn.outbox.popleft()
+                        text = conn.outbox.pop(0)
                         await conn.ws.send_text(text)
                         if text.startswith(HEARTBEAT_PREFIX):
                             conn.beat_written(self.clock.now())
