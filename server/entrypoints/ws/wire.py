@@ -105,10 +105,13 @@ def direct_writer(ws: WebSocket) -> DirectWriter | None:
 
 def release_handshake(ws: WebSocket) -> None:
     """Let go of the handshake's parsed request and response, which uvicorn's protocol object keeps
-    for the life of an accepted socket and never reads again (about 4 KiB of header objects per
+    for the life of an accepted socket and never reads again (a few KiB of header objects per
     socket). Only for the implementation :func:`direct_writer` knows, once the socket is accepted."""
     protocol = getattr(ws.scope.get(SERVER_SEND_KEY), "__self__", None)
     if _writer_for(protocol) is not None and getattr(protocol, "handshake_complete", False):
+        request = getattr(protocol, "request", None)
+        if request is not None:  # websockets' parser keeps the request object itself: empty its headers
+            request.headers.clear()
         protocol.request = None  # type: ignore[union-attr]
         protocol.response = None  # type: ignore[union-attr]
 
