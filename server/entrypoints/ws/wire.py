@@ -30,7 +30,8 @@ from websockets.protocol import State
 from server.protocol import MAX_FRAME_BYTES
 
 SERVER_SEND_KEY = "parley.server_send"
-"""Where :class:`KeepServerSend` leaves the server's own ``send`` in a websocket scope."""
+"""Where the outermost middleware (``endpoint.LiveSockets`` in the app, :class:`KeepServerSend` in bare
+apps) leaves the server's own ``send`` in a websocket scope."""
 
 
 def uvicorn_websocket_options() -> dict[str, Any]:
