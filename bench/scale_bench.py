@@ -631,12 +631,13 @@ async def _scenarios(
 
 
 async def _votes(mod: Moderator, crowd: Crowd, plan: Scenarios, clients: int) -> dict[str, Any]:
-    """10 % of attendees ask (moderation off: published at once), then everyone votes for one
-    question, spread over ``vote_s``: every command answered, the totals the moderator hears exact."""
+    """10 % of attendees ask (moderation off: published at once), spread over ``vote_s``, then
+    everyone votes for one question, spread over ``vote_s`` too: every command answered, the totals
+    the moderator hears exact."""
     await mod.send({"type": "qa.set_moderation", "enabled": False})
     askers = max(1, clients // 10)
     asks = {i: {"type": "question.ask", "cid": f"a{i}", "text": f"Question {i} from the floor"} for i in range(askers)}
-    asked = await asyncio.to_thread(crowd.send, asks, min(10.0, plan.vote_s / 6))
+    asked = await asyncio.to_thread(crowd.send, asks, plan.vote_s)  # asking spread over the window too
     ids = sorted(data["question_id"] for _l, code, data in asked["answers"].values() if code == "ok")
     expected: dict[int, int] = {}
     votes: dict[int, dict[str, Any]] = {}
