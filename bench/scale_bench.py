@@ -619,6 +619,10 @@ async def _scenarios(
                 out["votes"] = await _votes(mod, crowd, plan, clients)
             if plan.burst:
                 out["burst"] = await _burst(mod, crowd, plan.burst, clients, servers)
+                # its commands are applied in order: once a ping is answered, every approval was, and
+                # the next scenario does not start behind them
+                await mod.send({"type": "ping"})
+                await asyncio.sleep(3.0)
             if plan.slow_readers:
                 out["slow_readers"] = await _slow(mod, crowd, plan.slow_readers, rounds, clients, servers)
                 slow = out["slow_readers"].pop("slow_indices")
