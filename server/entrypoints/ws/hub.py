@@ -51,12 +51,12 @@ rests for this share of that time before the next: the commands behind it (50 ap
 second) get the loop meanwhile, and the frames they publish go out together in the next write.
 Without it every event of a burst was a separate write to every socket, and the burst queued."""
 SLOW_READ_WARNING_EVERY_S = 300.0
+"""A heartbeat that could not read the committed positions in time says so at most this often."""
 BEAT_SLICE_SOCKETS = 500
 BEAT_SLICES_MAX = 20
 """A beat to many sockets goes out in slices of about this many sockets, spread over part of the
 heartbeat period: every client answers its heartbeat at once, and 10,000 answers arriving together
 kept the event loop busy for most of a second, delaying any command or fan-out behind them."""
-"""A heartbeat that could not read the committed positions in time says so at most this often."""
 
 
 def seq_of(text: str) -> int:
