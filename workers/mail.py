@@ -258,6 +258,8 @@ def _ics_text(value: str) -> str:
 
 def _fold(line: str) -> str:
     """RFC 5545 3.1: lines of at most 75 octets, continued with CRLF + space, never inside a character."""
+    if len(line) <= 75 and line.isascii():  # most lines: nothing to fold (and no character walk)
+        return line
     out, current, size = [], "", 0
     for char in line:
         width = len(char.encode())
