@@ -105,6 +105,7 @@ def _read(
     day_ids = {r.day_id for r in rows if r.day_id is not None}
     days = {d.id: d for d in session.scalars(select(Day).where(Day.id.in_(day_ids)))}
     schedules: dict[int, Schedule] = {}
+    event_days: dict[int, list[Day]] = {}  # an undated mail's event: every morning, in date order
     mornings: dict[int, Morning] = {}
     sequences: dict[int, int] = {}
 
@@ -119,6 +120,10 @@ def _read(
         registration = registrations.get(row.registration_id) if row.registration_id else None
         mail: ReminderMail | NoticeMail
         if row.day_id is None:  # a confirmation, a lost link, an organiser's message (notices.py)
+            if event.id not in event_days:
+                event_days[event.id] = list(
+                    session.scalars(select(Day).where(Day.event_id == event.id).order_by(Day.date))
+                )
             prepared = notices.prepare(
                 session,
                 row,
@@ -129,6 +134,7 @@ def _read(
                 base_url=base_url,
                 domain=domain,
                 sequence_of=sequence_of,
+                days=event_days[event.id],
             )
             verdict = prepared.verdict
             if verdict is None:
