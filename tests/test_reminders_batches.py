@@ -20,6 +20,7 @@ from config.settings import Settings
 from tests.fixtures.celery import Attendee, TaskClient, WorkerProcess, build_world, deliveries
 from tests.fixtures.parley import Parley, migrated_sqlite
 from tests.fixtures.smtp import Mailbox, smtp_env
+from tests.fixtures.smtp import mailbox as mailbox  # noqa: F401  (fixture)
 
 NY = ZoneInfo("America/New_York")
 H24 = timedelta(hours=24)
@@ -184,3 +185,50 @@ def test_a_worker_killed_mid_batch_leaves_the_unsent_to_be_claimed_after_the_lea
         client.close()
         box.release_all()
         box.controller.stop()
+
+
+def test_one_connection_carries_the_messages_refusals_keep_it_and_a_drop_reopens_it_once(
+    mailbox: Mailbox, sqlite_parley: Parley
+) -> None:
+    """The sender alone (no worker): a 550 fails one message and the connection goes on; a 421 closes
+    it: connected again once, and a second 421 on the fresh connection gives up (``connection_lost``);
+    a connection closed without a word after earlier messages is opened again and the message sent."""
+    from email.message import EmailMessage
+
+    from server.services.reminders import DeliveryError
+    from workers.mail import SmtpConnection
+
+    def message(to: str) -> EmailMessage:
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"], m["X-Parley-Reminder"] = "p@x.org", to, "s", "x 2031-03-03 attendees-24h"
+        m.set_content("hello")
+        return m
+
+    settings = sqlite_parley.settings(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_timeout=5)
+    mailbox.refused["nobody@example.org"] = "550 5.1.1 No such user"
+    mailbox.refused["closing@example.org"] = "421 4.3.2 Closing the connection"
+    accepted: list[str] = []
+    connection = SmtpConnection(settings)
+    try:
+        for to in ("a@example.org", "nobody@example.org", "b@example.org", "closing@example.org", "c@example.org"):
+            try:
+                connection.send(message(to), None, lambda to=to: accepted.append(to))  # type: ignore[misc]
+            except DeliveryError as exc:
+                accepted.append(f"{to}: {exc.code} permanent={exc.permanent} lost={exc.connection_lost}")
+        mailbox.drops = [2]  # c's connection closes at its second message, d's
+        connection.send(message("d@example.org"), None, lambda: accepted.append("d@example.org"))
+    finally:
+        connection.close()
+    assert accepted == [
+        "a@example.org",
+        "nobody@example.org: 550 permanent=True lost=False",
+        "b@example.org",
+        "closing@example.org: 421 permanent=False lost=True",
+        "c@example.org",
+        "d@example.org",
+    ]
+    sessions = {r.to: r.session for r in mailbox.received}
+    assert sessions["a@example.org"] == sessions["b@example.org"], "the 550 did not cost the connection"
+    assert len({sessions["b@example.org"], sessions["c@example.org"], sessions["d@example.org"]}) == 3
+    assert mailbox.attempts["closing@example.org"] == 2, "tried once more on a fresh connection, not again"
+    assert [r.to for r in mailbox.received] == ["a@example.org", "b@example.org", "c@example.org", "d@example.org"]

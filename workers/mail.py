@@ -430,15 +430,17 @@ class SmtpConnection:
                 if self.client is None:
                     self.client, self.sent = self._connect(), 0
                 self.client.send_message(message)
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, reply = min(exc.recipients.values(), key=lambda item: item[0])
-                raise _refused(code, reply) from None
-            except smtplib.SMTPResponseException as exc:
-                if exc.smtp_code != 421:  # 421: the server is closing the connection, as a drop
-                    raise _refused(exc.smtp_code, exc.smtp_error) from None
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+                reply: bytes | str
+                if isinstance(exc, smtplib.SMTPRecipientsRefused):
+                    code, reply = min(exc.recipients.values(), key=lambda item: item[0])
+                else:
+                    code, reply = exc.smtp_code, exc.smtp_error
+                if code != 421:  # 421: the server is closing the connection, as a drop
+                    raise _refused(code, reply) from None
                 self._drop()
                 if not reused:
-                    raise _refused(exc.smtp_code, exc.smtp_error, connection_lost=True) from None
+                    raise _refused(code, reply, connection_lost=True) from None
             except (OSError, smtplib.SMTPException) as exc:  # refused, reset, timed out, disconnected
                 self._drop()
                 if not reused:
