@@ -42,7 +42,6 @@ from server.entrypoints.http.problems import EXCEPTION_HANDLERS
 from server.entrypoints.http.security import NoControlCharactersInPaths, SameOriginWrites, SecurityHeaders
 from server.entrypoints.ws import endpoint as ws_endpoint
 from server.entrypoints.ws.runtime import LiveRuntime, Timing
-from server.entrypoints.ws.wire import KeepServerSend
 
 log = logging.getLogger("parley")
 
@@ -154,7 +153,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
-            Middleware(KeepServerSend),
+            Middleware(ws_endpoint.LiveSockets),  # outermost: the live socket skips the HTTP layers
             Middleware(SecurityHeaders),
             Middleware(SameOriginWrites, origins=settings.origins),
             Middleware(NoControlCharactersInPaths),

@@ -70,8 +70,7 @@ class ScaledClock:
             raise ValueError("a scaled clock needs a first piece at real offset 0")
         self.anchor = _aware_utc(anchor)
         self.pieces: list[tuple[float, datetime, float]] = [
-            (p[0], _aware_utc(p[1]), (p[2] if len(p) > 2 and p[2] is not None else speed))
-            for p in pieces
+            (p[0], _aware_utc(p[1]), (p[2] if len(p) > 2 and p[2] is not None else speed)) for p in pieces
         ]
         self.speed = max(speed, *(p[2] for p in self.pieces))
         if min(p[2] for p in self.pieces) < 1:

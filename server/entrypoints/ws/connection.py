@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import time
 import uuid
-from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from starlette.websockets import WebSocket
 
 from server.core.state import Actor
-from server.entrypoints.ws.wire import DirectWriter
+from server.entrypoints.ws.wire import DirectWriter, text_frame
 from server.protocol import Channel
 from server.services.auth import Principal
 
@@ -34,6 +36,8 @@ class IllegalTransition(RuntimeError):
 class TokenBucket:
     """Per-connection flood guard: ``rate`` commands a second, bursts of ``burst``."""
 
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
     def __init__(self, rate: float, burst: float) -> None:
         self.rate = rate
         self.burst = burst
@@ -50,8 +54,17 @@ class TokenBucket:
         return True
 
 
-@dataclass(eq=False)
+Writer = Callable[["Connection"], Coroutine[Any, Any, None]]
+"""What drains a connection's outbox (``LiveRuntime.writer``): run as a task only while there is
+something to write."""
+
+
+@dataclass(eq=False, slots=True)
 class Connection:
+    """One socket. Slotted, and its writer task exists only while frames wait in its outbox: most
+    frames are written straight to the transport (:meth:`write_now`), so at 10,000 sockets an idle
+    writer task, its event and their futures per socket were memory held for nothing."""
+
     ws: WebSocket
     principal: Principal
     actor: Actor
@@ -61,8 +74,10 @@ class Connection:
     state: ConnectionState = ConnectionState.JOINING
     cursor: dict[str, int] = field(default_factory=dict)
     held: list[tuple[Channel, int, str]] = field(default_factory=list)
-    outbox: deque[str] = field(default_factory=deque)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox: list[str] = field(default_factory=list)
+    """Frames waiting for the writer, oldest first. A list, not a deque: empty (nearly always) it
+    holds no block, where every empty deque holds 0.5 KiB; popping the front of a backlog of at
+    most OUTBOX_LIMIT frames costs microseconds."""
     needs_snapshot: bool = False
     last_seen: datetime | None = None  # the last frame received from the client
     unanswered_since: datetime | None = None
@@ -72,6 +87,9 @@ class Connection:
     a database that does not answer) cannot make a healthy client look silent."""
     limiter: TokenBucket = field(default_factory=lambda: TokenBucket(rate=10, burst=40))
     direct: DirectWriter | None = None  # None: the server is not one wire.py knows, all goes via ASGI
+    writer: Writer | None = None  # None: nothing drains the outbox (a connection in a unit test)
+    writer_task: asyncio.Task[None] | None = None  # running while the outbox has frames to write
+    writer_stopped: bool = False  # its writer failed (the peer went away): no other is started
 
     writing: bool = False
     answering: bool = False
@@ -90,7 +108,10 @@ class Connection:
     def beat_written(self, now: datetime) -> None:
         """A heartbeat reached this socket's transport (written directly, or by its writer)."""
         if self.unanswered_since is None:
-            self.unanswered_since = now
+            # never before the client's last frame: a beat stamped when it was built, then written
+            # after the client spoke (its read of the database took a while), was written after that frame
+            last = self.last_seen
+            self.unanswered_since = now if last is None or now >= last else last
 
     def idle(self, now: datetime, timeout_s: float) -> bool:
         """Silent for ``timeout_s`` after a heartbeat was actually written to it (never while one of
@@ -134,7 +155,7 @@ class Connection:
             if len(self.held) > OUTBOX_LIMIT:
                 self.held.clear()
                 self.needs_snapshot = True
-                self.wake.set()
+                self.wake()
             return
         if self.state is ConnectionState.CLOSED or seq <= self.cursor.get(channel, 0):
             return
@@ -162,10 +183,54 @@ class Connection:
         direct.write(frame)
         return True
 
+    def reply(self, text: str) -> None:
+        """``send``, written straight to the transport when that keeps the order: nothing queued or
+        being written before it, no resync pending, and the transport takes data now. For what the
+        server sends this socket alone (its snapshot, its answers), in any state but closed: while
+        it joins, the feeds' events wait in ``held``, never before these frames. A direct writer
+        that raises is dropped (the frame and every later one go through the outbox)."""
+        direct = self.direct
+        if (
+            direct is not None
+            and self.state is not ConnectionState.CLOSED
+            and not self.outbox
+            and not self.writing
+            and not self.needs_snapshot
+            and self.writer_task is None
+        ):
+            try:
+                if direct.writable():
+                    direct.write(text_frame(text))
+                    return
+            except Exception:  # the server's internals are not what wire.py expects: use ASGI
+                self.direct = None
+        self.send(text)
+
     def send(self, text: str) -> None:
         if len(self.outbox) >= OUTBOX_LIMIT:
             self.outbox.clear()
             self.needs_snapshot = True  # told to resync and sent a fresh snapshot by its writer
         else:
             self.outbox.append(text)
-        self.wake.set()
+        self.wake()
+
+    def wake(self) -> None:
+        """Something waits to be written (or the connection closed): start its writer unless one
+        runs. A running writer finds the new frame itself: it stops only once the outbox is empty,
+        in the same step as it clears ``writer_task`` (no await between), so no frame is left behind."""
+        if (
+            self.writer_task is None
+            and self.writer is not None
+            and not self.writer_stopped
+            and self.state is not ConnectionState.CLOSED
+            and (self.outbox or self.needs_snapshot)
+        ):
+            self.writer_task = asyncio.get_running_loop().create_task(self.writer(self))
+
+    async def stop_writer(self) -> None:
+        """Cancel a running writer and wait for it (the socket is closing)."""
+        task = self.writer_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -7,7 +7,6 @@ Then send commands (``docs/protocol.md``); every reply is a ``result`` or a type
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -15,7 +14,8 @@ import time
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from starlette.routing import WebSocketRoute
+from starlette.routing import Match, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.adapters import metrics
@@ -24,7 +24,7 @@ from server.core.state import Actor
 from server.entrypoints.http.auth import session_token
 from server.entrypoints.ws.connection import Connection
 from server.entrypoints.ws.runtime import LiveRuntime
-from server.entrypoints.ws.wire import direct_writer
+from server.entrypoints.ws.wire import SERVER_SEND_KEY, direct_writer, release_handshake
 from server.protocol import (
     CHANNELS_BY_ROLE,
     ChannelPosition,
@@ -86,6 +86,7 @@ async def live_socket(ws: WebSocket) -> None:
     principal, event_id, role = granted.principal, granted.event.id, granted.role
 
     await ws.accept()
+    release_handshake(ws)
     accepted = time.perf_counter()
     joined_at = runtime.clock.now()  # the presence starts here and its last_seen too: never before its start
     conn = Connection(
@@ -103,9 +104,9 @@ async def live_socket(ws: WebSocket) -> None:
         channels=CHANNELS_BY_ROLE[role],
         last_seen=joined_at,
         direct=direct_writer(ws),
+        writer=runtime.writer,
     )
     attendee = principal.kind == "attendee"
-    writer = asyncio.create_task(runtime.writer(conn))
     try:
         if attendee:
             await runtime.attendance.open(
@@ -126,9 +127,7 @@ async def live_socket(ws: WebSocket) -> None:
         timed_out = conn.id in runtime.timed_out
         runtime.timed_out.discard(conn.id)
         await runtime.hub.detach(conn)
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
+        await conn.stop_writer()
         if attendee:
             # a connection that stopped answering ends at its last heartbeat, not at discovery
             end = conn.last_seen if timed_out and conn.last_seen else runtime.clock.now()
@@ -166,25 +165,55 @@ async def read_commands(runtime: LiveRuntime, conn: Connection) -> None:
         try:
             command = parse_command(raw)
         except ProtocolError as exc:
-            conn.send(error(exc.cid, exc.code, exc.message))
+            conn.reply(error(exc.cid, exc.code, exc.message))
             continue
         if command.type == "ping":
-            conn.send(encode_frame(ResultFrame(cid=command.cid)))
+            conn.reply(encode_frame(ResultFrame(cid=command.cid)))
             continue
         if command.type == "resume":
             await runtime.catch_up(conn, command.channels)
-            conn.send(encode_frame(ResultFrame(cid=command.cid)))
+            conn.reply(encode_frame(ResultFrame(cid=command.cid)))
             continue
         conn.answering = True  # its heartbeat answers wait unread meanwhile: not idle
         try:
             reply = await runtime.live.execute(conn.event_id, command, actor=conn.actor, actor_key=conn.actor_key)
         except Exception:  # never take the connection down with a server fault
             log.exception("command %s failed", command.type)
-            conn.send(error(command.cid, "internal", "the server could not apply this command; try again"))
+            conn.reply(error(command.cid, "internal", "the server could not apply this command; try again"))
             continue
         finally:
             conn.answered(runtime.clock.now())
-        conn.send(encode_frame(reply))
+        conn.reply(encode_frame(reply))
 
 
-routes = [WebSocketRoute("/ws/events/{slug}", live_socket)]
+LIVE_ROUTE = WebSocketRoute("/ws/events/{slug}", live_socket)
+routes = [LIVE_ROUTE]
+
+
+class LiveSockets:
+    """Outermost ASGI middleware: the live websocket goes straight to :func:`live_socket`.
+
+    Every layer between the server and the endpoint costs each socket for as long as it is open:
+    a coroutine frame per middleware, Starlette's exception-handling closures around ``send``, the
+    router's matching against every route. At 10,000 sockets that was about 5 KiB and a good part of
+    a join's CPU per socket, for layers that do nothing to a websocket (the security headers and the
+    same-origin rule are for HTTP; ``live_socket`` checks the Origin itself and handles its own
+    errors). So a websocket scope whose path is the live route's, matched by that very route, is
+    served here; any other (another websocket route, a path with a control character, which the
+    full stack refuses) goes through the full stack unchanged. Every websocket scope also keeps the
+    server's own ``send`` for :func:`~server.entrypoints.ws.wire.direct_writer`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SERVER_SEND_KEY] = send
+            path: str = scope["path"]
+            if path.isascii() and path.isprintable():
+                match, child_scope = LIVE_ROUTE.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope)
+                    await live_socket(WebSocket(scope, receive=receive, send=send))
+                    return
+        await self.app(scope, receive, send)

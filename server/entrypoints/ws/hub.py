@@ -271,7 +271,7 @@ class Hub:
 
     async def detach(self, conn: Connection) -> None:
         conn.state = ConnectionState.CLOSED
-        conn.wake.set()
+        conn.wake()
         if conn in self.connections:
             metrics.CONNECTIONS.dec()
         self.connections.discard(conn)
@@ -287,7 +287,7 @@ class Hub:
         """Tell ``conn`` to reload: its writer sends ``resync`` then a fresh snapshot."""
         conn.outbox.clear()
         conn.needs_snapshot = True
-        conn.wake.set()
+        conn.wake()
 
     def write_direct(self, conn: Connection, frame: bytes) -> bool:
         """``conn.write_now(frame)``, but a direct writer that raises (the server's internals are not

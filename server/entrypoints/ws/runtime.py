@@ -211,7 +211,7 @@ class LiveRuntime:
     async def send_snapshot(self, conn: Connection) -> None:
         conn.hold()
         text, positions = await self.snapshots.frame(conn, now=self.clock.now())
-        conn.send(text)
+        conn.reply(text)  # written directly when nothing waits before it: no writer task per join
         conn.go_live(positions)
 
     async def catch_up(self, conn: Connection, positions: ChannelPositions | None) -> None:
@@ -246,11 +246,10 @@ class LiveRuntime:
         await self.send_snapshot(conn)
 
     async def writer(self, conn: Connection) -> None:
-        """The only task that writes to ``conn``'s socket: drains its outbox in order."""
+        """The only task that writes to ``conn``'s socket through ASGI: drains its outbox in order,
+        then ends (``Connection.wake`` starts it again when a frame has to wait)."""
         try:
-            while conn.state is not ConnectionState.CLOSED:
-                await conn.wake.wait()
-                conn.wake.clear()
+            while conn.state is not ConnectionState.CLOSED and (conn.outbox or conn.needs_snapshot):
                 if conn.needs_snapshot:
                     conn.needs_snapshot = False
                     metrics.RESYNCS.labels(reason="server").inc()
@@ -260,11 +259,14 @@ class LiveRuntime:
                 conn.writing = True
                 try:
                     while conn.outbox:
-                        text = conn.outbox.popleft()
+                        text = conn.outbox.pop(0)
                         await conn.ws.send_text(text)
                         if text.startswith(HEARTBEAT_PREFIX):
                             conn.beat_written(self.clock.now())
                 finally:
                     conn.writing = False
         except Exception:  # the peer went away: the reader sees the disconnect and cleans up
+            conn.writer_stopped = True
             log.debug("writer of %s stopped", conn.id, exc_info=True)
+        finally:
+            conn.writer_task = None  # in the step that found the outbox empty: a later frame starts a new one

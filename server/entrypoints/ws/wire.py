@@ -30,7 +30,8 @@ from websockets.protocol import State
 from server.protocol import MAX_FRAME_BYTES
 
 SERVER_SEND_KEY = "parley.server_send"
-"""Where :class:`KeepServerSend` leaves the server's own ``send`` in a websocket scope."""
+"""Where the outermost middleware (``endpoint.LiveSockets`` in the app, :class:`KeepServerSend` in bare
+apps) leaves the server's own ``send`` in a websocket scope."""
 
 
 def uvicorn_websocket_options() -> dict[str, Any]:
@@ -39,6 +40,10 @@ def uvicorn_websocket_options() -> dict[str, Any]:
         "ws": "websockets-sansio",  # the one implementation wire.py writes to directly (uvicorn's default)
         "ws_per_message_deflate": False,  # on, it costs 2.5x CPU and 2.4x memory per socket, and frames differ
         "ws_max_size": MAX_FRAME_BYTES,  # a bigger client frame closes that connection with 1009
+        # Parley's own heartbeats and idle rule (``Connection.idle``) find dead peers: uvicorn's
+        # keepalive pings would add a timer, a ping and a pong per socket every 20 s on top
+        "ws_ping_interval": None,
+        "ws_ping_timeout": None,
     }
 
 
@@ -97,6 +102,19 @@ def direct_writer(ws: WebSocket) -> DirectWriter | None:
     if writer is None or getattr(protocol, "transport", None) is None:
         return None
     return writer(protocol)
+
+
+def release_handshake(ws: WebSocket) -> None:
+    """Let go of the handshake's parsed request and response, which uvicorn's protocol object keeps
+    for the life of an accepted socket and never reads again (a few KiB of header objects per
+    socket). Only for the implementation :func:`direct_writer` knows, once the socket is accepted."""
+    protocol = getattr(ws.scope.get(SERVER_SEND_KEY), "__self__", None)
+    if _writer_for(protocol) is not None and getattr(protocol, "handshake_complete", False):
+        request = getattr(protocol, "request", None)
+        if request is not None:  # websockets' parser keeps the request object itself: empty its headers
+            request.headers.clear()
+        protocol.request = None  # type: ignore[union-attr]
+        protocol.response = None  # type: ignore[union-attr]
 
 
 class KeepServerSend:
