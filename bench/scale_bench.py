@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -69,12 +70,13 @@ def _client_main(
     out: Any,
     stop: Any,
     ctl: Any = None,
+    slow: frozenset[int] = frozenset(),
 ) -> None:
     import uvloop
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 30000), hard))
-    uvloop.run(_clients(url, tokens, origin, inflight, start_at, out, stop, ctl))
+    uvloop.run(_clients(url, tokens, origin, inflight, start_at, out, stop, ctl, slow))
 
 
 async def _clients(
@@ -86,6 +88,7 @@ async def _clients(
     out: Any,
     stop: Any,
     ctl: Any = None,
+    slow: frozenset[int] = frozenset(),
 ) -> None:
     from bench.wsclient import Tally, connect
 
@@ -97,7 +100,7 @@ async def _clients(
         headers = {"Origin": origin}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        tasks.append(asyncio.create_task(connect(url, headers, tally, gate, index)))
+        tasks.append(asyncio.create_task(connect(url, headers, tally, gate, index, small_buffer=index in slow)))
     deadline = time.time() + JOIN_TIMEOUT_S
     while tally.joined < len(tokens) and time.time() < deadline:  # noqa: ASYNC110 - counters set by protocols
         await asyncio.sleep(0.05)
@@ -118,10 +121,10 @@ async def _clients(
             await asyncio.sleep(0.05)
         elif order[0] == "send":
             out.put(("answers", await _send_commands(tally, *order[1:])))
-        elif order[0] == "stop_reading":
+        elif order[0] in ("stop_reading", "resume_reading"):
             for index in order[1]:
                 if index in tally.clients:
-                    tally.clients[index].stop_reading()
+                    getattr(tally.clients[index], order[0])()
             out.put(("stopped", {}))
     ended_early = sum(1 for t in tasks if t.done())
     out.put(
@@ -193,6 +196,7 @@ class Crowd:
     urls: list[str] = field(default_factory=list)  # several servers: process i joins urls[i % len]
     workers: list[Any] = field(default_factory=list)
     start_at: float = 0.0
+    slow: frozenset[int] = frozenset()  # attendees that will stop reading: a small receive buffer
 
     def join(self) -> dict[str, Any]:
         ctx = multiprocessing.get_context("fork")
@@ -205,7 +209,17 @@ class Crowd:
         self.workers = [
             ctx.Process(
                 target=_client_main,
-                args=(urls[i % len(urls)], chunk, self.origin, per_proc, self.start_at, self.out, self.stop, ctl),
+                args=(
+                    urls[i % len(urls)],
+                    chunk,
+                    self.origin,
+                    per_proc,
+                    self.start_at,
+                    self.out,
+                    self.stop,
+                    ctl,
+                    frozenset(k // self.procs for k in self.slow if k % self.procs == i),
+                ),
                 daemon=True,
             )
             for i, (chunk, ctl) in enumerate(zip(chunks, self.ctls, strict=True))
@@ -244,10 +258,11 @@ class Crowd:
             not_sent += got["not_sent"]
         return {"answers": answers, "not_sent": not_sent}
 
-    def stop_reading(self, indices: list[int]) -> None:
-        """Attendees at ``indices`` stop reading their socket (and stay connected)."""
+    def stop_reading(self, indices: list[int], order: str = "stop_reading") -> None:
+        """Attendees at ``indices`` stop reading their socket (and stay connected), or with
+        ``order="resume_reading"`` read again."""
         for n in range(len(self.workers)):
-            self.ctls[n].put(("stop_reading", [i // self.procs for i in indices if i % self.procs == n]))
+            self.ctls[n].put((order, [i // self.procs for i in indices if i % self.procs == n]))
         for _ in self.workers:
             self._get("stopped", timeout=60)
 
@@ -283,7 +298,8 @@ class Crowd:
 def fanout(sent: dict[int, float], received: dict[int, list[float]], clients: int) -> dict[str, Any]:
     p50s, p99s, lasts, complete = [], [], [], 0
     for r, t0 in sent.items():
-        lat = sorted((t - t0) * 1000 for t in received.get(r, []))
+        # the first ``clients`` to receive it (slow readers that read again later come last)
+        lat = sorted((t - t0) * 1000 for t in received.get(r, []))[:clients]
         if len(lat) >= clients:
             complete += 1
         if not lat:
@@ -370,6 +386,7 @@ class Scenarios:
     vote_s: float = 60.0
     burst: int = 0  # questions approved by the moderator within one second
     slow_readers: float = 0.0  # share of attendees that stop reading before the slow rounds
+    flood: int = 0  # then this many notices at once: the slow sockets' outboxes reach their limit
     database: str = "sqlite"  # or "postgres": a fresh database at PARLEY_TEST_PG_* (127.0.0.1:5432)
     servers: int = 1  # 2: two `parley serve` on PostgreSQL and Redis, attendees split, moderator on the first
     redis_url: str = ""
@@ -467,7 +484,7 @@ def run_parley(
         urls = [f"ws://127.0.0.1:{port}/ws/events/idm-2022-1" for port in ports]
         url = urls[0]
         before, cpu = sum(rss_kib(s.pid) for s in servers), sum(cpu_s(s.pid) for s in servers)
-        crowd = Crowd(tokens, url, base, procs, inflight, urls=urls)
+        crowd = Crowd(tokens, url, base, procs, inflight, urls=urls, slow=frozenset(slow_readers(clients, plan)))
         result = crowd.join()
         result["servers"] = plan.servers
         result["database"] = plan.database
@@ -602,8 +619,15 @@ async def _scenarios(
                 out["votes"] = await _votes(mod, crowd, plan, clients)
             if plan.burst:
                 out["burst"] = await _burst(mod, crowd, plan.burst, clients, servers)
+                # its commands are applied in order: once a ping is answered, every approval was, and
+                # the next scenario does not start behind them
+                await mod.send({"type": "ping"})
+                await asyncio.sleep(3.0)
             if plan.slow_readers:
                 out["slow_readers"] = await _slow(mod, crowd, plan.slow_readers, rounds, clients, servers)
+                slow = out["slow_readers"].pop("slow_indices")
+                if plan.flood:
+                    out["slow_readers"]["flood"] = await _flood(url, token, origin, plan.flood, servers, crowd, slow)
         except Exception as exc:  # an overloaded server: say what stopped the scenarios, keep the rest
             out["scenarios_stopped"] = f"{type(exc).__name__}: {exc}"[:300]
         reader.cancel()
@@ -611,12 +635,13 @@ async def _scenarios(
 
 
 async def _votes(mod: Moderator, crowd: Crowd, plan: Scenarios, clients: int) -> dict[str, Any]:
-    """10 % of attendees ask (moderation off: published at once), then everyone votes for one
-    question, spread over ``vote_s``: every command answered, the totals the moderator hears exact."""
+    """10 % of attendees ask (moderation off: published at once), spread over ``vote_s``, then
+    everyone votes for one question, spread over ``vote_s`` too: every command answered, the totals
+    the moderator hears exact."""
     await mod.send({"type": "qa.set_moderation", "enabled": False})
     askers = max(1, clients // 10)
     asks = {i: {"type": "question.ask", "cid": f"a{i}", "text": f"Question {i} from the floor"} for i in range(askers)}
-    asked = await asyncio.to_thread(crowd.send, asks, min(10.0, plan.vote_s / 6))
+    asked = await asyncio.to_thread(crowd.send, asks, plan.vote_s)  # asking spread over the window too
     ids = sorted(data["question_id"] for _l, code, data in asked["answers"].values() if code == "ok")
     expected: dict[int, int] = {}
     votes: dict[int, dict[str, Any]] = {}
@@ -678,13 +703,19 @@ async def _burst(mod: Moderator, crowd: Crowd, burst: int, clients: int, servers
     }
 
 
+def slow_readers(clients: int, plan: Scenarios) -> list[int]:
+    """The attendees (indices) that stop reading in the slow-reader scenario."""
+    if plan.slow_readers <= 0:
+        return []
+    return list(range(0, clients, max(1, round(1 / plan.slow_readers))))
+
+
 async def _slow(
     mod: Moderator, crowd: Crowd, share: float, rounds: int, clients: int, servers: list[Any]
 ) -> dict[str, Any]:
     """A share of attendees stop reading; the moderator then sends the notice rounds again, each
     with 20 questions approved around it to add weight: the others' fan-out, the server's memory."""
-    step = max(1, round(1 / share))
-    slow = list(range(0, clients, step))
+    slow = slow_readers(clients, Scenarios(slow_readers=share))
     await asyncio.to_thread(crowd.stop_reading, slow)
     rss = [sum(rss_kib(s.pid) for s in servers)]
     sent: dict[int, float] = {}
@@ -698,10 +729,92 @@ async def _slow(
     rss.append(sum(rss_kib(s.pid) for s in servers))
     return {
         "slow_readers": len(slow),
+        "slow_indices": slow,
         "server_rss_growth_kib": max(rss) - rss[0],
         "server_rss_after_kib": rss[-1],
         "sent": sent,
         "reaching": clients - len(slow),
+    }
+
+
+FLOOD_PER_CONNECTION = 40
+"""Notices one moderator connection sends at once: the burst its flood guard allows (10 commands a
+second, bursts of 40), so a flood of N notices comes from N / 40 moderator connections."""
+
+
+def server_metric(base: str, name: str) -> float:
+    """The sum of the samples of ``name`` in the server's GET /metrics (every process on the machine)."""
+    import httpx
+
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+async def _flood(
+    url: str, token: str, origin: str, notices: int, servers: list[Any], crowd: Crowd, slow: list[int]
+) -> dict[str, Any]:
+    """While the slow readers still do not read: ``notices`` notices as fast as the server applies
+    them, more frames than the slow sockets' buffers hold, so their outboxes reach their limit
+    (``OUTBOX_LIMIT``) and are dropped; then the slow readers read again and are told to resync.
+    Measured: the longest outbox the server saw and its resyncs (GET /metrics), its memory before,
+    at its peak and after, every notice answered."""
+    import websockets
+
+    resynced = 'parley_ws_resyncs_total{reason="server"}'
+    resyncs = await asyncio.to_thread(server_metric, origin, resynced)
+    rss = [sum(rss_kib(s.pid) for s in servers)]
+    answered: set[str] = set()
+    sockets = []
+    for _ in range(-(-notices // FLOOD_PER_CONNECTION)):
+        sockets.append(
+            await websockets.connect(
+                url,
+                additional_headers={"Authorization": f"Bearer {token}"},
+                origin=origin,
+                max_size=2**26,
+                ping_interval=None,
+            )
+        )
+
+    async def drain(ws: Any, n: int) -> None:  # these connections read everything: they are not slow
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in ws:
+                message = json.loads(raw)
+                if message.get("type") == "heartbeat":
+                    await ws.send(json.dumps({"type": "ping", "cid": f"fp{n}"}))
+                elif message.get("type") in ("result", "error") and str(message.get("cid", "")).startswith("f-"):
+                    answered.add(message["cid"])
+
+    readers = [asyncio.create_task(drain(ws, n)) for n, ws in enumerate(sockets)]
+    await asyncio.sleep(1.0)  # their snapshots
+    t0 = time.time()
+    for n in range(notices):
+        ws = sockets[n // FLOOD_PER_CONNECTION]
+        await ws.send(json.dumps({"type": "notice.set", "cid": f"f-{n}", "text": f"flood {n} " + "z" * 260}))
+    deadline = time.time() + 180
+    longest = 0.0
+    while len(answered) < notices and time.time() < deadline:
+        await asyncio.sleep(0.5)
+        rss.append(sum(rss_kib(s.pid) for s in servers))
+        longest = max(longest, await asyncio.to_thread(server_metric, origin, "parley_ws_outbox_longest_frames"))
+    applied_s = time.time() - t0
+    await asyncio.sleep(3.0)
+    rss.append(sum(rss_kib(s.pid) for s in servers))
+    await asyncio.to_thread(crowd.stop_reading, slow, "resume_reading")
+    await asyncio.sleep(5.0)
+    for ws in sockets:
+        await ws.close()
+    for reader in readers:
+        reader.cancel()
+    return {
+        "notices": notices,
+        "answered": len(answered),
+        "applied_in_s": round(applied_s, 1),
+        "longest_outbox_frames": round(longest),
+        "resyncs_after_reading_again": round(await asyncio.to_thread(server_metric, origin, resynced) - resyncs),
+        "server_rss_before_kib": rss[0],
+        "server_rss_peak_kib": max(rss),
+        "server_rss_after_kib": rss[-1],
     }
 
 
@@ -824,6 +937,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vote-window", type=float, default=60.0, help="seconds the votes are spread over")
     parser.add_argument("--burst", type=int, default=0, help="questions the moderator approves within one second")
     parser.add_argument("--slow-readers", type=float, default=0.0, help="share of attendees that stop reading")
+    parser.add_argument(
+        "--flood", type=int, default=0, help="with --slow-readers: then this many notices at once (outbox limit)"
+    )
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--servers", type=int, choices=(1, 2), default=1, help="2: on PostgreSQL and Redis")
     parser.add_argument(
@@ -839,6 +955,7 @@ def main(argv: list[str] | None = None) -> int:
         vote_s=args.vote_window,
         burst=args.burst,
         slow_readers=args.slow_readers,
+        flood=args.flood,
         database=args.database,
         servers=args.servers,
         redis_url=args.redis,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
 import struct
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
+SMALL_RECEIVE_BUFFER = 8192
+INTERNET_SEGMENT = 1460
 HEARTBEAT = b'{"type":"heartbeat"'
 SNAPSHOT = b'{"type":"snapshot"'
 RESULT = b'{"type":"result","cid":"'
@@ -183,6 +186,10 @@ class LightClient(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.pause_reading()
 
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
     def _answer(self, payload: bytes, now: float) -> None:
         if payload.startswith(b'{"type":"result","cid":"hb"'):
             return
@@ -220,10 +227,19 @@ class LightClient(asyncio.Protocol):
 
 
 async def connect(
-    url: str, headers: dict[str, str], tally: Tally, gate: asyncio.Semaphore, index: int = -1
+    url: str,
+    headers: dict[str, str],
+    tally: Tally,
+    gate: asyncio.Semaphore,
+    index: int = -1,
+    *,
+    small_buffer: bool = False,
 ) -> int | None:
     """Join as a browser would, retrying a 1013 or a refused handshake after a random backoff;
-    returns the close code the server sent after the join (None: the connection just ended)."""
+    returns the close code the server sent after the join (None: the connection just ended).
+    ``small_buffer``: a receive buffer of a few KiB and Internet-sized segments from the start (a
+    phone on a poor link), so that once it stops reading the server's frames pile up in the server,
+    not in the kernel's buffers (over a megabyte per socket on loopback)."""
     loop = asyncio.get_running_loop()
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -233,8 +249,20 @@ async def connect(
         client: LightClient | None = None
         async with gate:  # a bounded number of handshakes in flight
             try:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                if small_buffer:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_RECEIVE_BUFFER)
+                    # an Internet-sized segment: on loopback (64 KiB segments) the server's kernel
+                    # sizes its send buffer from the segment size, over a megabyte per socket
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, INTERNET_SEGMENT)
+                sock.setblocking(False)
+                try:
+                    await loop.sock_connect(sock, (host, port))
+                except OSError:
+                    sock.close()
+                    raise
                 _, client = await loop.create_connection(
-                    lambda done=done, joined=joined: LightClient(url, headers, tally, done, joined), host, port
+                    lambda done=done, joined=joined: LightClient(url, headers, tally, done, joined), sock=sock
                 )
                 await asyncio.wait({done, joined}, return_when=asyncio.FIRST_COMPLETED)
             except OSError:

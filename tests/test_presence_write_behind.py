@@ -64,3 +64,54 @@ async def test_rows_wait_for_the_flush_and_come_out_as_direct_writes_would(parle
         assert attendance.rows_written == 4 and attendance.batches_written == 2
     finally:
         await engine.dispose()
+
+
+async def test_one_heartbeat_statement_leaves_silent_closing_and_other_servers_rows_alone(parley: Parley) -> None:
+    """``seen_now``: every open row of this server takes the beat in one statement, except a silent
+    socket's (its last frame), one being closed as idle, one whose close failed (the sweep closes it
+    at its last heartbeat), a closed row, and another server's rows."""
+    assert parley.cli("programme", "load", str(ROOT / "config/programmes/idm-2022-1.yaml")).returncode == 0
+    engine = make_async_engine(parley.settings())
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session, session.begin():
+            event_id = (await session.execute(select(Event.id))).scalar_one()
+            person = Registration(
+                event_id=event_id, name="p", email="p@example.org", category="member_state", join_nonce="n"
+            )
+            session.add(person)
+            await session.flush()
+            reg = person.id
+        here = AttendanceService(sessions, "here", stale_after=timedelta(seconds=75), write_behind=True)
+        there = AttendanceService(sessions, "there", stale_after=timedelta(seconds=75), write_behind=True)
+        for cid in ("answering", "silent", "idle", "failed", "closed", "waiting"):
+            await here.open(event_id=event_id, registration_id=reg, connection_id=cid, at=T0)
+        await there.open(event_id=event_id, registration_id=reg, connection_id="elsewhere", at=T0)
+        await there.flush()
+        await here.close("closed", at=T0 + timedelta(seconds=5))  # writes the others' rows too
+        await here.open(event_id=event_id, registration_id=reg, connection_id="waiting2", at=T0)  # not written yet
+
+        async def failing_close() -> None:
+            here._sessions = lambda: (_ for _ in ()).throw(OSError("database gone"))  # type: ignore[assignment, misc]
+            with pytest.raises(OSError):
+                await here.close("failed", at=T0 + timedelta(seconds=6))
+            here._sessions = sessions
+
+        await failing_close()
+        beat = T0 + timedelta(seconds=15)
+        await here.seen_now(beat, silent=[("silent", T0 + timedelta(seconds=3))], leave={"idle"})
+        await here.flush()
+        async with sessions() as session:
+            seen = dict((await session.execute(select(Presence.connection_id, Presence.last_seen_at))).all())
+        assert seen == {
+            "answering": beat,
+            "waiting": beat,
+            "waiting2": beat,  # written after the beat, with it
+            "silent": T0 + timedelta(seconds=3),
+            "idle": T0,
+            "failed": T0,
+            "closed": T0 + timedelta(seconds=5),
+            "elsewhere": T0,
+        }
+    finally:
+        await engine.dispose()

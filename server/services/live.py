@@ -76,12 +76,18 @@ from server.protocol import (
 )
 from server.protocol.frames import ErrorFrame, EventFrame, ResultFrame, SnapshotFrame
 from server.services import polls
+from server.services.ballots import BATCH_LIMIT, Ballot, apply_ballots
 
 log = logging.getLogger("parley.live")
 
 REPLAY_LIMIT = 1000
 
 Change = Callable[[LiveState, AsyncSession], Awaitable[tuple[LiveState, list[Emitted], dict[str, JsonValue] | None]]]
+
+
+def _retrieved(future: asyncio.Future[ResultFrame | ErrorFrame]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def topic(event_id: int, channel: Channel) -> str:
@@ -114,6 +120,11 @@ class LiveService:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._dirty_votes: defaultdict[int, set[int]] = defaultdict(set)
         self._dirty_polls: defaultdict[int, set[int]] = defaultdict(set)
+        self._ballots: defaultdict[int, list[tuple[Ballot, asyncio.Future[ResultFrame | ErrorFrame]]]] = defaultdict(
+            list
+        )
+        self._ballot_writers: dict[int, asyncio.Task[None]] = {}
+        self.vote_batches = 0  # transactions that wrote votes (each one or many)
         self._decoded: dict[int, tuple[tuple[str, int, int, int], LiveState]] = {}
         """The last state decoded per event, by (epoch, public seq, staff seq, format): a stored state
         changes only with an event, so the commands that emit none (votes, refusals) and the reads
@@ -245,12 +256,12 @@ class LiveService:
     async def execute(
         self, event_id: int, command: StateCommand, *, actor: Actor, actor_key: str
     ) -> ResultFrame | ErrorFrame:
-        vote_changed = False
+        if isinstance(command, QuestionVoteCommand | PollVoteCommand):
+            return await self._vote(event_id, Ballot(command, actor, actor_key))
 
         async def change(
             state: LiveState, session: AsyncSession
         ) -> tuple[LiveState, list[Emitted], dict[str, JsonValue] | None]:
-            nonlocal vote_changed
             rehearsal = False
             if isinstance(command, SegmentOpenCommand):  # only opening a segment depends on it
                 rehearsal = bool(await session.scalar(select(EventRow.is_rehearsal).where(EventRow.id == event_id)))
@@ -276,25 +287,59 @@ class LiveService:
                 category_order=category_order,
                 statement_policy=policy,
             )
-            if isinstance(command, QuestionVoteCommand):
-                vote_changed = await self._set_vote(session, event_id, command.question_id, actor_key, command.up)
-                return new_state, emitted, {"question_id": command.question_id, "up": command.up}
-            if isinstance(command, PollVoteCommand):
-                vote_changed = await polls.set_ballot(
-                    session, event_id, command.poll_id, actor_key, command.option_ids, now=self._clock.now()
-                )
-                return new_state, emitted, {"poll_id": command.poll_id}  # never the choice: a stored answer
             return new_state, [*exact, *emitted], result_data(emitted)
 
         try:
             data = await self._change(event_id, change, actor_key=actor_key, cid=command.cid)
         except CommandRejected as exc:
             return ErrorFrame(cid=command.cid, code=exc.code, message=exc.message)
-        if vote_changed and isinstance(command, QuestionVoteCommand):
-            self._dirty_votes[event_id].add(command.question_id)
-        if vote_changed and isinstance(command, PollVoteCommand):
-            self._dirty_polls[event_id].add(command.poll_id)
         return ResultFrame(cid=command.cid, data=data)
+
+    # --- votes, in batches (services/ballots.py) ----------------------------------------------------
+
+    async def _vote(self, event_id: int, ballot: Ballot) -> ResultFrame | ErrorFrame:
+        """Queue ``ballot`` for the next batch of its event and wait for its answer (after commit)."""
+        answer: asyncio.Future[ResultFrame | ErrorFrame] = asyncio.get_running_loop().create_future()
+        answer.add_done_callback(_retrieved)  # a voter gone before its batch failed: no "never retrieved"
+        self._ballots[event_id].append((ballot, answer))
+        if event_id not in self._ballot_writers:
+            self._ballot_writers[event_id] = asyncio.create_task(
+                self._write_ballots(event_id), name=f"ballots-{event_id}"
+            )
+        return await asyncio.shield(answer)  # a voter that leaves does not cancel the others' batch
+
+    async def _write_ballots(self, event_id: int) -> None:
+        """Write the event's waiting votes, a batch per transaction, until none wait: votes that
+        arrive during a write form the next batch (group commit, no timer)."""
+        try:
+            while queue := self._ballots[event_id]:
+                batch, self._ballots[event_id] = queue[:BATCH_LIMIT], queue[BATCH_LIMIT:]
+                try:
+                    replies = await self._apply_ballots(event_id, [ballot for ballot, _ in batch])
+                except Exception as exc:  # the batch is rolled back: each voter is told, none half-applied
+                    for _, answer in batch:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                for (_, answer), reply in zip(batch, replies, strict=True):
+                    if not answer.done():
+                        answer.set_result(reply)
+        finally:
+            del self._ballot_writers[event_id]
+            if self._ballots.get(event_id):  # cancelled with votes waiting: they must not hang
+                for _, answer in self._ballots.pop(event_id):
+                    answer.cancel()
+
+    async def _apply_ballots(self, event_id: int, batch: list[Ballot]) -> list[ResultFrame | ErrorFrame]:
+        async with self._locks[event_id]:
+            async with self._sessions() as session, session.begin():
+                row = await self._locked_row(session, event_id)
+                state = self._decode(event_id, row)
+                outcome = await apply_ballots(session, event_id, state, batch, now=self._clock.now())
+            self.vote_batches += 1
+        self._dirty_votes[event_id].update(outcome.questions)
+        self._dirty_polls[event_id].update(outcome.polls)
+        return outcome.replies
 
     async def _exact_tally(
         self, session: AsyncSession, event_id: int, state: LiveState, poll_id: int
@@ -316,16 +361,6 @@ class LiveService:
             return new_state, emitted, None
 
         await self._change(event_id, change)
-
-    async def _set_vote(self, session: AsyncSession, event_id: int, question_id: int, voter: str, up: bool) -> bool:
-        existing = await session.get(QuestionVote, (event_id, question_id, voter))
-        if up and existing is None:
-            session.add(QuestionVote(event_id=event_id, question_id=question_id, voter=voter, at=self._clock.now()))
-            return True
-        if not up and existing is not None:
-            await session.delete(existing)
-            return True
-        return False
 
     @staticmethod
     async def _count_votes(session: AsyncSession, event_id: int, ids: set[int]) -> dict[int, int]:

@@ -1,7 +1,7 @@
 """Poll ballots: one row per (poll, attendee) in ``poll_ballots``, and the tallies counted from them.
 
-The live service calls these inside its one write path (``LiveService._change``), under the
-event's lock: a ballot is written in the same transaction that checked it against the live state
+Ballots are written in batches (``services/ballots.py``), under the event's lock and its live
+state row: a ballot is written in the same transaction that checked it against the live state
 (``core.decide`` on ``poll.vote``), so no ballot lands in a poll closed in between. The tallies
 are then published coalesced, like Q&A vote totals, and exactly before a poll closes or its
 results are published (``LiveService.execute``).
@@ -14,8 +14,7 @@ counts them by category without names (``reports.poll_tables``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,22 +30,6 @@ def voter_ref(voter: str) -> str | None:
     if kind != "a" or not number.isdigit():
         return None
     return person_ref("attendee", int(number))
-
-
-async def set_ballot(
-    session: AsyncSession, event_id: int, poll_id: int, voter: str, option_ids: Sequence[int], *, now: datetime
-) -> bool:
-    """Record ``voter``'s ballot, replacing their previous one; True when it changed anything."""
-    chosen = sorted(set(option_ids))
-    existing = await session.get(PollBallot, (event_id, poll_id, voter))
-    if existing is None:
-        session.add(PollBallot(event_id=event_id, poll_id=poll_id, voter=voter, option_ids=chosen, at=now))
-        return True
-    if sorted(existing.option_ids) == chosen:
-        return False
-    existing.option_ids = chosen
-    existing.at = now
-    return True
 
 
 async def ballots_of(session: AsyncSession, event_id: int, voter: str) -> dict[int, list[int]]:

@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 from server.adapters import metrics
@@ -41,8 +42,21 @@ RESTART_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 """Pause before each further restart of a failing feed (the last repeats); a feed that ran for
 ``HEALTHY_AFTER_S`` starts again from the first."""
 HEALTHY_AFTER_S = 30.0
+COALESCE_MAX = 64
+"""The most frames the fan-out writes to a socket at once (those that arrived while it was busy)."""
+FANOUT_REST_SHARE = 0.5
+FANOUT_REST_AFTER_S = 0.02
+"""After a delivery that took longer than ``FANOUT_REST_AFTER_S`` (thousands of sockets), the feed
+rests for this share of that time before the next: the commands behind it (50 approvals in a
+second) get the loop meanwhile, and the frames they publish go out together in the next write.
+Without it every event of a burst was a separate write to every socket, and the burst queued."""
 SLOW_READ_WARNING_EVERY_S = 300.0
 """A heartbeat that could not read the committed positions in time says so at most this often."""
+BEAT_SLICE_SOCKETS = 500
+BEAT_SLICES_MAX = 20
+"""A beat to many sockets goes out in slices of about this many sockets, spread over part of the
+heartbeat period: every client answers its heartbeat at once, and 10,000 answers arriving together
+kept the event loop busy for most of a second, delaying any command or fan-out behind them."""
 
 
 def seq_of(text: str) -> int:
@@ -129,7 +143,25 @@ class Feed:
                     for conn in list(self.connections):
                         self.hub.resync(conn)
                     continue
-                await self.receive(item)
+                texts = [item]
+                # what else has arrived meanwhile goes out with it: during a burst (50 approvals in a
+                # second) each socket gets one write of several frames instead of one write per frame
+                while len(subscription.inbox) and len(texts) < COALESCE_MAX:
+                    more = await subscription.get()  # queued: returns at once
+                    if isinstance(more, BusReset):
+                        await self.receive_many(texts)
+                        texts = []
+                        log.warning("bus reset on %s (%s): resyncing its sockets", subscription.topic, more.reason)
+                        await self._sync_position()
+                        self.early.clear()
+                        self._resync_all()
+                        break
+                    texts.append(more)
+                began = time.perf_counter()
+                await self.receive_many(texts)
+                took = time.perf_counter() - began
+                if took > FANOUT_REST_AFTER_S:
+                    await asyncio.sleep(took * FANOUT_REST_SHARE)
 
     async def _sync_position(self) -> None:
         position = await self.hub.live.position(self.event_id)
@@ -174,37 +206,53 @@ class Feed:
             self.hub.resync(conn)
 
     async def receive(self, text: str) -> None:
-        head = json.loads(text)
-        seq, epoch = int(head["seq"]), str(head["epoch"])
-        if epoch != self.epoch:
-            self.epoch, self.last_seq = epoch, seq - 1  # first event of this state: start from it
-            self.early.clear()
-        if seq <= self.last_seq:
-            return
-        if seq > self.last_seq + 1:
-            self.early[seq] = text
-            if self._gap_task is None or self._gap_task.done():
-                self._gap_task = asyncio.create_task(self._fill_gap())
-            return
-        await self._deliver(seq, text)
-        while self.last_seq + 1 in self.early:
-            await self._deliver(self.last_seq + 1, self.early.pop(self.last_seq + 1))
+        await self.receive_many([text])
 
-    async def _deliver(self, seq: int, text: str) -> None:
-        """One plain loop, the same bytes for all: the frame is built once and written straight to
-        every socket that can take it now (no await), queued for its writer otherwise."""
+    async def receive_many(self, texts: list[str]) -> None:
+        """Frames from the bus, in the order received: the next ones in ``seq`` order go out
+        together (``_deliver``), early ones wait for the gap to fill."""
+        ready: list[tuple[int, str]] = []
+        for text in texts:
+            head = json.loads(text)
+            seq, epoch = int(head["seq"]), str(head["epoch"])
+            if epoch != self.epoch:
+                self._deliver(ready)  # the old state's frames first
+                ready = []
+                self.epoch, self.last_seq = epoch, seq - 1  # first event of this state: start from it
+                self.early.clear()
+            last = ready[-1][0] if ready else self.last_seq
+            if seq <= last:
+                continue
+            if seq > last + 1:
+                self.early[seq] = text
+                continue
+            ready.append((seq, text))
+            while ready[-1][0] + 1 in self.early:
+                ready.append((ready[-1][0] + 1, self.early.pop(ready[-1][0] + 1)))
+        self._deliver(ready)
+        if self.early and (self._gap_task is None or self._gap_task.done()):
+            self._gap_task = asyncio.create_task(self._fill_gap())
+
+    def _deliver(self, ready: list[tuple[int, str]]) -> None:
+        """One plain loop, the same bytes for all: the frames (consecutive seqs) are framed once and
+        written straight to every socket that can take them now, in one write (no await), queued
+        for its writer otherwise."""
+        if not ready:
+            return
         began = time.perf_counter()
-        frame = text_frame(text)
-        self.last_seq = seq
+        first, last = ready[0][0], ready[-1][0]
+        frame = b"".join(text_frame(text) for _, text in ready)
+        self.last_seq = last
         conns = list(self.connections)
         for conn in conns:
-            if conn.cursor.get(self.channel, 0) == seq - 1 and self.hub.write_direct(conn, frame):
-                conn.cursor[self.channel] = seq
+            if conn.cursor.get(self.channel, 0) == first - 1 and self.hub.write_direct(conn, frame):
+                conn.cursor[self.channel] = last
                 self.hub.direct_writes += 1
             else:
-                conn.offer(self.channel, seq, text)
+                for seq, text in ready:
+                    conn.offer(self.channel, seq, text)
                 self.hub.queued_writes += 1
-        metrics.observe_fanout(len(conns), time.perf_counter() - began)
+        metrics.observe_fanout(len(conns) * len(ready), time.perf_counter() - began)
 
     async def _fill_gap(self) -> None:
         await asyncio.sleep(GAP_WAIT_S)
@@ -338,9 +386,13 @@ class Hub:
                     self.slow_heartbeat_reads,
                 )
                 self._slow_said_at = now_s
+        return self._frames_now(now)
+
+    def _frames_now(self, now: datetime) -> dict[tuple[int, bool], str]:
+        """The heartbeats from the last committed positions read and the feeds' positions now."""
         read = {event_id: self._committed[event_id] for event_id, _ in self.feeds if event_id in self._committed}
-        # no await from here on: an event committed after the read and delivered meanwhile is
-        # counted, so a heartbeat never reports less than its sockets already have
+        # no await from here until written: an event committed after the read and delivered
+        # meanwhile is counted, so a heartbeat never reports less than its sockets already have
         frames: dict[tuple[int, bool], str] = {}
         for event_id, (state, position) in read.items():
             seqs = {channel: position.seq(channel) for channel in CHANNELS}
@@ -385,10 +437,30 @@ class Hub:
             )
             await feed.catch_up()
 
-    async def beat(self, now: datetime, *, deadline_s: float | None = None) -> None:
+    async def beat(
+        self,
+        now: datetime,
+        *,
+        deadline_s: float | None = None,
+        spread_s: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """One heartbeat to every live socket. With ``spread_s``, many sockets get theirs in slices
+        (``BEAT_SLICE_SOCKETS``) spread over that time, each slice's frames built when it goes out
+        (its ``seqs`` and ``server_time`` current), so their answers do not all arrive at once."""
         frames = await self.heartbeat_frames(now, deadline_s=deadline_s)
+        conns = [c for c in self.connections if c.state is ConnectionState.LIVE]
+        slices = max(1, min(BEAT_SLICES_MAX, len(conns) // BEAT_SLICE_SOCKETS)) if spread_s > 0 else 1
+        for k in range(slices):
+            if k:
+                await asyncio.sleep(spread_s / slices)
+                now = clock() if clock is not None else now
+                frames = self._frames_now(now)
+            self._write_beat(conns[k::slices], frames, now)
+
+    def _write_beat(self, conns: list[Connection], frames: dict[tuple[int, bool], str], now: datetime) -> None:
         encoded = {key: text_frame(text) for key, text in frames.items()}
-        for conn in self.connections:
+        for conn in conns:
             if conn.state is ConnectionState.LIVE:
                 key = (conn.event_id, "staff" in conn.channels)
                 text = frames.get(key)

@@ -7,12 +7,13 @@ presence counts, and the sweep that closes intervals a crashed process left open
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +39,14 @@ CLOSE_IDLE = 4408
 JOB_SHARE = 0.1
 """The most of the process's time a job whose work grows with the sockets may take (it rests in
 between): at 10,000 sockets the presence counts and the session checks would take most of it."""
+PEAK_READ_S = 30.0
+"""How often the presence counts read every presence row of the day for the day's peak; between
+two reads the peak is the last one read or the online count, whichever is higher."""
+VOTES_SOCKETS_PER_BEAT = 2000
+VOTES_MAX_S = 1.0
+"""Coalesced vote totals go out every ``votes_s`` to a room of up to ``VOTES_SOCKETS_PER_BEAT``
+sockets, and proportionally less often in a larger one (at most every ``VOTES_MAX_S``): each
+totals event is a frame to every socket, 10,000 writes at 10,000 attendees."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,9 @@ class LiveRuntime:
         self.timed_out: set[str] = set()
         self.counted_events: set[int] = set()
         self._last_counts: dict[int, tuple[int, int, dict[str, int]]] = {}
+        self._peaks: dict[int, tuple[datetime, int]] = {}  # event -> (its day's start, the peak known)
+        self._peak_read_at: dict[int, float] = {}  # event -> when its rows were last read (monotonic)
+        self._votes_flushed_at = 0.0
         self.jobs: dict[str, PeriodicJob] = {}
         self.idle_closes = 0
 
@@ -115,7 +127,7 @@ class LiveRuntime:
             ("last_seen", self.timing.heartbeat_s, self._record_seen, 1.0),
             ("presence", self.timing.presence_flush_s, self.attendance.flush, 1.0),
             ("revalidate", self.timing.revalidate_s, self._revalidate, JOB_SHARE),
-            ("votes", self.timing.votes_s, self.live.flush_votes, 1.0),
+            ("votes", self.timing.votes_s, self._flush_votes, 1.0),
             ("counts", self.timing.counts_s, self._counts, JOB_SHARE),
             ("sweep", self.timing.sweep_s, self._sweep, JOB_SHARE),
         ):
@@ -158,7 +170,10 @@ class LiveRuntime:
         """Beat, then close the sockets silent for the idle timeout after a heartbeat actually
         reached them (``Connection.idle``): a beat that could not go out closes nobody."""
         now = self.clock.now()
-        await self.hub.beat(now, deadline_s=self.timing.heartbeat_read_s)
+        # spread over half the period, so the beat (and the idle check after it) ends well before the next
+        await self.hub.beat(
+            now, deadline_s=self.timing.heartbeat_read_s, spread_s=self.timing.heartbeat_s / 2, clock=self.clock.now
+        )
         metrics.observe_outboxes(len(c.outbox) for c in self.hub.connections)
         now = self.clock.now()
         stale = [c for c in self.hub.connections if c.idle(now, self.timing.idle_after_s)]
@@ -171,14 +186,26 @@ class LiveRuntime:
 
     async def _record_seen(self) -> None:
         """Batched ``last_seen_at`` of every attendee's presence: its own job, so a slow write never
-        delays a heartbeat."""
+        delays a heartbeat. One statement for all the sockets that answered every heartbeat written
+        to them, one row each for the few that did not (their last frame)."""
         now = self.clock.now()
-        seen = [
+        silent = [
             (c.id, at)
             for c in self.hub.connections
-            if c.principal.kind == "attendee" and c.id not in self.timed_out and (at := c.alive_at(now)) is not None
+            if c.principal.kind == "attendee"
+            and c.id not in self.timed_out
+            and (at := c.alive_at(now)) is not None
+            and at != now
         ]
-        await self.attendance.seen(seen)
+        await self.attendance.seen_now(now, silent=silent, leave=self.timed_out)
+
+    async def _flush_votes(self) -> None:
+        loop = asyncio.get_running_loop()
+        every = min(VOTES_MAX_S, self.timing.votes_s * len(self.hub.connections) / VOTES_SOCKETS_PER_BEAT)
+        if loop.time() - self._votes_flushed_at < every:
+            return  # a large room: fewer totals events, each still carrying every change since the last
+        self._votes_flushed_at = loop.time()
+        await self.live.flush_votes()
 
     async def _revalidate(self) -> None:
         by_event: defaultdict[int, list[Connection]] = defaultdict(list)
@@ -196,7 +223,14 @@ class LiveRuntime:
         for conn in self.hub.connections:
             self.counted_events.add(conn.event_id)
         for event_id in list(self.counted_events):
-            counts = await self.attendance.counts(event_id, now=self.clock.now())
+            now, read_at = self.clock.now(), asyncio.get_running_loop().time()
+            full = read_at - self._peak_read_at.get(event_id, -PEAK_READ_S) >= PEAK_READ_S
+            counts = await self.attendance.counts(
+                event_id, now=now, peak_known=None if full else self._peaks.get(event_id)
+            )
+            if full:
+                self._peak_read_at[event_id] = read_at
+            self._peaks[event_id] = (self.attendance.day_start(event_id, now), counts[1])
             if self._last_counts.get(event_id) == counts:
                 continue  # unchanged since this process last recorded them: no lock, no write
             online, peak, by_category = counts
