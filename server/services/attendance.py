@@ -60,7 +60,6 @@ class AttendanceService:
         self.stale_after = stale_after
         self.write_behind = write_behind
         self._pending: dict[str, dict[str, object]] = {}  # connection id -> its row, not written yet
-        self._writing: dict[str, dict[str, object]] = {}  # the rows of the flush in progress
         self._flush_lock = asyncio.Lock()
         self._closing: set[str] = set()  # connections whose row is being closed, or failed to be
         self._closes: dict[str, datetime] = {}  # connection id -> its end, not written yet
@@ -94,7 +93,7 @@ class AttendanceService:
         async with self._flush_lock:
             if not self._pending and not self._closes:
                 return
-            rows = self._writing = self._pending
+            rows = self._pending
             closes = self._closes
             self._pending, self._closes = {}, {}
             try:
@@ -109,8 +108,6 @@ class AttendanceService:
                 self._pending = {**rows, **self._pending}
                 self._closes = {**closes, **self._closes}
                 raise
-            finally:
-                self._writing = {}
             self._closing -= closes.keys()
             self.rows_written += len(rows)
             self.rows_closed += len(closes)
