@@ -13,7 +13,7 @@ from server.cli.errors import EXIT_USAGE, fail
 from server.cli.settings import load_settings
 
 EXIT_CHECKS_FAILED = 1
-DEFAULT_MAIL_RATE = 20.0  # the embedded worker sends a burst of 300 at about 25 a second here, 5,000 at about 60
+DEFAULT_MAIL_RATE = 50.0  # reminders go out in batches: `python -m bench mail` sends 82-172 a second here
 
 
 class Instant(click.ParamType):  # type: ignore[type-arg]

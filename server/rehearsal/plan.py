@@ -139,7 +139,7 @@ def plan_timeline(
     first_reminder: timedelta,
     start: datetime | None = None,
     bursts: list[Burst] = (),  # type: ignore[assignment]
-    mail_rate: float = 20.0,
+    mail_rate: float = 50.0,
     first_joins: dict[str, datetime] | None = None,
 ) -> Timeline:
     """Windows for ``mornings`` (in order): the first reminders, then each morning, slowed down

@@ -54,7 +54,7 @@ class Options:
     servers: int
     startup_s: float
     out: Path | None
-    mail_rate: float = 20.0
+    mail_rate: float = 50.0
 
 
 def _played(timeline: Any) -> Callable[[datetime], bool]:
