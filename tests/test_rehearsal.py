@@ -1,5 +1,6 @@
-"""`parley rehearse`: the scaled clock every process shares, the plan, the checks, and one small
-rehearsal end to end on the embedded default (60 attendees, one morning)."""
+"""`parley rehearse`: the scaled clock every process shares, the plan, the checks (reports, polls,
+the whole event, XLSX), and one small rehearsal end to end on the embedded default (60 attendees,
+one morning)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from config.settings import Settings
 from server.adapters.clock import ScaledClock, clock_for
 from server.entrypoints.ws.runtime import Timing
-from server.rehearsal import checks
+from server.rehearsal import checks, formats, polls
 from server.rehearsal.actors import Interval, Truth
 from server.rehearsal.plan import Burst, MorningPlan, SegmentPlan, plan_people, plan_timeline
 from tests.fixtures.parley import run_parley
@@ -107,6 +108,33 @@ def test_the_timeline_plays_every_reminder_and_slows_down_where_a_burst_goes_out
     assert clock.real_at(mornings[1].starts_at) > clock.real_at(mornings[0].ends_at)
     later = plan_timeline(mornings, speed=120, first_reminder=timedelta(hours=24), start=T0 - timedelta(hours=20))
     assert later.starts_at == T0 - timedelta(hours=20) and not later.played(T0 - timedelta(hours=24))
+
+
+def test_before_a_morning_the_timeline_jumps_from_the_moderators_reminder_to_the_first_joins() -> None:
+    mornings = [_morning(0), _morning(1)]
+    bursts = [
+        Burst(m.starts_at - timedelta(minutes=minutes), count)
+        for m in mornings
+        for minutes, count in ((1440, 300), (45, 1), (15, 300))
+    ]
+    joins = {mornings[0].day: T0 - timedelta(minutes=6), mornings[1].day: T0 + timedelta(days=1, minutes=-20)}
+    timeline = plan_timeline(
+        mornings, speed=120, first_reminder=timedelta(hours=24), bursts=bursts, mail_rate=50, first_joins=joins
+    )
+    assert all(timeline.played(b.due) for b in bursts)  # every reminder is still checked in time
+    first_morning = [w for w in timeline.windows if w.starts_at.date() == T0.date()]
+    assert [w.morning is not None for w in first_morning] == [False, True]
+    lead, main = first_morning
+    assert lead.starts_at == T0 - timedelta(minutes=50) and lead.ends_at < T0 - timedelta(minutes=35)
+    assert main.starts_at == T0 - timedelta(minutes=16)  # just before the 15-minute burst
+    assert not timeline.played(T0 - timedelta(minutes=25))  # nothing is due then: jumped over
+    second = next(w for w in timeline.windows if w.morning is mornings[1])
+    assert second.starts_at == T0 + timedelta(days=1, minutes=-22)  # an early join opens it earlier
+    no_joins = plan_timeline(mornings, speed=120, first_reminder=timedelta(hours=24), bursts=bursts, mail_rate=50)
+    assert next(w for w in no_joins.windows if w.morning is mornings[1]).starts_at == T0 + timedelta(
+        days=1, minutes=-16
+    )
+    ScaledClock(T0, timeline.pieces(), 120)  # still a clock that never goes back
 
 
 def test_the_same_seed_plans_the_same_people_with_a_realistic_mix() -> None:
@@ -207,9 +235,142 @@ def test_a_small_rehearsal_runs_green_end_to_end_on_the_embedded_default(tmp_pat
     assert done.returncode == 0, done.stderr[-4000:]
     assert summary["passed"] and "every check held" in done.stderr
     names = {check["name"] for check in summary["checks"]}
-    assert {"clients", "reminders"} <= names and any(name.startswith("report ") for name in names)
+    day = next(name.removeprefix("report ") for name in names if name.startswith("report 20"))
+    assert names == {"clients", "reminders", f"report {day}", "report event", f"xlsx {day}", "xlsx event"}
+    morning = summary["figures"]["report_figures"][day]
+    assert morning["polls"] == 2 and morning["poll_ballots"] > 30  # one poll per panel, most answer
+    assert summary["figures"]["report_figures"]["event"]["unique_attendees"] == morning["attendees_present"]
     figures = summary["figures"]
     assert figures["reminders_delivered"] == figures["reminders_due"] > 120  # 24 h and 15 min before, to 60
     assert figures["errors"] == 0 and figures["events"] > 20 and figures["fanout_samples"] > 0
     assert "/moderate/" in done.stderr and "/organise/" in done.stderr  # what a person can watch live
     assert "<svg" in (out / "summary.html").read_text()
+
+
+def _poll_truth() -> polls.PollTruth:
+    truth = polls.PollTruth()
+    truth.polls[1] = polls.PollPlan(
+        1, 1, "Anonymous?", True, "single", (1, 2), opened=True, closed=True, published=True
+    )
+    truth.polls[2] = polls.PollPlan(2, 1, "Named?", False, "multiple", (1, 2), opened=True, closed=True, published=True)
+    truth.ballots[1] = {10: (1,), 11: (1,), 12: (2,), 13: (2,), 14: (1,), 20: (2,)}
+    truth.ballots[2] = {10: (1, 2), 20: (2,)}
+    return truth
+
+
+def _poll_tables(truth: polls.PollTruth, categories: dict[int, str]) -> dict[str, list[dict[str, str]]]:
+    """The poll tables as the report writes them for ``truth`` (built here from the docs' rule)."""
+    tables: dict[str, list[dict[str, str]]] = {"polls": [], "poll_categories": [], "poll_ballots": []}
+    for poll_id, plan in truth.polls.items():
+        ballots = truth.ballots[poll_id]
+        for option in plan.option_ids:
+            votes = sum(1 for b in ballots.values() if option in b)
+            tables["polls"].append(
+                {
+                    "poll_id": str(poll_id), "option_id": str(option), "ballots": str(len(ballots)),
+                    "votes": str(votes), "choice": plan.choice, "results": "published",
+                    "ballot": "anonymous" if plan.anonymous else "named",
+                }
+            )  # fmt: skip
+        groups: dict[str, list[polls.Ballot]] = {}
+        for who, ballot in ballots.items():
+            groups.setdefault(categories[who], []).append(ballot)
+        for label, group in polls.category_groups(groups, anonymous=plan.anonymous).items():
+            for option in plan.option_ids:
+                votes = sum(1 for b in group if option in b)
+                tables["poll_categories"].append(
+                    {"poll_id": str(poll_id), "category": label, "option_id": str(option),
+                     "ballots": str(len(group)), "votes": str(votes)}
+                )  # fmt: skip
+        if not plan.anonymous:
+            tables["poll_ballots"] += [
+                {"poll_id": str(poll_id), "registration_id": str(who), "option_ids": " ".join(map(str, ballot))}
+                for who, ballot in ballots.items()
+            ]
+    return tables
+
+
+def test_an_anonymous_polls_small_categories_are_pooled_until_nobody_can_be_singled_out() -> None:
+    ballots: dict[str, list[polls.Ballot]] = {"member_state": [(1,)] * 4, "media": [(2,)], "academia": [(1,)] * 3}
+    assert polls.category_groups(ballots, anonymous=True) == {
+        "member_state": [(1,)] * 4,
+        "(other categories: academia, media)": [(2,), (1,), (1,), (1,)],  # one media ballot alone would show
+    }
+    assert set(polls.category_groups(ballots, anonymous=False)) == {"member_state", "media", "academia"}
+    assert list(polls.category_groups({"media": [(1,)], "un_system": [(2,)]}, anonymous=True)) == [
+        "(all categories: media, un_system)"
+    ]
+
+
+def test_the_poll_check_holds_on_the_truth_and_fails_on_a_wrong_count_or_a_listed_anonymous_ballot() -> None:
+    truth = _poll_truth()
+    categories = {10: "member_state", 11: "member_state", 12: "member_state", 13: "media", 14: "academia", 20: "media"}
+    morning = _morning()
+
+    def run(tables: dict[str, list[dict[str, str]]]) -> checks.Check:
+        check = checks.Check("report")
+        polls.check_polls(check, morning, tables, truth, categories)
+        return check
+
+    held = run(_poll_tables(truth, categories))
+    assert held.passed, held.failures
+    wrong = _poll_tables(truth, categories)
+    wrong["polls"][0]["votes"] = "4"
+    assert not run(wrong).passed
+    leaked = _poll_tables(truth, categories)
+    leaked["poll_ballots"].append({"poll_id": "1", "registration_id": "10", "option_ids": "1"})
+    assert "anonymous" in run(leaked).failures[0]
+    unpooled = _poll_tables(truth, categories)
+    unpooled["poll_categories"] = [r for r in unpooled["poll_categories"] if r["poll_id"] == "2"] + [
+        {"poll_id": "1", "category": c, "option_id": "1", "ballots": "1", "votes": "1"} for c in ("media", "academia")
+    ]
+    assert "by category" in run(unpooled).failures[0]
+
+
+def test_the_xlsx_check_compares_every_cell_with_the_csv() -> None:
+    def local(hour: int, minute: int, second: int = 0) -> datetime:  # a date cell as openpyxl reads it: naive
+        return datetime(2031, 3, 3, hour, minute, second, tzinfo=UTC).replace(tzinfo=None)
+
+    tables = {
+        "summary": [{"key": "joined", "label": "Joined", "value": "2"}],
+        "attendees": [
+            {"registration_id": "1", "first_join_local": "2031-03-03T08:58:00-05:00", "minutes_present": "60.0"},
+            {"registration_id": "2", "first_join_local": "2031-03-03T09:01:30-05:00", "minutes_present": "12.5"},
+        ],
+    }
+    workbook = {
+        "summary": [("IDM",), ("2031-03-03",), (None,), ("Joined", 2)],
+        "attendees": [
+            ("Registration", "First join (local)", "Minutes present"),
+            (1, local(8, 58), 60.0),
+            (2, local(9, 1, 30), 12.5),
+        ],
+    }
+    assert formats.check_xlsx("2031-03-03", tables, workbook).passed
+    workbook["attendees"][2] = (2, local(9, 1, 30), 12.4)
+    failed = formats.check_xlsx("2031-03-03", tables, workbook)
+    assert not failed.passed and "row 3 column 3" in failed.failures[0]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_any_timeline_makes_a_clock_that_never_goes_back_and_plays_every_reminder(seed: int) -> None:
+    """Odd paces (any mail rate, any burst size) and joins at any microsecond: the pieces, rounded
+    to the millisecond, still make a clock that never goes back."""
+    rng = random.Random(seed)
+    mornings = [_morning(day) for day in range(3)]
+    bursts = [
+        Burst(m.starts_at - timedelta(minutes=minutes, seconds=rng.random()), rng.randint(1, 6000))
+        for m in mornings
+        for minutes in (1440, 45, 15)
+    ]
+    joins = {m.day: m.starts_at - timedelta(minutes=rng.uniform(0, 30)) for m in mornings}
+    timeline = plan_timeline(
+        mornings,
+        speed=rng.choice([60, 120, 600]),
+        first_reminder=timedelta(hours=24),
+        bursts=bursts,
+        mail_rate=rng.uniform(1, 80),
+        first_joins=joins,
+    )
+    ScaledClock(T0, timeline.pieces(), timeline.speed)
+    assert all(timeline.played(b.due) for b in bursts)

@@ -3,7 +3,6 @@ every reminder and every report figure against what they did (``server/rehearsal
 
 from __future__ import annotations
 
-import asyncio
 import resource
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from server.cli.errors import EXIT_USAGE, fail
 from server.cli.settings import load_settings
 
 EXIT_CHECKS_FAILED = 1
+DEFAULT_MAIL_RATE = 50.0  # reminders go out in batches: `python -m bench mail` sends 82-172 a second here
 
 
 class Instant(click.ParamType):  # type: ignore[type-arg]
@@ -69,7 +69,7 @@ class Instant(click.ParamType):  # type: ignore[type-arg]
 @click.option(
     "--mail-rate",
     type=click.FloatRange(0.1, 10000),
-    default=4.0,
+    default=DEFAULT_MAIL_RATE,
     show_default=True,
     help="Reminder mails the workers send per real second: the clock slows down around a burst of reminders "
     "so that it goes out in 10 virtual minutes.",
@@ -99,6 +99,8 @@ def rehearse(
     once and in time and that every report figure equals what the simulated people did. Exits 0
     when every check held, 1 when one failed.
     """
+    import uvloop  # noqa: PLC0415 - the rehearsal loads only when it runs
+
     from server.rehearsal.run import Options  # noqa: PLC0415 - the rehearsal loads only when it runs
     from server.rehearsal.run import rehearse as play  # noqa: PLC0415 - the rehearsal loads only when it runs
     from server.rehearsal.stack import StackError  # noqa: PLC0415 - the rehearsal loads only when it runs
@@ -118,7 +120,8 @@ def rehearse(
     del soft
     options = Options(slug, attendees, speed, mornings, start, seed, servers, startup, out, mail_rate)
     try:
-        summary = asyncio.run(play(settings, options, lambda line: click.echo(line, err=True)))
+        # uvloop: the rehearsal's own process carries every simulated tab's socket
+        summary = uvloop.run(play(settings, options, lambda line: click.echo(line, err=True)))
     except StackError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

@@ -2,9 +2,11 @@
 segment a little late. Each writes down what it did in the ``Truth`` as it does it; the checks
 compare the reports with that, never with what the server says about itself.
 
-A hook for features that come later: ``ATTENDEE_HOOKS`` holds extra behaviours an attendee runs
-while connected (answer polls once polls exist: a hook that watches for a poll event and sends an
-answer, recording it in ``truth.extra``).
+Hooks for features beside the core ones: ``ATTENDEE_HOOKS`` holds extra behaviours an attendee runs
+while connected, ``EVENT_WATCHERS`` see every event of the moderator's console, and
+``SEGMENT_SCRIPTS`` give the moderator extra steps in a segment (``polls.py`` uses all three: the
+moderator runs a poll in each panel, the attendees answer it, the truth keeps the ballots in
+``truth.extra``).
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import websockets
 
 from server.adapters.clock import ScaledClock
-from server.rehearsal.plan import MorningBehaviour, MorningPlan, Person, Visit, lateness
+from server.rehearsal.plan import MorningBehaviour, MorningPlan, Person, SegmentPlan, Visit, lateness
 from server.rehearsal.wire import CommandRefused, Ledger, Problems, WireClient
 
+APPROVALS_PER_TURN = 3
 EXPECTED_REFUSALS = {"no_live_segment", "not_found", "invalid_transition", "already_waiting", "list_closed"}
 
 
@@ -107,19 +110,40 @@ class Stage:
 
 AttendeeHook = Callable[[Stage, WireClient, int, MorningBehaviour], Coroutine[Any, Any, None]]
 ATTENDEE_HOOKS: list[AttendeeHook] = []
+EventWatcher = Callable[[Stage, str, dict[str, Any]], None]
+EVENT_WATCHERS: list[EventWatcher] = []
 
 
-async def _refusable(stage: Stage, call: Awaitable[Any]) -> Any:
+class SegmentScript(Protocol):
+    """Extra steps of the moderator in one segment: ``step`` on each turn of its loop, ``finish``
+    before it ends the segment."""
+
+    async def step(self, now: datetime, console: Any) -> None: ...
+
+    async def finish(self, console: Any) -> None: ...
+
+
+ScriptFactory = Callable[[Stage, SegmentPlan, MorningPlan, datetime, datetime], SegmentScript | None]
+SEGMENT_SCRIPTS: list[ScriptFactory] = []
+
+
+async def refusable(stage: Stage, call: Awaitable[Any]) -> Any:
+    """The command's data, or None when it was refused or lost (counted if unexpected)."""
+    return (await attempt(stage, call))[1]
+
+
+async def attempt(stage: Stage, call: Awaitable[Any]) -> tuple[bool, Any]:
+    """(applied, data) of a command: a refusal the simulated people expect is no problem."""
     stage.truth.commands += 1
     try:
-        return await call
+        return True, await call
     except CommandRefused as exc:
         if exc.code not in EXPECTED_REFUSALS:
             stage.problems.unexpected_errors[f"refused: {exc}"] += 1
-        return None
+        return False, None
     except (ConnectionError, TimeoutError, websockets.ConnectionClosed) as exc:
         stage.problems.unexpected_errors[f"command lost: {type(exc).__name__}"] += 1
-        return None
+        return False, None
 
 
 async def play_attendee(stage: Stage, person: Person, registration_id: int, token: str, day: str) -> None:
@@ -140,7 +164,8 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
                 continue
             stage.truth.join_ms.append((time.monotonic() - started) * 1000)
             stage.truth.join_instants.append(time.monotonic())
-            acting = asyncio.create_task(act(client)) if number == 0 and client is main else None
+            over = asyncio.Event()
+            acting = asyncio.create_task(act(client, over)) if number == 0 and client is main else None
             while await client.lost_before(stage.clock.real_at(visit.ends_at)):
                 try:  # closed by the server (it counted as a problem): come back as a browser does
                     last, ended, *reopened = await client.come_back()
@@ -149,13 +174,14 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
                 stage.truth.intervals.append(Interval(registration_id, *opened, last, ended, dropped=True))
                 opened = (reopened[0], reopened[1])
             if acting is not None:
+                over.set()  # the visit is over even if the cancel is lost (a wait_for that just completed)
                 acting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await acting
             closed = await (client.drop() if visit.drops else client.close())
             stage.truth.intervals.append(Interval(registration_id, *opened, *closed, dropped=visit.drops))
 
-    async def act(client: WireClient) -> None:
+    async def act(client: WireClient, over: asyncio.Event) -> None:
         plans: list[tuple[datetime, str]] = [(t, "ask") for t in behaviour.asks] + [
             (t, "vote") for t in behaviour.votes
         ]
@@ -164,11 +190,16 @@ async def play_attendee(stage: Stage, person: Person, registration_id: int, toke
         hooks = [asyncio.create_task(hook(stage, client, registration_id, behaviour)) for hook in ATTENDEE_HOOKS]
         try:
             for when, what in sorted(plans):
+                if over.is_set():
+                    return
                 await stage.until(when)
                 await ACTIONS[what](stage, client, registration_id, behaviour)
+            await over.wait()
         finally:
             for hook in hooks:
                 hook.cancel()
+            if hooks:  # a ballot in flight is answered first
+                await asyncio.wait(hooks, timeout=15)
 
     await asyncio.gather(visits(main, tabs), visits(stage.client(token, person.index + 1), others))
 
@@ -178,7 +209,7 @@ async def _ask(stage: Stage, client: WireClient, registration_id: int, _: Mornin
     if segment is None:
         return
     text = f"Question {stage.rng.randrange(10**6)} from delegate {registration_id}: how will this be funded?"
-    data = await _refusable(stage, client.command("question.ask", text=text, anonymous=stage.rng.random() < 0.2))
+    data = await refusable(stage, client.command("question.ask", text=text, anonymous=stage.rng.random() < 0.2))
     if data is not None:
         stage.truth.questions[data["question_id"]] = (registration_id, segment)
 
@@ -189,22 +220,20 @@ async def _vote(stage: Stage, client: WireClient, registration_id: int, _: Morni
         return
     question = stage.rng.choice(choices)
     sent = stage.clock.now()
-    data = await _refusable(stage, client.command("question.vote", question_id=question, up=True))
+    data = await refusable(stage, client.command("question.vote", question_id=question, up=True))
     if data is not None:
         stage.truth.votes.setdefault(question, {})[registration_id] = (sent, client.settled())
 
 
 async def _floor(stage: Stage, client: WireClient, registration_id: int, behaviour: MorningBehaviour) -> None:
-    data = await _refusable(
-        stage, client.command("floor.request", topic="Search and rescue", on_behalf_of="Delegation")
-    )
+    data = await refusable(stage, client.command("floor.request", topic="Search and rescue", on_behalf_of="Delegation"))
     if data is None:
         return
     entry = int(data["entry_id"])
     stage.truth.floor_requests[entry] = registration_id
     if behaviour.withdraw_after is not None:
         await stage.until(stage.clock.now() + behaviour.withdraw_after)
-        if entry in stage.board.waiting and await _refusable(stage, client.command("floor.withdraw")) is not None:
+        if entry in stage.board.waiting and await refusable(stage, client.command("floor.withdraw")) is not None:
             stage.truth.withdrawn.add(entry)
 
 
@@ -264,6 +293,8 @@ def moderator_events(stage: Stage) -> Callable[[str, dict[str, Any]], None]:
                 board.waiting.pop(event["speech"]["entry_id"], None)
         elif kind == "speech.ended":
             board.speech = None
+        for watcher in EVENT_WATCHERS:
+            watcher(stage, kind, event)
 
     return seen
 
@@ -285,7 +316,7 @@ async def play_moderator(stage: Stage, console: WireClient, morning: MorningPlan
         if previous_end is not None:
             opens = max(opens, previous_end + minute / 2)
         await stage.until(opens)
-        await _refusable(stage, moderator.command("segment.open", segment_id=segment.id))
+        await refusable(stage, moderator.command("segment.open", segment_id=segment.id))
         last = index == len(morning.segments) - 1
         ends = max(segment.ends_at + lateness(rng) * (1.5 if last else 1), opens + 5 * minute)
         speakers = list(segment.people)
@@ -293,32 +324,38 @@ async def play_moderator(stage: Stage, console: WireClient, morning: MorningPlan
         next_turn = stage.clock.now()
         notice_at = opens + (ends - opens) / 2
         noticed = False
+        scripts = [s for make in SEGMENT_SCRIPTS if (s := make(stage, segment, morning, opens, ends)) is not None]
         while stage.clock.now() < ends:
             now = stage.clock.now()
-            for question, asked in list(board.pending.items()):
+            for script in scripts:
+                await script.step(now, moderator)
+            # a few approvals a turn, as a person reads them: thousands asking never hold up the segment
+            for question, asked in list(board.pending.items())[:APPROVALS_PER_TURN]:
                 if time.monotonic() - asked > 0.3:
                     board.pending.pop(question, None)
-                    await _refusable(stage, moderator.command("question.approve", question_id=question))
+                    await refusable(stage, moderator.command("question.approve", question_id=question))
             if board.approved and rng.random() < 0.05:
-                await _refusable(stage, moderator.command("question.answer", question_id=min(board.approved)))
+                await refusable(stage, moderator.command("question.answer", question_id=min(board.approved)))
             if now >= next_turn:
                 next_turn = now + turn
                 waiting = sorted(board.waiting)
                 if waiting and (rng.random() < 0.6 or not speakers):
                     entry = waiting[0]
                     asker = board.waiting[entry]
-                    data = await _refusable(stage, moderator.command("floor.grant", entry_id=entry))
+                    data = await refusable(stage, moderator.command("floor.grant", entry_id=entry))
                     if data is not None:
                         floor_granted.append(asker)
                 elif speakers:
-                    await _refusable(stage, moderator.command("floor.grant", person_id=speakers.pop(0)))
+                    await refusable(stage, moderator.command("floor.grant", person_id=speakers.pop(0)))
                 elif board.speech is not None:
-                    await _refusable(stage, moderator.command("speech.end"))
+                    await refusable(stage, moderator.command("speech.end"))
             if not noticed and now >= notice_at:
                 noticed = True
                 text = f"Rehearsal notice {segment.key}: the next panel starts after this one."
                 truth.notices[text] = time.monotonic()
-                await _refusable(stage, moderator.command("notice.set", text=text))
+                await refusable(stage, moderator.command("notice.set", text=text))
             await asyncio.sleep(min(0.25, max(0.05, 30 / stage.clock.speed)))
-        await _refusable(stage, moderator.command("segment.end", segment_id=segment.id))
+        for script in scripts:
+            await script.finish(moderator)
+        await refusable(stage, moderator.command("segment.end", segment_id=segment.id))
         previous_end = stage.clock.now()

@@ -4,9 +4,11 @@ Pure: a seeded ``random.Random`` and the programme's instants in, plain data out
 size and programme give the same plan, so a failing rehearsal can be played again.
 
 The timeline is a few *windows* of virtual time played at the chosen speed, with jumps between them
-over the hours where nothing happens (nights): one window around the first reminders (24 h before
-the first morning), then one per morning from shortly before the moderators' reminder until the
-last people have left. Every reminder of the default schedule falls inside a window.
+over the stretches where nothing happens (nights, and the quiet parts of the hour before a
+morning): one window around the first reminders (24 h before the first morning), then per morning a
+short window around each burst of reminders before it (the moderators' 45 minutes, the attendees'
+15 minutes) and one from a little before the first planned join until the last people have left.
+Every reminder of the default schedule falls inside a window.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ FIRST_WINDOW_AFTER_REMINDER = timedelta(minutes=20)
 MORNING_LEAD = timedelta(minutes=50)  # a morning's window opens this long before it starts
 MORNING_TAIL = timedelta(minutes=20)  # and closes this long after its scheduled end
 JUMP_REAL_S = 2.0  # real seconds between the end of a window and the jump to the next one
+JOIN_LEAD = timedelta(minutes=2)  # the morning's main window opens this long before the first join
+SMALL_BURST_AFTER = timedelta(minutes=5)  # a window around a few reminders lasts this long past their due
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class MorningPlan:
 class Window:
     starts_at: datetime  # virtual
     ends_at: datetime  # virtual
-    morning: MorningPlan | None  # None: the window of the first reminders
+    morning: MorningPlan | None  # None: a window where only reminders go out
+    label: str = "first reminders"
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,13 @@ class Timeline:
         pieces: list[tuple[float, datetime, float]] = []
         offset = 0.0
         for window in self.windows:
-            for start, end, pace in self.spans(window):
-                pieces.append((round(offset, 3), start, pace))
+            for number, (start, end, pace) in enumerate(self.spans(window)):
+                at = round(offset, 3)
+                shown = start
+                if number > 0:  # a change of pace: where the clock has got to at the rounded offset
+                    before, instant, previous = pieces[-1]
+                    shown = instant + timedelta(seconds=(at - before) * previous)
+                pieces.append((at, shown, pace))
                 offset += (end - start).total_seconds() / pace
             offset += JUMP_REAL_S
         return pieces
@@ -129,11 +139,17 @@ def plan_timeline(
     first_reminder: timedelta,
     start: datetime | None = None,
     bursts: list[Burst] = (),  # type: ignore[assignment]
-    mail_rate: float = 4.0,
+    mail_rate: float = 50.0,
+    first_joins: dict[str, datetime] | None = None,
 ) -> Timeline:
     """Windows for ``mornings`` (in order): the first reminders, then each morning, slowed down
     around ``bursts`` of reminders so the workers, sending ``mail_rate`` mails a real second, send
     each burst within ``BURST_VIRTUAL``.
+
+    Before a morning the timeline plays only what is due: a window around each burst of reminders
+    in the hour before it, and the morning itself from ``JOIN_LEAD`` before its first planned join
+    (``first_joins``, by day; the scheduled start when not given). Where two of them are closer
+    than a jump is worth, they are one window.
 
     ``first_reminder`` is the earliest reminder offset (24 h by default); ``start`` overrides where
     virtual time begins (``--from``), which must be before the first morning's window.
@@ -145,11 +161,29 @@ def plan_timeline(
     reminders_end = opening + LEAD_BEFORE_FIRST_REMINDER + FIRST_WINDOW_AFTER_REMINDER
     if reminders_end < first_morning_begins:
         windows.append(Window(opening, reminders_end, None))
+    # a jump is worth it when it saves more real time than the pause it costs, twice over
+    worth_jumping = timedelta(seconds=4 * JUMP_REAL_S * speed)
     for morning in mornings:
-        begin = morning.starts_at - MORNING_LEAD
+        lead = morning.starts_at - MORNING_LEAD
         if not windows:
-            begin = min(begin, opening)
-        windows.append(Window(begin, morning.ends_at + MORNING_TAIL, morning))
+            lead = min(lead, opening)
+        joins = (first_joins or {}).get(morning.day, morning.starts_at)
+        main_from = max(lead, min(joins, morning.starts_at) - JOIN_LEAD).replace(microsecond=0)
+        spans = [
+            (max(lead, b.due - SLOW_BEFORE), b.due + (SLOW_AFTER if b.count >= BURST_MIN else SMALL_BURST_AFTER))
+            for b in sorted(bursts, key=lambda b: b.due)
+            if lead <= b.due < main_from
+        ]
+        spans = [(lead, spans[0][1] if spans and spans[0][0] == lead else lead + SMALL_BURST_AFTER), *spans]
+        merged: list[tuple[datetime, datetime]] = []
+        for begin, end in [*spans, (main_from, morning.ends_at + MORNING_TAIL)]:
+            if merged and begin - merged[-1][1] < worth_jumping:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((begin, end))
+        for begin, end in merged[:-1]:
+            windows.append(Window(begin, end, None, f"reminders before morning {morning.day}"))
+        windows.append(Window(merged[-1][0], merged[-1][1], morning, f"morning {morning.day}"))
     slow = tuple(
         (
             b.due - SLOW_BEFORE,
@@ -311,6 +345,16 @@ def plan_people(rng: random.Random, count: int, mornings: list[MorningPlan], dom
             person.mornings[morning.day] = plan_morning(rng, morning)
         people.append(person)
     return people
+
+
+def first_joins(people: list[Person]) -> dict[str, datetime]:
+    """The first planned join of each morning (day -> instant)."""
+    out: dict[str, datetime] = {}
+    for person in people:
+        for day, behaviour in person.mornings.items():
+            for visit in behaviour.visits:
+                out[day] = min(out.get(day, visit.opens_at), visit.opens_at)
+    return out
 
 
 def _clamp(value: datetime, low: datetime, high: datetime) -> datetime:

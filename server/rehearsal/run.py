@@ -22,9 +22,9 @@ from server.adapters.clock import ScaledClock
 from server.adapters.db.engine import make_async_engine, make_sessionmaker, make_sync_engine
 from server.adapters.db.migrate import upgrade
 from server.programme import ReminderSpec, format_offset, load_programme
-from server.rehearsal import checks
+from server.rehearsal import checks, formats, polls
 from server.rehearsal.actors import Board, Stage, Truth, moderator_events, play_attendee, play_moderator
-from server.rehearsal.plan import Burst, MorningPlan, plan_people, plan_timeline
+from server.rehearsal.plan import Burst, MorningPlan, first_joins, plan_people, plan_timeline
 from server.rehearsal.smtp_sink import SmtpSink
 from server.rehearsal.stack import (
     Prepared,
@@ -54,7 +54,7 @@ class Options:
     servers: int
     startup_s: float
     out: Path | None
-    mail_rate: float = 4.0
+    mail_rate: float = 50.0
 
 
 def _played(timeline: Any) -> Callable[[datetime], bool]:
@@ -127,6 +127,8 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
         for minutes_list, count in ((schedule.attendees, options.attendees), (schedule.speakers, 1))
         for minutes in minutes_list
     ]
+    rng = random.Random(options.seed)
+    people = plan_people(rng, options.attendees, mornings, f"{slug}.rehearsal.invalid")
     timeline = plan_timeline(
         mornings,
         speed=options.speed,
@@ -134,12 +136,12 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
         start=options.start,
         bursts=bursts,
         mail_rate=options.mail_rate,
+        first_joins=first_joins(people),
     )
-    rng = random.Random(options.seed)
-    people = plan_people(rng, options.attendees, mornings, f"{slug}.rehearsal.invalid")
     made = await _in_session(settings, lambda s: register_people(s, settings, slug, people, now=timeline.starts_at))
     await _in_session(settings, lambda s: open_staff_sessions(s, probe, now=timeline.starts_at))
     registrations = {rid: person.email for (rid, _), person in zip(made, people, strict=True)}
+    categories = {rid: person.category for (rid, _), person in zip(made, people, strict=True)}
 
     anchor = datetime.now(UTC) + timedelta(seconds=options.startup_s)
     clock = ScaledClock(anchor, timeline.pieces(), options.speed)
@@ -158,6 +160,8 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
     stage = Stage(clock, stack.urls, slug, ledger, problems, truth, board, random.Random(options.seed + 1))
     fresh: dict[str, tuple[int, dict[str, Any]]] = {}
     reports: dict[str, dict[str, list[dict[str, str]]]] = {}
+    workbooks: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+    polls.install()
     try:
         await asyncio.to_thread(wait_ready, stack, max(60.0, options.startup_s * 3))
         late = (datetime.now(UTC) - anchor).total_seconds()
@@ -184,7 +188,7 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
         for window in timeline.windows:
             await stage.until(window.starts_at)
             if window.morning is None:
-                echo(f"  {window.starts_at.astimezone(zone):%a %d %b %H:%M}: first reminders")
+                echo(f"  {window.starts_at.astimezone(zone):%a %d %b %H:%M}: {window.label}")
                 await stage.until(window.ends_at)
                 continue
             morning = window.morning
@@ -202,7 +206,8 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
             await moderator.close()
             if stack.dead():
                 raise StackError(f"a process of the stack stopped: {', '.join(stack.dead())}; see {stack.log_dir}")
-        reports = await _collect_reports(base_url, slug, probe.tokens["organiser"], [m.day for m in mornings], echo)
+        scopes = [m.day for m in mornings] + ["event"]
+        reports, workbooks = await _collect_reports(base_url, slug, probe.tokens["organiser"], scopes, echo)
     finally:
         stack.stop()
         if sink is not None:
@@ -228,7 +233,22 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
             missing.fail("the report of this morning was not compiled in time")
             results.append(missing)
         else:
-            results.append(checks.check_report(morning, tables, truth, registrations))
+            check = checks.check_report(morning, tables, truth, registrations)
+            check.figures |= polls.check_polls(check, morning, tables, truth.extra.get("polls"), categories)
+            results.append(check)
+    if "event" in reports:
+        results.append(formats.check_event_report(mornings, reports["event"], reports, truth, registrations))
+    else:
+        missing = checks.Check("report event")
+        missing.fail("the whole event's report was not compiled in time")
+        results.append(missing)
+    for scope, tables in reports.items():
+        if scope in workbooks:
+            results.append(formats.check_xlsx(scope, tables, workbooks[scope]))
+        else:
+            missing = checks.Check(f"xlsx {scope}")
+            missing.fail("the XLSX report was not compiled in time")
+            results.append(missing)
     summary = _summary(options, settings, slug, timeline, truth, ledger, problems, results, began, sink)
     series = _series(mornings, truth, reports)
     json_path, html_path = write_summary(out, summary, series)
@@ -254,22 +274,27 @@ async def _fresh_snapshot(stage: Stage, token: str, moderator: WireClient) -> di
 
 
 async def _collect_reports(
-    base_url: str, slug: str, token: str, days: list[str], echo: Callable[[str], None]
-) -> dict[str, dict[str, list[dict[str, str]]]]:
-    """Wait for beat's scan to compile each morning's report, then read its CSV files over HTTP."""
+    base_url: str, slug: str, token: str, scopes: list[str], echo: Callable[[str], None]
+) -> tuple[dict[str, dict[str, list[dict[str, str]]]], dict[str, dict[str, list[tuple[Any, ...]]]]]:
+    """Wait for beat's scan to compile each morning's report and the whole event's, then read
+    their CSV files and XLSX workbooks over HTTP."""
     deadline = time.monotonic() + REPORT_WAIT_S
     done: dict[str, dict[str, list[dict[str, str]]]] = {}
-    while time.monotonic() < deadline and len(done) < len(days):
+    books: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+    while time.monotonic() < deadline and len(done) < len(scopes):
         listing = json.loads(await asyncio.to_thread(_get, f"{base_url}/api/events/{slug}/reports", token))
-        for item in listing["reports"]:
-            if item["scope"] in days and item["format"] == "csv.zip" and item["complete"] and item["scope"] not in done:
-                zipped = await asyncio.to_thread(_get, f"{base_url}{item['url']}", token)
-                done[item["scope"]] = checks.read_tables(zipped)
-        if len(done) < len(days):
+        complete = {(i["scope"], i["format"]): i["url"] for i in listing["reports"] if i["complete"]}
+        for scope in scopes:
+            if scope not in done and (scope, "csv.zip") in complete and (scope, "xlsx") in complete:
+                zipped = await asyncio.to_thread(_get, f"{base_url}{complete[(scope, 'csv.zip')]}", token)
+                workbook = await asyncio.to_thread(_get, f"{base_url}{complete[(scope, 'xlsx')]}", token)
+                done[scope] = checks.read_tables(zipped)
+                books[scope] = await asyncio.to_thread(formats.read_workbook, workbook)
+        if len(done) < len(scopes):
             await asyncio.sleep(1)
-    if len(done) < len(days):
+    if len(done) < len(scopes):
         echo(f"warning: reports compiled for {sorted(done)} only, after {REPORT_WAIT_S:.0f} s")
-    return done
+    return done, books
 
 
 def _summary(

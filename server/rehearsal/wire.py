@@ -45,14 +45,32 @@ class Ledger:
     frames: int = 0
     epochs: set[str] = field(default_factory=set)
 
-    def event(self, channel: str, seq: int, text: str) -> None:
-        known = self.events.setdefault((channel, seq), text)
+    raw: dict[tuple[str, int], str | bytes] = field(default_factory=dict)
+
+    def event(self, channel: str, seq: int, event: dict[str, Any], raw: str | bytes) -> None:
+        """An event a client saw at (channel, seq). The server encodes an event once for every
+        socket, so the same frame text is the same event; only a different text is compared as
+        JSON (thousands of tabs then cost a string comparison each, not a re-encoding)."""
+        key = (channel, seq)
+        if self.raw.get(key) == raw:
+            return
+        text = json.dumps(event, sort_keys=True)
+        known = self.events.setdefault(key, text)
+        self.raw.setdefault(key, raw)
         if known != text:
             self.event_mismatches += 1
 
-    def snapshot(self, channel: str, seq: int, text: str) -> None:
-        known = self.snapshots.setdefault((channel, seq), text)
-        if known != text:
+    first_states: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+
+    def snapshot(self, channel: str, seq: int, state: dict[str, Any]) -> None:
+        """A snapshot a client got at (channel, seq): the first is kept (as JSON text for the
+        checks), any later one compared with it as a dict (no re-encoding per tab)."""
+        key = (channel, seq)
+        known = self.first_states.get(key)
+        if known is None:
+            self.first_states[key] = state
+            self.snapshots[key] = json.dumps(state, sort_keys=True)
+        elif known != state:
             self.snapshot_mismatches += 1
 
 
@@ -244,7 +262,7 @@ class WireClient:
         try:
             async for raw in ws:
                 self.ledger.frames += 1
-                self._frame(json.loads(raw), time.monotonic())
+                self._frame(json.loads(raw), time.monotonic(), raw)
         except websockets.ConnectionClosed:
             pass
         except Exception as exc:  # a bug in this client must show, not hang the rehearsal
@@ -256,17 +274,17 @@ class WireClient:
                 if code == CLOSE_IDLE and not self._leaving:
                     self.problems.idle_closed_while_answering += 1
 
-    def _frame(self, frame: dict[str, Any], received: float) -> None:
+    def _frame(self, frame: dict[str, Any], received: float, raw: str | bytes = "") -> None:
         kind = frame["type"]
         if kind == "event":
-            self._event(frame, received)
+            self._event(frame, received, raw)
         elif kind == "snapshot":
             for channel, position in frame["channels"].items():
                 if position is not None:
                     self.positions[channel] = (position["epoch"], position["seq"])
                     self.ledger.epochs.add(position["epoch"])
                     state = frame[channel]
-                    self.ledger.snapshot(channel, position["seq"], json.dumps(state, sort_keys=True))
+                    self.ledger.snapshot(channel, position["seq"], state)
             self.me = frame["me"]
             self.public = frame["public"]
             self._snapshot.set()
@@ -286,7 +304,7 @@ class WireClient:
             self.problems.resyncs[frame["reason"]] += 1
             self.positions.clear()
 
-    def _event(self, frame: dict[str, Any], received: float) -> None:
+    def _event(self, frame: dict[str, Any], received: float, raw: str | bytes) -> None:
         channel, seq = frame["channel"], frame["seq"]
         epoch, last = self.positions.get(channel, (frame["epoch"], 0))
         if frame["epoch"] != epoch:
@@ -300,7 +318,7 @@ class WireClient:
             asyncio.get_running_loop().create_task(self._resume())
             return
         self.positions[channel] = (epoch, seq)
-        self.ledger.event(channel, seq, json.dumps(frame["event"], sort_keys=True))
+        self.ledger.event(channel, seq, frame["event"], raw)
         if self.on_event is not None:
             self.on_event(channel, {**frame["event"], "_received": received})
 
