@@ -1,4 +1,4 @@
-"""``python -m bench [report|scale|fanout|faults|bulk|certificates] [options]``.
+"""``python -m bench [report|scale|fanout|faults|bulk|certificates|mail] [options]``.
 
 With no benchmark named (``make bench``), the attendance report benchmark runs: 10,000 attendees,
 three mornings, every format. ``scale`` is the join storm and fan-out at scale against a raw baseline
@@ -6,12 +6,13 @@ three mornings, every format. ``scale`` is the join storm and fan-out at scale a
 websocket fan-out benchmark; ``faults`` injects faults
 (crashes, restarts, cut connections, lost publishes, slow readers, a join storm, killed workers) and
 counts what every client saw. ``bulk`` times the preview and commit of a delegation list;
-``certificates`` issues every certificate of the report benchmark's event.
+``certificates`` issues every certificate of the report benchmark's event; ``mail`` counts the reminder
+mails a second the embedded worker sends over SMTP (``bench/mail_bench.py``).
 """
 
 import sys
 
-BENCHMARKS = ("report", "fanout", "faults", "scale", "bulk", "certificates")
+BENCHMARKS = ("report", "fanout", "faults", "scale", "bulk", "certificates", "mail")
 
 
 def run(argv: list[str]) -> int:
@@ -29,6 +30,10 @@ def run(argv: list[str]) -> int:
         from bench import certificate_bench
 
         return certificate_bench.main(rest)
+    if name == "mail":
+        from bench import mail_bench
+
+        return mail_bench.main(rest)
     if name == "scale":
         from bench import scale_bench
 

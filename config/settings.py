@@ -159,6 +159,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS (usually port 587).")
     smtp_ssl: bool = Field(False, description="Connect to SMTP over TLS from the start (usually port 465).")
     smtp_timeout: float = Field(30.0, gt=0, le=300, description="Seconds before an SMTP connection or reply times out.")
+    mail_batch: int = Field(
+        50, ge=1, le=500, description="Most mails one send task delivers over one SMTP connection (docs/workers.md)."
+    )
 
     @field_validator("allowed_origins", "load_programmes", mode="before")
     @classmethod

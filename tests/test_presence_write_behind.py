@@ -4,10 +4,11 @@ first; heartbeats seen before its flush are in it)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.db.models import Event, Presence, Registration
@@ -68,8 +69,8 @@ async def test_rows_wait_for_the_flush_and_come_out_as_direct_writes_would(parle
 
 async def test_one_heartbeat_statement_leaves_silent_closing_and_other_servers_rows_alone(parley: Parley) -> None:
     """``seen_now``: every open row of this server takes the beat in one statement, except a silent
-    socket's (its last frame), one being closed as idle, one whose close failed (the sweep closes it
-    at its last heartbeat), a closed row, and another server's rows."""
+    socket's (its last frame), one being closed as idle, one whose close failed (it waits for the
+    next flush, which closes it at its end), a closed row, and another server's rows."""
     assert parley.cli("programme", "load", str(ROOT / "config/programmes/idm-2022-1.yaml")).returncode == 0
     engine = make_async_engine(parley.settings())
     sessions = make_sessionmaker(engine)
@@ -109,9 +110,50 @@ async def test_one_heartbeat_statement_leaves_silent_closing_and_other_servers_r
             "waiting2": beat,  # written after the beat, with it
             "silent": T0 + timedelta(seconds=3),
             "idle": T0,
-            "failed": T0,
+            "failed": T0 + timedelta(seconds=6),  # its close, written by the next flush
             "closed": T0 + timedelta(seconds=5),
             "elsewhere": T0,
         }
+    finally:
+        await engine.dispose()
+
+
+async def test_a_leave_storm_closes_its_rows_in_a_few_batches(parley: Parley) -> None:
+    """Sockets closing together share transactions: each close returns once its row is closed, at
+    its own end, and the closes that queue behind a running batch are written by the next one."""
+    assert parley.cli("programme", "load", str(ROOT / "config/programmes/idm-2022-1.yaml")).returncode == 0
+    engine = make_async_engine(parley.settings())
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session, session.begin():
+            event_id = (await session.execute(select(Event.id))).scalar_one()
+            person = Registration(
+                event_id=event_id, name="p", email="p@example.org", category="member_state", join_nonce="n"
+            )
+            session.add(person)
+            await session.flush()
+            reg = person.id
+        attendance = AttendanceService(sessions, "s", stale_after=timedelta(seconds=75), write_behind=True)
+        cids = [f"c{i}" for i in range(200)]
+        for cid in cids:
+            await attendance.open(event_id=event_id, registration_id=reg, connection_id=cid, at=T0)
+        await attendance.flush()
+        assert attendance.batches_written == 1
+
+        updates: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if statement.lstrip().upper().startswith("UPDATE"):
+                updates.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        ends = {cid: T0 + timedelta(seconds=10 + i) for i, cid in enumerate(cids)}
+        await asyncio.gather(*(attendance.close(cid, at=ends[cid]) for cid in cids))
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        assert attendance.rows_closed == 200
+        assert 1 <= len(updates) <= 3, f"one statement per batch of closes, not one per socket: {len(updates)}"
+        async with sessions() as session:
+            found = dict((await session.execute(select(Presence.connection_id, Presence.ended_at))).all())
+        assert found == ends
     finally:
         await engine.dispose()

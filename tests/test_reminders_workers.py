@@ -112,7 +112,7 @@ def test_each_person_gets_each_reminder_once_in_their_language_with_both_zones(s
         assert len(ids) == len(set(ids)), "each delivery handed out by one scan"
         tasks = [t for result in results for t in result["tasks"]]
         tasks += [stack.client.send("parley.reminders.send", delivery_id=i, now=now.isoformat()).id for i in ids * 2]
-        outcomes = Counter(stack.client.wait(tasks))
+        outcomes = Counter(stack.client.outcomes(tasks))
         assert outcomes == Counter({"sent": len(ids), "not-claimed": 2 * len(ids)}), outcomes
         return outcomes
 
@@ -209,7 +209,8 @@ def test_a_permanent_smtp_failure_is_recorded_and_not_retried(stack: Stack) -> N
 
 
 def test_a_worker_killed_mid_send_leaves_no_one_without_their_reminder(stack: Stack) -> None:
-    """Three sends stall at the SMTP server and their workers are SIGKILLed: one before the server had
+    """One delivery per task (PARLEY_MAIL_BATCH=1), so each doomed worker takes one send. Three sends
+    stall at the SMTP server and their workers are SIGKILLed: one before the server had
     the message (RCPT), one after the server had it but before the worker heard its 250 (DATA), one
     after the 250, during the goodbye (QUIT). A fourth worker, once the claims' lease is over, sends
     what is left: exactly one copy for the first; for the second the server now holds two
@@ -229,7 +230,7 @@ def test_a_worker_killed_mid_send_leaves_no_one_without_their_reminder(stack: St
     box = Mailbox()
     box.controller.start()
     redis_url = private_redis(KILL_REDIS_DB)  # its own queue: the module's worker must not take these tasks
-    env = {**smtp_env(box), "PARLEY_REDIS_URL": redis_url}
+    env = {**smtp_env(box), "PARLEY_REDIS_URL": redis_url, "PARLEY_MAIL_BATCH": "1"}
     client = TaskClient(stack.parley.settings(redis_url=redis_url))
     workers: list[WorkerProcess] = []
     try:

@@ -27,7 +27,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -258,6 +258,8 @@ def _ics_text(value: str) -> str:
 
 def _fold(line: str) -> str:
     """RFC 5545 3.1: lines of at most 75 octets, continued with CRLF + space, never inside a character."""
+    if len(line) <= 75 and line.isascii():  # most lines: nothing to fold (and no character walk)
+        return line
     out, current, size = [], "", 0
     for char in line:
         width = len(char.encode())
@@ -381,11 +383,27 @@ def write_outbox(message: Message, name: str, folder: Path) -> Path:
     return target
 
 
-def send_smtp(message: Message, settings: Settings, accepted: Callable[[], None] = lambda: None) -> None:
-    """Hand the message to the SMTP server and call ``accepted()`` as soon as it has answered 250 to the
-    message, before QUIT; DeliveryError says whether trying again could help."""
-    client: smtplib.SMTP | None = None
-    try:
+class SmtpConnection:
+    """One SMTP connection for a batch of messages, opened at the first and closed (QUIT) by ``close()``.
+
+    ``send`` is a ``Send``: it hands one message over and calls ``accepted()`` as soon as the server has
+    answered 250 to it, before the next message; DeliveryError says whether trying again could help.
+    A recipient refused (5xx) or a message answered 4xx fails that message only: the connection goes
+    on (smtplib has reset the transaction). A connection that carried earlier messages and drops (the
+    server's idle timeout or per-connection limit, a reset, a 421) is opened once more and the message
+    tried again on it: the same bytes, so at worst the identical copy the crash window already allows
+    (docs/workers.md). A connection that cannot be opened, or drops again, raises with
+    ``connection_lost``: the batch leaves its other messages for the next scan.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client: smtplib.SMTP | None = None
+        self.sent = 0  # messages accepted on the current connection
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        client: smtplib.SMTP
         if settings.smtp_ssl:
             client = smtplib.SMTP_SSL(
                 settings.smtp_host,
@@ -395,46 +413,108 @@ def send_smtp(message: Message, settings: Settings, accepted: Callable[[], None]
             )
         else:
             client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
-        if settings.smtp_starttls:
-            client.starttls(context=ssl.create_default_context())
-        if settings.smtp_username:
-            client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-        client.send_message(message)
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, reply = min(exc.recipients.values(), key=lambda item: item[0])
-        raise _refused(code, reply) from None
-    except smtplib.SMTPResponseException as exc:
-        raise _refused(exc.smtp_code, exc.smtp_error) from None
-    except (OSError, smtplib.SMTPException) as exc:  # refused, reset, timed out, disconnected
-        raise DeliveryError(
-            f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc or type(exc).__name__}", permanent=False
-        ) from None
-    else:
-        accepted()  # the server has it: record that before the goodbye's round trip
-    finally:
-        if client is not None:
-            # the message is accepted (or not) by now: a failing QUIT must not turn into a resend
+        try:
+            if settings.smtp_starttls:
+                client.starttls(context=ssl.create_default_context())
+            if settings.smtp_username:
+                client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def send(self, message: Message, mail: object, accepted: Callable[[], None], /) -> None:
+        while True:
+            reused = self.client is not None and self.sent > 0
             try:
-                client.quit()
+                if self.client is None:
+                    self.client, self.sent = self._connect(), 0
+                self.client.send_message(message)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+                reply: bytes | str
+                if isinstance(exc, smtplib.SMTPRecipientsRefused):
+                    code, reply = min(exc.recipients.values(), key=lambda item: item[0])
+                else:
+                    code, reply = exc.smtp_code, exc.smtp_error
+                if code != 421:  # 421: the server is closing the connection, as a drop
+                    raise _refused(code, reply) from None
+                self._drop()
+                if not reused:
+                    raise _refused(code, reply, connection_lost=True) from None
+            except (OSError, smtplib.SMTPException) as exc:  # refused, reset, timed out, disconnected
+                self._drop()
+                if not reused:
+                    raise DeliveryError(
+                        f"SMTP {self.settings.smtp_host}:{self.settings.smtp_port}: {exc or type(exc).__name__}",
+                        permanent=False,
+                        connection_lost=True,
+                    ) from None
+            else:
+                self.sent += 1
+                accepted()  # the server has it: record that before the next message and the goodbye
+                return
+            log.info("the SMTP connection dropped after earlier messages: connecting again")
+
+    def _drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.client, self.sent = None, 0
+
+    def close(self) -> None:
+        """QUIT. Every message is accepted (or not) by now: a failing QUIT must not turn into a resend."""
+        if self.client is not None:
+            try:
+                self.client.quit()
             except (OSError, smtplib.SMTPException):
-                client.close()
+                self.client.close()
+        self.client, self.sent = None, 0
 
 
-def _refused(code: int, reply: bytes | str) -> DeliveryError:
+def send_smtp(message: Message, settings: Settings, accepted: Callable[[], None] = lambda: None) -> None:
+    """One message over its own connection: ``accepted()`` as soon as the server has answered 250 to
+    it, before QUIT; DeliveryError says whether trying again could help."""
+    connection = SmtpConnection(settings)
+    try:
+        connection.send(message, None, accepted)
+    finally:
+        connection.close()
+
+
+def _refused(code: int, reply: bytes | str, *, connection_lost: bool = False) -> DeliveryError:
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-    return DeliveryError(f"SMTP {code} {text}".strip(), permanent=500 <= code < 600, code=code)
+    return DeliveryError(
+        f"SMTP {code} {text}".strip(), permanent=500 <= code < 600, code=code, connection_lost=connection_lost
+    )
 
 
-def sender(settings: Settings) -> Callable[[Message, ReminderMail | NoticeMail, Callable[[], None]], None]:
-    """SMTP when PARLEY_SMTP_HOST is set; otherwise the outbox folder DATA_DIR/outbox."""
+class Sender(Protocol):
+    """What a batch sends with: ``send`` (a ``Send``) per message, then ``close()`` once."""
+
+    def send(self, message: Message, mail: ReminderMail | NoticeMail, accepted: Callable[[], None], /) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Outbox:
+    """The outbox folder as a sender: each message an .eml file, accepted once written."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, message: Message, mail: ReminderMail | NoticeMail, accepted: Callable[[], None], /) -> None:
+        write_outbox(message, mail.outbox_name, self.folder)
+        accepted()
+
+    def close(self) -> None:
+        pass
+
+
+def sender(settings: Settings) -> Sender:
+    """SMTP when PARLEY_SMTP_HOST is set (one connection per batch); otherwise the outbox folder
+    DATA_DIR/outbox."""
     if settings.smtp_host:
-        return lambda message, _mail, accepted: send_smtp(message, settings, accepted)
+        return SmtpConnection(settings)
     outbox = settings.data_dir / "outbox"
     if settings.env == "production":
         log.warning("PARLEY_SMTP_HOST is not set: reminder mails go to %s, not to people", outbox)
-
-    def to_outbox(message: Message, mail: ReminderMail | NoticeMail, accepted: Callable[[], None]) -> None:
-        write_outbox(message, mail.outbox_name, outbox)
-        accepted()
-
-    return to_outbox
+    return Outbox(outbox)

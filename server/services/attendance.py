@@ -25,6 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.adapters.db.models import Event, Presence, Registration
 from server.core.attendance import Interval, peak_concurrent
 
+_PRESENCE = cast(Table, Presence.__table__)  # a mapped class's table; the stubs promise a FromClause
+_CLOSE = (
+    update(_PRESENCE)
+    .where(_PRESENCE.c.connection_id == bindparam("cid"), _PRESENCE.c.ended_at.is_(None))
+    .values(ended_at=bindparam("at"), last_seen_at=bindparam("at"))
+)
+"""Close one connection's open row at ``at`` (executed with many parameter sets)."""
+
 
 def presence_stale_after(*, heartbeat_s: float, idle_timeout_s: float) -> timedelta:
     """How old the ``last_seen_at`` of a live connection's open row can be; an older open row is a
@@ -52,11 +60,12 @@ class AttendanceService:
         self.stale_after = stale_after
         self.write_behind = write_behind
         self._pending: dict[str, dict[str, object]] = {}  # connection id -> its row, not written yet
-        self._writing: dict[str, dict[str, object]] = {}  # the rows of the flush in progress
         self._flush_lock = asyncio.Lock()
         self._closing: set[str] = set()  # connections whose row is being closed, or failed to be
+        self._closes: dict[str, datetime] = {}  # connection id -> its end, not written yet
         self._zones: dict[int, ZoneInfo] = {}
         self.rows_written = 0
+        self.rows_closed = 0
         self.batches_written = 0
 
     async def open(self, *, event_id: int, registration_id: int, connection_id: str, at: datetime) -> None:
@@ -77,36 +86,41 @@ class AttendanceService:
         return len(self._pending)
 
     async def flush(self) -> None:
-        """Insert every row not written yet, in one statement; on failure they wait for the next."""
+        """Write every row not written yet and every close waiting, in one transaction (one INSERT,
+        one executemany UPDATE); on failure they wait for the next flush. Callers that queue on the
+        lock while a flush runs find their work done by it: a leave storm is a few transactions, not
+        one per socket."""
         async with self._flush_lock:
-            if not self._pending:
+            if not self._pending and not self._closes:
                 return
-            rows = self._writing = self._pending
-            self._pending = {}
+            rows = self._pending
+            closes = self._closes
+            self._pending, self._closes = {}, {}
             try:
                 async with self._sessions() as session, session.begin():
-                    await session.execute(insert(Presence), list(rows.values()))
+                    if rows:
+                        await session.execute(insert(Presence), list(rows.values()))
+                    if closes:
+                        await session.execute(
+                            _CLOSE, [{"cid": cid, "at": at} for cid, at in closes.items()]
+                        )  # one executemany
             except BaseException:
                 self._pending = {**rows, **self._pending}
+                self._closes = {**closes, **self._closes}
                 raise
-            finally:
-                self._writing = {}
+            self._closing -= closes.keys()
             self.rows_written += len(rows)
+            self.rows_closed += len(closes)
             self.batches_written += 1
 
     async def close(self, connection_id: str, *, at: datetime) -> None:
-        # until its row is closed, ``seen_now`` leaves it alone; a close that fails stays there, so
-        # the sweep closes that row at its last heartbeat, not at the last beat of this process
+        """End the connection's row at ``at``, in the next batch (with every row and close waiting);
+        returns once it is written. Until then ``seen_now`` leaves the row alone; a close whose batch
+        failed stays waiting, so the next flush writes it at ``at`` (a process that dies first leaves
+        the row to the sweep, which closes it at its last heartbeat)."""
         self._closing.add(connection_id)
-        if connection_id in self._pending or connection_id in self._writing:
-            await self.flush()  # its row first (with whoever joined meanwhile): one batch still
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(Presence)
-                .where(Presence.connection_id == connection_id, Presence.ended_at.is_(None))
-                .values(ended_at=at, last_seen_at=at)
-            )
-        self._closing.discard(connection_id)
+        self._closes[connection_id] = at
+        await self.flush()
 
     async def seen_now(self, now: datetime, *, silent: Iterable[tuple[str, datetime]], leave: Iterable[str]) -> None:
         """Record a heartbeat of every open connection of this process: one statement sets
@@ -134,11 +148,11 @@ class AttendanceService:
         if not items:
             return
         statement = (
-            update(cast(Table, Presence.__table__))  # a mapped class's table; the stubs promise a FromClause
+            update(_PRESENCE)
             .where(
-                Presence.__table__.c.connection_id == bindparam("cid"),
-                Presence.__table__.c.ended_at.is_(None),
-                Presence.__table__.c.last_seen_at < bindparam("at"),
+                _PRESENCE.c.connection_id == bindparam("cid"),
+                _PRESENCE.c.ended_at.is_(None),
+                _PRESENCE.c.last_seen_at < bindparam("at"),
             )
             .values(last_seen_at=bindparam("at"))
         )

@@ -133,8 +133,8 @@ async def live_socket(ws: WebSocket) -> None:
             end = conn.last_seen if timed_out and conn.last_seen else runtime.clock.now()
             try:
                 await runtime.attendance.close(conn.id, at=end)
-            except OVERLOADED as exc:  # the sweep closes the row at its last_seen instead
-                log.warning("presence of %s not closed now (%s): the sweep will", conn.id, type(exc).__name__)
+            except OVERLOADED as exc:  # its close waits for the next flush (or the sweep, at its last_seen)
+                log.warning("presence of %s not closed now (%s): the next flush will", conn.id, type(exc).__name__)
 
 
 async def try_again_later(ws: WebSocket, exc: BaseException) -> None:

@@ -154,6 +154,7 @@ class LiveRuntime:
             "snapshot_reads": self.snapshots.reads,
             "snapshots_served": self.snapshots.served,
             "presence_rows_written": self.attendance.rows_written,
+            "presence_rows_closed": self.attendance.rows_closed,
             "presence_batches": self.attendance.batches_written,
             "idle_closes": self.idle_closes,
             "slow_heartbeat_reads": self.hub.slow_heartbeat_reads,

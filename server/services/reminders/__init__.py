@@ -1,7 +1,8 @@
 """Reminders before each morning.
 
 - `rules`: which reminders are due for whom (pure, given `now`);
-- `deliveries`: the exactly-once record, with a sync session (the workers' scan and send);
+- `deliveries`: the exactly-once record, with a sync session (the workers' scan and claim);
+- `sending`: claim, compose, send and record deliveries in batches (one SMTP connection per batch);
 - `organisers`: counts per reminder, one person's resend, the schedule (async session, HTTP);
 - `notices`: mails about no one morning on the same record (confirmation, lost link, organisers'
   messages), read for `deliver`; `lost_links`: the scan's side of "I lost my link".
@@ -16,7 +17,6 @@ from server.services.reminders.deliveries import (
     ReminderMail,
     Send,
     claim,
-    deliver,
     load_schedule,
     scan,
 )
@@ -48,8 +48,10 @@ from server.services.reminders.rules import (
     rule_of,
     superseded,
 )
+from server.services.reminders.sending import BATCH_BUDGET_S, deliver, deliver_batch
 
 __all__ = [
+    "BATCH_BUDGET_S",
     "BATCH_SETTLE",
     "CLAIM_LEASE",
     "DEFAULT_SCHEDULE",
@@ -71,6 +73,7 @@ __all__ = [
     "calendar_uid",
     "claim",
     "deliver",
+    "deliver_batch",
     "due_rules",
     "event_schedule",
     "load_schedule",

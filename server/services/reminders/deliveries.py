@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from server.adapters.db.models import (
     Day,
@@ -30,12 +30,11 @@ from server.adapters.db.models import (
 )
 from server.core.languages import pick_text
 from server.services.auth import JoinLinks
-from server.services.reminders import lost_links, notices
+from server.services.reminders import lost_links
 from server.services.reminders.notices import NoticeMail
 from server.services.reminders.rules import (
     CLAIM_LEASE,
     HORIZON,
-    MAX_ATTEMPTS,
     REQUEUE_AFTER,
     Recipient,
     Rule,
@@ -46,7 +45,6 @@ from server.services.reminders.rules import (
     digest,
     due_rules,
     message_id,
-    retry_delay,
     rule_of,
     speaker_recipients,
     superseded,
@@ -147,10 +145,7 @@ def scan(session: Session, now: datetime) -> list[int]:
             ]
             _insert_ignore(session, ReminderDelivery, rows, ["recipient", "event_id", "day_id", "kind"])
     D = ReminderDelivery
-    ready = or_(
-        and_(D.status == "pending", D.next_attempt_at <= now),
-        and_(D.status == "sending", D.claimed_at <= now - CLAIM_LEASE),
-    )
+    ready = claimable(now)
     not_recently_enqueued = or_(D.enqueued_at.is_(None), D.enqueued_at <= now - REQUEUE_AFTER)
     ids = session.scalars(update(D).where(ready, not_recently_enqueued).values(enqueued_at=now).returning(D.id)).all()
     return sorted(ids)
@@ -203,10 +198,15 @@ class ReminderMail:
 class DeliveryError(Exception):
     """A mail was not accepted. `permanent` (5xx): recorded, not retried; otherwise retried later."""
 
-    def __init__(self, message: str, *, permanent: bool, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool, code: int | None = None, connection_lost: bool = False
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        # the mail server cannot be reached (or dropped a fresh connection): the batch's other mails are
+        # left for the next scan rather than tried one by one against it
+        self.connection_lost = connection_lost
 
 
 def _text(texts: dict[str, Any], language: str) -> str:
@@ -215,19 +215,22 @@ def _text(texts: dict[str, Any], language: str) -> str:
     return pick_text(texts, [language])[0]
 
 
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """A delivery still to send at ``now``: pending and due, or claimed by a worker whose lease is over."""
+    D = ReminderDelivery
+    return or_(
+        and_(D.status == "pending", D.next_attempt_at <= now),
+        and_(D.status == "sending", D.claimed_at <= now - CLAIM_LEASE),
+    )
+
+
 def claim(session: Session, delivery_id: int, now: datetime) -> str | None:
     """Take the delivery for this worker if it is still to send; the claim token, or None."""
     D = ReminderDelivery
     token = secrets.token_hex(16)
     result = session.execute(
         update(D)
-        .where(
-            D.id == delivery_id,
-            or_(
-                and_(D.status == "pending", D.next_attempt_at <= now),
-                and_(D.status == "sending", D.claimed_at <= now - CLAIM_LEASE),
-            ),
-        )
+        .where(D.id == delivery_id, claimable(now))
         .values(status="sending", claimed_at=now, claim_token=token, attempts=D.attempts + 1)
         .execution_options(synchronize_session=False)
     )
@@ -285,6 +288,29 @@ def _segments(session: Session, day: Day) -> list[Segment]:
     return list(session.scalars(select(Segment).where(Segment.day_id == day.id).order_by(Segment.starts_at)))
 
 
+@dataclass(frozen=True)
+class Morning:
+    """What every reminder of one morning shares, read once per batch: its segments, their people and
+    the calendar SEQUENCE."""
+
+    segments: list[Segment]
+    people: dict[int, list[SegmentPerson]]  # segment id -> its people, in order
+    calendar_sequence: int
+
+
+def read_morning(session: Session, day: Day) -> Morning:
+    segments = _segments(session, day)
+    people = session.scalars(
+        select(SegmentPerson)
+        .where(SegmentPerson.segment_id.in_([s.id for s in segments]))
+        .order_by(SegmentPerson.position)
+    ).all()
+    by_segment: dict[int, list[SegmentPerson]] = {}
+    for person in people:
+        by_segment.setdefault(person.segment_id, []).append(person)
+    return Morning(segments, by_segment, _calendar_sequence(session, day, segments))
+
+
 def _mail(
     session: Session,
     row: ReminderDelivery,
@@ -295,16 +321,10 @@ def _mail(
     links: JoinLinks,
     base_url: str,
     domain: str,
+    morning: Morning | None = None,
 ) -> ReminderMail:
-    segments = _segments(session, day)
-    people = session.scalars(
-        select(SegmentPerson)
-        .where(SegmentPerson.segment_id.in_([s.id for s in segments]))
-        .order_by(SegmentPerson.position)
-    ).all()
-    by_segment: dict[int, list[SegmentPerson]] = {}
-    for person in people:
-        by_segment.setdefault(person.segment_id, []).append(person)
+    morning = morning or read_morning(session, day)
+    segments, by_segment = morning.segments, morning.people
     address = row.email.lower()
     mail_segments = []
     for s in segments:
@@ -352,7 +372,7 @@ def _mail(
         join_url=join,
         site_url=base_url,
         calendar_uid=calendar_uid(event.slug, day.date, row.email, domain),
-        calendar_sequence=_calendar_sequence(session, day, segments),
+        calendar_sequence=morning.calendar_sequence,
         outbox_name=f"{first:%Y%m%dT%H%M%SZ}-{event.slug}-{day.date.isoformat()}-{row.kind}-{tag}-{row.resends}",
     )
 
@@ -362,112 +382,3 @@ Send = Callable[[Any, ReminderMail | NoticeMail, Callable[[], None]], None]
 """``send(message, mail, accepted)`` hands the message over and calls ``accepted()`` the moment the
 mail server (or the outbox) has it, before anything else (SMTP's QUIT): the delivery is marked
 sent then, so a worker killed after that leaves nothing to resend."""
-
-
-def deliver(
-    sessions: sessionmaker[Session],
-    delivery_id: int,
-    *,
-    now: datetime,
-    links: JoinLinks,
-    base_url: str,
-    domain: str,
-    compose: Compose,
-    send: Send,
-) -> str:
-    """Claim -> check -> compose -> send -> mark. Returns what happened (sent, retry, failed, expired,
-    cancelled, or not-claimed when another worker has it or it is done)."""
-    with sessions.begin() as session:
-        token = claim(session, delivery_id, now)
-        if token is None:
-            return "not-claimed"
-        row = session.get(ReminderDelivery, delivery_id)
-        assert row is not None
-        event = session.get(Event, row.event_id)
-        assert event is not None
-        registration = session.get(Registration, row.registration_id) if row.registration_id else None
-        mail: ReminderMail | NoticeMail
-        if row.day_id is None:  # a confirmation, a lost link, an organiser's message (notices.py)
-            prepared = notices.prepare(
-                session,
-                row,
-                event,
-                registration,
-                now=now,
-                links=links,
-                base_url=base_url,
-                domain=domain,
-                sequence_of=lambda d: _calendar_sequence(session, d, _segments(session, d)),
-            )
-            if prepared.verdict is not None:
-                status, reason = prepared.verdict
-                _finish(session, delivery_id, token, status=status, error=reason, claim_token=None)
-                return status
-            assert prepared.mail is not None
-            mail, deadline = prepared.mail, prepared.deadline
-        else:
-            day = session.get(Day, row.day_id)
-            assert day is not None
-            verdict = _why_not(row, day, load_schedule(session, event.id), registration, now)
-            if verdict is not None:
-                _finish(session, delivery_id, token, status=verdict[0], error=verdict[1], claim_token=None)
-                return verdict[0]
-            mail = _mail(session, row, event, day, registration, links=links, base_url=base_url, domain=domain)
-            deadline = day.ends_at if row.resends else day.starts_at
-        attempts = row.attempts
-    marked: list[bool] = []
-
-    def accepted() -> None:
-        with sessions.begin() as session:
-            marked.append(
-                _finish(
-                    session,
-                    delivery_id,
-                    token,
-                    status="sent",
-                    sent_at=now,
-                    message_id=mail.message_id,
-                    error=None,
-                    claim_token=None,
-                )
-            )
-
-    try:
-        message = compose(mail)
-    except Exception as exc:  # noqa: BLE001
-        # Composing is deterministic: what fails once fails every time (a line break in a name stored
-        # before names were checked, a header the mail cannot carry). Retrying cannot help, and a
-        # pending row would be claimed again forever: record the failure and its reason.
-        reason = f"could not compose the mail: {exc or type(exc).__name__}"
-        log.warning("delivery %s: %s", delivery_id, reason)
-        with sessions.begin() as session:
-            _finish(session, delivery_id, token, status="failed", error=reason[:2000], claim_token=None)
-        return "failed"
-    try:
-        send(message, mail, accepted)
-    except DeliveryError as exc:
-        retry_at = now + retry_delay(attempts)
-        if exc.permanent or attempts >= MAX_ATTEMPTS or retry_at >= deadline:
-            status = "failed" if exc.permanent or attempts >= MAX_ATTEMPTS else "expired"
-            with sessions.begin() as session:
-                _finish(session, delivery_id, token, status=status, error=str(exc)[:2000], claim_token=None)
-            return status
-        with sessions.begin() as session:
-            _finish(
-                session,
-                delivery_id,
-                token,
-                status="pending",
-                next_attempt_at=retry_at,
-                enqueued_at=None,
-                claim_token=None,
-                error=str(exc)[:2000],
-            )
-        return "retry"
-    if not marked:
-        accepted()  # a sender that returned without saying so has handed the message over
-    if not marked[0]:
-        # Our lease ran out and another worker took the row: it may send the same Message-ID again.
-        log.warning("delivery %s sent after its claim expired; another worker may resend it", delivery_id)
-        return "sent-late"
-    return "sent"

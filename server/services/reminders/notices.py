@@ -154,8 +154,11 @@ def prepare(
     base_url: str,
     domain: str,
     sequence_of: Callable[[Day], int],
+    days: Sequence[Day] | None = None,
 ) -> Prepared:
-    days = list(session.scalars(select(Day).where(Day.event_id == event.id).order_by(Day.date)))
+    """``days``: the event's mornings in date order, when the caller has read them already (a batch)."""
+    if days is None:
+        days = list(session.scalars(select(Day).where(Day.event_id == event.id).order_by(Day.date)))
     deadline = max((d.ends_at for d in days), default=now)
     if registration is None or registration.revoked_at is not None:
         return Prepared(("cancelled", "the registration was revoked"), None, deadline)
