@@ -384,6 +384,8 @@ class Scenarios:
 
     votes: bool = False  # 10 % of attendees ask, then everyone votes, spread over vote_s
     vote_s: float = 60.0
+    votes_unmoderated: bool = False  # the stress variant: moderation off, every ask published at once
+    approvals: int = 30  # moderated: the questions the moderator approves, spread over the asks' window
     burst: int = 0  # questions approved by the moderator within one second
     slow_readers: float = 0.0  # share of attendees that stop reading before the slow rounds
     flood: int = 0  # then this many notices at once: the slow sockets' outboxes reach their limit
@@ -560,6 +562,7 @@ class Moderator:
         self.results: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.counts: dict[int, int] = {}  # question id -> votes, from question.votes_updated
         self.counts_changed = asyncio.Event()
+        self.pending: list[int] = []  # question ids heard in question.asked (the staff channel), in order
         self.snapshot: dict[str, Any] = {}
         self.n = 0
 
@@ -576,6 +579,8 @@ class Moderator:
                 future = self.results[message["cid"]]
                 if not future.done():
                     future.set_result(message)
+            elif kind == "event" and message["event"]["type"] == "question.asked":
+                self.pending.append(int(message["event"]["question"]["id"]))
             elif kind == "event" and message["event"]["type"] == "question.votes_updated":
                 self.counts.update({int(q): n for q, n in message["event"]["counts"].items()})
                 self.counts_changed.set()
@@ -635,14 +640,41 @@ async def _scenarios(
 
 
 async def _votes(mod: Moderator, crowd: Crowd, plan: Scenarios, clients: int) -> dict[str, Any]:
-    """10 % of attendees ask (moderation off: published at once), spread over ``vote_s``, then
-    everyone votes for one question, spread over ``vote_s`` too: every command answered, the totals
-    the moderator hears exact."""
-    await mod.send({"type": "qa.set_moderation", "enabled": False})
+    """A tenth of the attendees ask, spread over ``vote_s``; then every attendee votes for one
+    published question, spread over ``vote_s`` too: every command answered, the totals the
+    moderator hears exact.
+
+    Moderated (the default, as an event runs it): the asks are pending (the staff channel only) and
+    the moderator approves ``approvals`` of them, spread over the asks' window, the oldest it has
+    not approved yet; the votes go to the approved questions. ``votes_unmoderated``: moderation off,
+    every ask is published to everyone at once (a stress variant: 17 public events a second)."""
+    moderated = not plan.votes_unmoderated
+    await mod.send({"type": "qa.set_moderation", "enabled": moderated})
     askers = max(1, clients // 10)
     asks = {i: {"type": "question.ask", "cid": f"a{i}", "text": f"Question {i} from the floor"} for i in range(askers)}
-    asked = await asyncio.to_thread(crowd.send, asks, plan.vote_s)  # asking spread over the window too
-    ids = sorted(data["question_id"] for _l, code, data in asked["answers"].values() if code == "ok")
+    approved: list[int] = []
+    approve_ms: list[float] = []
+
+    async def approve() -> None:
+        t0 = time.time()
+        for k in range(plan.approvals):
+            delay = t0 + plan.vote_s * (k + 0.5) / plan.approvals - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            todo = [q for q in mod.pending if q not in approved]
+            if not todo:
+                continue
+            approved.append(todo[0])
+            at = time.perf_counter()
+            await mod.send({"type": "question.approve", "question_id": todo[0]})
+            approve_ms.append((time.perf_counter() - at) * 1000)
+
+    approver = asyncio.create_task(approve()) if moderated else None
+    asked = await asyncio.to_thread(crowd.send, asks, plan.vote_s)  # asking spread over the window
+    if approver is not None:
+        await approver
+    ok = sorted(data["question_id"] for _l, code, data in asked["answers"].values() if code == "ok")
+    ids = sorted(approved) if moderated else ok
     expected: dict[int, int] = {}
     votes: dict[int, dict[str, Any]] = {}
     for i in range(clients):
@@ -660,8 +692,11 @@ async def _votes(mod: Moderator, crowd: Crowd, plan: Scenarios, clients: int) ->
             pass
     wrong = sum(1 for q, n in expected.items() if mod.counts.get(q, 0) != n)
     return {
+        "moderated": moderated,
         "asks": _answered(asked["answers"]),
-        "questions": len(ids),
+        "questions": len(ok),
+        "published": len(ids),
+        "approvals": _percentiles(approve_ms) if moderated else None,
         "vote_window_s": plan.vote_s,
         "votes": _answered(voted["answers"]),
         "not_sent": asked["not_sent"] + voted["not_sent"],
@@ -935,6 +970,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold", type=float, default=0.0, help="seconds everyone stays after the rounds")
     parser.add_argument("--votes", action="store_true", help="10 %% ask, then everyone votes over --vote-window")
     parser.add_argument("--vote-window", type=float, default=60.0, help="seconds the votes are spread over")
+    parser.add_argument(
+        "--votes-unmoderated",
+        action="store_true",
+        help="with --votes: moderation off, every ask published to everyone at once (a stress variant)",
+    )
+    parser.add_argument(
+        "--approvals", type=int, default=30, help="with --votes: questions the moderator approves over the window"
+    )
     parser.add_argument("--burst", type=int, default=0, help="questions the moderator approves within one second")
     parser.add_argument("--slow-readers", type=float, default=0.0, help="share of attendees that stop reading")
     parser.add_argument(
@@ -953,6 +996,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = Scenarios(
         votes=args.votes,
         vote_s=args.vote_window,
+        votes_unmoderated=args.votes_unmoderated,
+        approvals=args.approvals,
         burst=args.burst,
         slow_readers=args.slow_readers,
         flood=args.flood,

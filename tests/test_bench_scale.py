@@ -21,6 +21,8 @@ def check_scenarios(parley: dict[str, Any], clients: int, *, slow: bool) -> None
     votes = parley["votes"]
     assert votes["questions"] == clients // 10, votes
     assert votes["asks"]["answers"] == {"ok": clients // 10}, votes
+    # moderated: the votes go to the questions the moderator approved while the floor asked
+    assert votes["moderated"] and 0 < votes["published"] <= 30, votes
     assert votes["votes"]["answers"] == {"ok": clients}, "every vote answered, none refused"
     assert votes["votes_counted"] == votes["votes_expected"] == clients, votes
     assert votes["questions_with_wrong_totals"] == 0, votes
