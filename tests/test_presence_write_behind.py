@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.adapters.db.engine import make_async_engine, make_sessionmaker
 from server.adapters.db.models import Event, Presence, Registration
@@ -18,6 +19,19 @@ from tests.fixtures.parley import ROOT, Parley
 pytestmark = pytest.mark.anyio
 
 T0 = datetime(2022, 10, 11, 14, 0, tzinfo=UTC)
+
+
+async def one_person(parley: Parley, sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    """The shipped event, loaded, with one registration: (event id, registration id)."""
+    assert parley.cli("programme", "load", str(ROOT / "config/programmes/idm-2022-1.yaml")).returncode == 0
+    async with sessions() as session, session.begin():
+        event_id = (await session.execute(select(Event.id))).scalar_one()
+        person = Registration(
+            event_id=event_id, name="p", email="p@example.org", category="member_state", join_nonce="n"
+        )
+        session.add(person)
+        await session.flush()
+        return event_id, person.id
 
 
 async def test_rows_wait_for_the_flush_and_come_out_as_direct_writes_would(parley: Parley) -> None:
@@ -71,18 +85,10 @@ async def test_one_heartbeat_statement_leaves_silent_closing_and_other_servers_r
     """``seen_now``: every open row of this server takes the beat in one statement, except a silent
     socket's (its last frame), one being closed as idle, one whose close failed (it waits for the
     next flush, which closes it at its end), a closed row, and another server's rows."""
-    assert parley.cli("programme", "load", str(ROOT / "config/programmes/idm-2022-1.yaml")).returncode == 0
     engine = make_async_engine(parley.settings())
     sessions = make_sessionmaker(engine)
     try:
-        async with sessions() as session, session.begin():
-            event_id = (await session.execute(select(Event.id))).scalar_one()
-            person = Registration(
-                event_id=event_id, name="p", email="p@example.org", category="member_state", join_nonce="n"
-            )
-            session.add(person)
-            await session.flush()
-            reg = person.id
+        event_id, reg = await one_person(parley, sessions)
         here = AttendanceService(sessions, "here", stale_after=timedelta(seconds=75), write_behind=True)
         there = AttendanceService(sessions, "there", stale_after=timedelta(seconds=75), write_behind=True)
         for cid in ("answering", "silent", "idle", "failed", "closed", "waiting"):
@@ -121,18 +127,10 @@ async def test_one_heartbeat_statement_leaves_silent_closing_and_other_servers_r
 async def test_a_leave_storm_closes_its_rows_in_a_few_batches(parley: Parley) -> None:
     """Sockets closing together share transactions: each close returns once its row is closed, at
     its own end, and the closes that queue behind a running batch are written by the next one."""
-    assert parley.cli("programme", "load", str(ROOT / "config/programmes/idm-2022-1.yaml")).returncode == 0
     engine = make_async_engine(parley.settings())
     sessions = make_sessionmaker(engine)
     try:
-        async with sessions() as session, session.begin():
-            event_id = (await session.execute(select(Event.id))).scalar_one()
-            person = Registration(
-                event_id=event_id, name="p", email="p@example.org", category="member_state", join_nonce="n"
-            )
-            session.add(person)
-            await session.flush()
-            reg = person.id
+        event_id, reg = await one_person(parley, sessions)
         attendance = AttendanceService(sessions, "s", stale_after=timedelta(seconds=75), write_behind=True)
         cids = [f"c{i}" for i in range(200)]
         for cid in cids:
