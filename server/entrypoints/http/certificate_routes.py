@@ -12,20 +12,19 @@ import asyncio
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from server.entrypoints.http.auth import client_address, event_access, json_body
+from server.entrypoints.http.auth import client_address, event_access
 from server.entrypoints.http.openapi import ORGANISER_PROBLEMS, SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
+from server.entrypoints.http.scopes import ScopeRequest, enqueue, requested_scope
 from server.services import certificates
 from server.services.access import Capability
 from server.services.certificates import bundle, queries
 from server.services.certificates.pdf import render
 from server.services.certificates.throttle import VerifyThrottle
-from server.services.reports.gather import read_programme
-from server.services.reports.windows import windows_for_scope
 
 ISSUE_TASK = "parley.certificates.issue"
 NOT_GENUINE = "not a genuine certificate"
@@ -35,10 +34,8 @@ PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosn
 api = Routes()
 
 
-class IssueRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    scope: str = Field(pattern=r"^(event|\d{4}-\d{2}-\d{2})$", description="A morning (YYYY-MM-DD) or `event`.")
+class IssueRequest(ScopeRequest):
+    """The scope whose certificates to issue."""
 
 
 class IssuedScope(Out):
@@ -150,23 +147,13 @@ async def list_certificates(request: Request) -> Response:
     },
 )
 async def issue_certificates(request: Request) -> Response:
-    async with request.state.sessions() as session:
-        event = (await event_access(request, session, Capability.MANAGE_CERTIFICATES)).event
-        body = await json_body(request, IssueRequest)
-        now = request.state.clock.now()
-        programme = await session.run_sync(lambda sync: read_programme(sync, event.id))
-    try:
-        windows, over = windows_for_scope(body.scope, programme.days, programme.segments, now)
-    except LookupError:
-        raise Problem(404, f"{event.slug} has no morning on {body.scope}", code="scope_not_found") from None
-    if not over or not windows:
-        raise Problem(409, f"{body.scope}: certificates are issued once it is over", code="not_over")
-    task_id = await request.state.tasks.send(ISSUE_TASK, event_id=event.id, scope=body.scope)
-    if task_id is None:
-        raise Problem(503, "the task queue cannot be reached; try again shortly", code="queue_unavailable")
-    where = f"/api/events/{event.slug}/certificates"
+    asked = await requested_scope(request, Capability.MANAGE_CERTIFICATES, not_found_code="scope_not_found")
+    if not asked.over or not asked.windows:
+        raise Problem(409, f"{asked.scope}: certificates are issued once it is over", code="not_over")
+    task_id = await enqueue(request, ISSUE_TASK, event_id=asked.event.id, scope=asked.scope)
+    where = f"/api/events/{asked.event.slug}/certificates"
     return JSONResponse(
-        {"scope": body.scope, "status": "queued", "task_id": task_id}, status_code=202, headers={"Location": where}
+        {"scope": asked.scope, "status": "queued", "task_id": task_id}, status_code=202, headers={"Location": where}
     )
 
 

@@ -12,18 +12,17 @@ import time
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.entrypoints.http.auth import event_access, json_body
+from server.entrypoints.http.auth import event_access
 from server.entrypoints.http.openapi import ORGANISER_PROBLEMS, SLUG, Out, Param, Reply, Routes
 from server.entrypoints.http.problems import Problem
+from server.entrypoints.http.scopes import ScopeRequest, enqueue, requested_scope
 from server.services import reports
 from server.services.access import Capability
 from server.services.reports import store
-from server.services.reports.gather import read_programme
-from server.services.reports.windows import windows_for_scope
 
 COMPILE_TASK = "parley.reports.compile"
 TIMELINE_TTL_LIVE_S = 10.0
@@ -31,10 +30,8 @@ TIMELINE_TTL_FINAL_S = 600.0
 TIMELINE_CACHE_SIZE = 64
 
 
-class CompileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    scope: str = Field(pattern=r"^(event|\d{4}-\d{2}-\d{2})$", description="A morning (YYYY-MM-DD) or `event`.")
+class CompileRequest(ScopeRequest):
+    """The scope to compile."""
 
 
 api = Routes()
@@ -132,24 +129,15 @@ async def list_reports(request: Request) -> Response:
     },
 )
 async def compile_report(request: Request) -> Response:
-    async with request.state.sessions() as session:
-        event = (await event_access(request, session, Capability.MANAGE_REPORTS)).event
-        body = await json_body(request, CompileRequest)
-        now = request.state.clock.now()
-        programme = await session.run_sync(lambda sync: read_programme(sync, event.id))
-    try:
-        windows, _complete = windows_for_scope(body.scope, programme.days, programme.segments, now)
-    except LookupError:
-        raise Problem(404, f"{event.slug} has no morning on {body.scope}", code="report_not_found") from None
-    if not any(w.started for w in windows):
-        raise Problem(409, f"{body.scope}: nothing to report before the morning begins", code="not_begun")
-    task_id = await request.state.tasks.send(COMPILE_TASK, event_id=event.id, scope=body.scope)
-    if task_id is None:
-        raise Problem(503, "the task queue cannot be reached; try again shortly", code="queue_unavailable")
+    asked = await requested_scope(request, Capability.MANAGE_REPORTS, not_found_code="report_not_found")
+    if not any(w.started for w in asked.windows):
+        raise Problem(409, f"{asked.scope}: nothing to report before the morning begins", code="not_begun")
+    task_id = await enqueue(request, COMPILE_TASK, event_id=asked.event.id, scope=asked.scope)
+    where = f"/api/events/{asked.event.slug}/reports"
     return JSONResponse(
-        {"scope": body.scope, "status": "queued", "task_id": task_id, "reports": f"/api/events/{event.slug}/reports"},
+        {"scope": asked.scope, "status": "queued", "task_id": task_id, "reports": where},
         status_code=202,
-        headers={"Location": f"/api/events/{event.slug}/reports"},
+        headers={"Location": where},
     )
 
 
