@@ -23,11 +23,11 @@ from config.settings import Settings
 from server.adapters.db.models import Day, Event, Presence, Registration, ReminderDelivery
 from server.services.auth import JoinLinks
 from server.services.reminders import calendar_uid
-from tests.fixtures.celery import Attendee, TaskClient, WorkerProcess, build_world
+from tests.fixtures.celery import Attendee, TaskClient, WorkerProcess, build_world, stopped_at_exit
 from tests.fixtures.celery import reminders_redis as reminders_redis  # noqa: F401  (fixture)
 from tests.fixtures.parley import Parley, ServerProcess
 from tests.fixtures.services import PostgresDatabases, pg_url
-from tests.fixtures.smtp import Mailbox, Received, smtp_env
+from tests.fixtures.smtp import Mailbox, Received, running_mailbox, smtp_env
 
 SECRET = "test-secret-key-not-for-production"
 LINKS = JoinLinks(SECRET)
@@ -53,30 +53,23 @@ def stack(
 ) -> Iterator[Stack]:
     data_dir: Path = tmp_path_factory.mktemp("mail") / "data"
     data_dir.mkdir()
-    box = Mailbox()
-    box.controller.start()
-    parley = Parley(
-        "postgres",
-        data_dir,
-        pg_url(postgres_databases.new(), "postgresql+asyncpg"),
-        redis_url=reminders_redis,
-        extra_env={
-            **smtp_env(box),
-            "PARLEY_LOST_LINK_MAX_PER_EMAIL": "2",
-            "PARLEY_LOST_LINK_MAX_PER_ADDRESS": "8",
-        },
-    )
-    worker = WorkerProcess(parley, "--pool=solo", name="mail")
-    server = ServerProcess(parley)
-    client = TaskClient(parley.settings())
-    try:
-        yield Stack(parley, parley.settings(), box, server, client)
-    finally:
-        server.stop()
-        worker.stop()
-        client.close()
-        box.release_all()
-        box.controller.stop()
+    with running_mailbox() as box:
+        parley = Parley(
+            "postgres",
+            data_dir,
+            pg_url(postgres_databases.new(), "postgresql+asyncpg"),
+            redis_url=reminders_redis,
+            extra_env={
+                **smtp_env(box),
+                "PARLEY_LOST_LINK_MAX_PER_EMAIL": "2",
+                "PARLEY_LOST_LINK_MAX_PER_ADDRESS": "8",
+            },
+        )
+        worker = WorkerProcess(parley, "--pool=solo", name="mail")
+        server = ServerProcess(parley)
+        client = TaskClient(parley.settings())
+        with stopped_at_exit(client, [server, worker]):
+            yield Stack(parley, parley.settings(), box, server, client)
 
 
 def mails(box: Mailbox, slug: str, kind: str | None = None) -> list[Received]:

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config.settings import Settings
-from tests.fixtures.celery import Attendee, TaskClient, WorkerProcess, build_world, deliveries
+from tests.fixtures.celery import Attendee, TaskClient, WorkerProcess, build_world, deliveries, stopped_at_exit
 from tests.fixtures.parley import Parley, migrated_sqlite
-from tests.fixtures.smtp import Mailbox, smtp_env
+from tests.fixtures.smtp import Mailbox, running_mailbox, smtp_env
 from tests.fixtures.smtp import mailbox as mailbox  # noqa: F401  (fixture)
 
 NY = ZoneInfo("America/New_York")
@@ -46,20 +46,14 @@ class Embedded:
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     data_dir: Path = tmp_path_factory.mktemp("batches") / "data"
-    box = Mailbox()
-    box.controller.start()
-    parley = Parley("sqlite", data_dir, migrated_sqlite(data_dir), extra_env=smtp_env(box))
-    workers: list[WorkerProcess] = []
-    client = TaskClient(parley.settings())
-    try:
-        workers += [WorkerProcess(parley, "--pool=solo", name=name) for name in ("one", "two")]
-        yield Embedded(parley, parley.settings(), box, client)
-    finally:
-        for worker in workers:
-            worker.stop()
-        client.close()
-        box.release_all()
-        box.controller.stop()
+    with running_mailbox() as box:
+        parley = Parley("sqlite", data_dir, migrated_sqlite(data_dir), extra_env=smtp_env(box))
+        client = TaskClient(parley.settings())
+        workers: list[WorkerProcess] = []
+        with stopped_at_exit(client, workers):
+            for name in ("one", "two"):
+                workers.append(WorkerProcess(parley, "--pool=solo", name=name))
+            yield Embedded(parley, parley.settings(), box, client)
 
 
 def test_a_batch_goes_out_over_one_connection_and_duplicate_tasks_send_nothing_again(embedded: Embedded) -> None:
@@ -151,40 +145,33 @@ def test_a_worker_killed_mid_batch_leaves_the_unsent_to_be_claimed_after_the_lea
     SIGKILLed. The first was recorded at its 250 and is never sent again; the second and third stay
     claimed until the lease is over, then a new worker sends them: the second arrives twice, byte-
     identical (the window docs/workers.md describes), the third once."""
-    box = Mailbox()
-    box.controller.start()
-    data_dir = tmp_path / "data"
-    parley = Parley("sqlite", data_dir, migrated_sqlite(data_dir), extra_env=smtp_env(box))
-    settings = parley.settings()
-    client = TaskClient(settings)
-    workers: list[WorkerProcess] = []
-    try:
-        crowd = people("killed", 3)
-        build_world(settings, "killed-2045", date(2045, 3, 6), crowd)
-        stall = box.stall(None, "DATA", nth=2)
-        workers.append(WorkerProcess(parley, "--pool=solo", name="doomed"))
-        now = day_before(date(2045, 3, 6))
-        assert len(client.run("parley.reminders.scan", now=now.isoformat())["enqueued"]) == 3
-        assert stall.reached.wait(30), "the batch never reached its second message"
-        workers[-1].kill()
-        stall.release.set()
-        assert [r.status for r in deliveries(settings, "killed-2045")] == ["sent", "sending", "sending"]
-        workers.append(WorkerProcess(parley, "--pool=solo", name="survivor"))
-        assert client.scan(now + timedelta(minutes=9)) == [], "a live claim is respected"
-        assert client.scan(now + timedelta(minutes=10, seconds=1)) == ["sent", "sent"]
-        received = box.for_event("killed-2045")
-        copies = Counter(m.to for m in received)
-        first, second, third = (r.email for r in deliveries(settings, "killed-2045"))
-        assert copies == Counter({first: 1, second: 2, third: 1})
-        twice = [m.raw for m in received if m.to == second]
-        assert twice[0] == twice[1], "the copy sent again is the same message"
-        assert [r.attempts for r in deliveries(settings, "killed-2045")] == [1, 2, 2]
-    finally:
-        for worker in workers:
-            worker.stop()
-        client.close()
-        box.release_all()
-        box.controller.stop()
+    with running_mailbox() as box:
+        data_dir = tmp_path / "data"
+        parley = Parley("sqlite", data_dir, migrated_sqlite(data_dir), extra_env=smtp_env(box))
+        settings = parley.settings()
+        client = TaskClient(settings)
+        workers: list[WorkerProcess] = []
+        with stopped_at_exit(client, workers):
+            crowd = people("killed", 3)
+            build_world(settings, "killed-2045", date(2045, 3, 6), crowd)
+            stall = box.stall(None, "DATA", nth=2)
+            workers.append(WorkerProcess(parley, "--pool=solo", name="doomed"))
+            now = day_before(date(2045, 3, 6))
+            assert len(client.run("parley.reminders.scan", now=now.isoformat())["enqueued"]) == 3
+            assert stall.reached.wait(30), "the batch never reached its second message"
+            workers[-1].kill()
+            stall.release.set()
+            assert [r.status for r in deliveries(settings, "killed-2045")] == ["sent", "sending", "sending"]
+            workers.append(WorkerProcess(parley, "--pool=solo", name="survivor"))
+            assert client.scan(now + timedelta(minutes=9)) == [], "a live claim is respected"
+            assert client.scan(now + timedelta(minutes=10, seconds=1)) == ["sent", "sent"]
+            received = box.for_event("killed-2045")
+            copies = Counter(m.to for m in received)
+            first, second, third = (r.email for r in deliveries(settings, "killed-2045"))
+            assert copies == Counter({first: 1, second: 2, third: 1})
+            twice = [m.raw for m in received if m.to == second]
+            assert twice[0] == twice[1], "the copy sent again is the same message"
+            assert [r.attempts for r in deliveries(settings, "killed-2045")] == [1, 2, 2]
 
 
 def test_one_connection_carries_the_messages_refusals_keep_it_and_a_drop_reopens_it_once(

@@ -25,11 +25,12 @@ from tests.fixtures.celery import (
     build_world,
     deliveries,
     private_redis,
+    stopped_at_exit,
 )
 from tests.fixtures.celery import reminders_redis as reminders_redis  # noqa: F401  (fixture)
 from tests.fixtures.parley import Parley
 from tests.fixtures.services import PostgresDatabases, pg_url
-from tests.fixtures.smtp import Mailbox, Received, parse_ics, smtp_env
+from tests.fixtures.smtp import Mailbox, Received, parse_ics, running_mailbox, smtp_env
 
 NY = ZoneInfo("America/New_York")
 SECRET = "test-secret-key-not-for-production"
@@ -56,24 +57,18 @@ def stack(
     """Production's shape: PostgreSQL, Redis, a prefork worker with two processes, an SMTP server."""
     data_dir: Path = tmp_path_factory.mktemp("reminders") / "data"
     data_dir.mkdir()
-    box = Mailbox()
-    box.controller.start()
-    parley = Parley(
-        "postgres",
-        data_dir,
-        pg_url(postgres_databases.new(), "postgresql+asyncpg"),
-        redis_url=reminders_redis,
-        extra_env=smtp_env(box),
-    )
-    worker = WorkerProcess(parley, "--pool=prefork", "--concurrency=2", name="main")
-    client = TaskClient(parley.settings())
-    try:
-        yield Stack(parley, parley.settings(), box, worker, client)
-    finally:
-        worker.stop()
-        client.close()
-        box.release_all()
-        box.controller.stop()
+    with running_mailbox() as box:
+        parley = Parley(
+            "postgres",
+            data_dir,
+            pg_url(postgres_databases.new(), "postgresql+asyncpg"),
+            redis_url=reminders_redis,
+            extra_env=smtp_env(box),
+        )
+        worker = WorkerProcess(parley, "--pool=prefork", "--concurrency=2", name="main")
+        client = TaskClient(parley.settings())
+        with stopped_at_exit(client, [worker]):
+            yield Stack(parley, parley.settings(), box, worker, client)
 
 
 def by_address(mails: list[Received], kind: str) -> dict[str, list[Received]]:
@@ -227,48 +222,49 @@ def test_a_worker_killed_mid_send_leaves_no_one_without_their_reminder(stack: St
             Attendee("Third", "third@example.org"),
         ],
     )
-    box = Mailbox()
-    box.controller.start()
-    redis_url = private_redis(KILL_REDIS_DB)  # its own queue: the module's worker must not take these tasks
-    env = {**smtp_env(box), "PARLEY_REDIS_URL": redis_url, "PARLEY_MAIL_BATCH": "1"}
-    client = TaskClient(stack.parley.settings(redis_url=redis_url))
-    workers: list[WorkerProcess] = []
-    try:
-        stalls = [
-            box.stall("first@example.org", "RCPT"),
-            box.stall("second@example.org", "DATA"),
-            box.stall("third@example.org", "QUIT"),
-        ]
-        now = start - H24 + timedelta(seconds=5)
-        for doomed, name in enumerate(["doomed-a", "doomed-b", "doomed-c"]):  # each takes one send, stalls, dies
-            workers.append(WorkerProcess(stack.parley, "--pool=solo", name=name, **env))
-            if doomed == 0:
-                assert len(client.run("parley.reminders.scan", now=now.isoformat())["enqueued"]) == 3
-            deadline = datetime.now(UTC) + timedelta(seconds=20)
-            while sum(s.reached.is_set() for s in stalls) < doomed + 1 and datetime.now(UTC) < deadline:
-                stalls[0].reached.wait(0.05)
-            assert sum(s.reached.is_set() for s in stalls) == doomed + 1, f"{name} did not reach the SMTP server"
-            workers[-1].kill()
-        status = {r.email: r.status for r in deliveries(stack.settings, "killed-2034")}
-        assert status == {"first@example.org": "sending", "second@example.org": "sending", "third@example.org": "sent"}
-        workers.append(WorkerProcess(stack.parley, "--pool=solo", name="survivor", **env))
-        assert client.scan(now + timedelta(minutes=9)) == [], "a live claim is respected"
-        assert sorted(client.scan(now + timedelta(minutes=10, seconds=1))) == ["sent", "sent"]
-        copies = Counter(m.to for m in box.for_event("killed-2034"))
-        assert copies["first@example.org"] == 1, "stalled before the message: sent once, by the survivor"
-        second = [m for m in box.for_event("killed-2034") if m.to == "second@example.org"]
-        assert len(second) == 2 and second[0].raw == second[1].raw, "accepted before the kill: resent identical"
-        assert copies["third@example.org"] == 1, "recorded as sent at the server's 250: never sent again"
-        rows = {r.email: (r.status, r.attempts) for r in deliveries(stack.settings, "killed-2034")}
-        assert rows == {
-            "first@example.org": ("sent", 2),
-            "second@example.org": ("sent", 2),
-            "third@example.org": ("sent", 1),
-        }
-    finally:
-        for worker in workers:
-            worker.stop()
-        client.close()
-        box.release_all()
-        box.controller.stop()
-        private_redis(KILL_REDIS_DB)
+    with running_mailbox() as box:
+        redis_url = private_redis(KILL_REDIS_DB)  # its own queue: the module's worker must not take these tasks
+        env = {**smtp_env(box), "PARLEY_REDIS_URL": redis_url, "PARLEY_MAIL_BATCH": "1"}
+        client = TaskClient(stack.parley.settings(redis_url=redis_url))
+        workers: list[WorkerProcess] = []
+        try:
+            with stopped_at_exit(client, workers):
+                stalls = [
+                    box.stall("first@example.org", "RCPT"),
+                    box.stall("second@example.org", "DATA"),
+                    box.stall("third@example.org", "QUIT"),
+                ]
+                now = start - H24 + timedelta(seconds=5)
+                # each doomed worker takes one send, stalls at the SMTP server, dies
+                for doomed, name in enumerate(["doomed-a", "doomed-b", "doomed-c"]):
+                    workers.append(WorkerProcess(stack.parley, "--pool=solo", name=name, **env))
+                    if doomed == 0:
+                        assert len(client.run("parley.reminders.scan", now=now.isoformat())["enqueued"]) == 3
+                    deadline = datetime.now(UTC) + timedelta(seconds=20)
+                    while sum(s.reached.is_set() for s in stalls) < doomed + 1 and datetime.now(UTC) < deadline:
+                        stalls[0].reached.wait(0.05)
+                    reached = sum(s.reached.is_set() for s in stalls)
+                    assert reached == doomed + 1, f"{name} did not reach the SMTP server"
+                    workers[-1].kill()
+                status = {r.email: r.status for r in deliveries(stack.settings, "killed-2034")}
+                assert status == {
+                    "first@example.org": "sending",
+                    "second@example.org": "sending",
+                    "third@example.org": "sent",
+                }
+                workers.append(WorkerProcess(stack.parley, "--pool=solo", name="survivor", **env))
+                assert client.scan(now + timedelta(minutes=9)) == [], "a live claim is respected"
+                assert sorted(client.scan(now + timedelta(minutes=10, seconds=1))) == ["sent", "sent"]
+                copies = Counter(m.to for m in box.for_event("killed-2034"))
+                assert copies["first@example.org"] == 1, "stalled before the message: sent once, by the survivor"
+                second = [m for m in box.for_event("killed-2034") if m.to == "second@example.org"]
+                assert len(second) == 2 and second[0].raw == second[1].raw, "accepted before the kill: resent identical"
+                assert copies["third@example.org"] == 1, "recorded as sent at the server's 250: never sent again"
+                rows = {r.email: (r.status, r.attempts) for r in deliveries(stack.settings, "killed-2034")}
+                assert rows == {
+                    "first@example.org": ("sent", 2),
+                    "second@example.org": ("sent", 2),
+                    "third@example.org": ("sent", 1),
+                }
+        finally:
+            private_redis(KILL_REDIS_DB)

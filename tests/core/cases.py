@@ -111,6 +111,8 @@ def with_polls(actor: Actor = ATTENDEE) -> LiveState:
 
 def poll_closed(actor: Actor = ATTENDEE) -> LiveState:
     return _then(with_polls(actor), "poll.close", minute=47, poll_id=OPEN_POLL)
+
+
 def statements_open(actor: Actor = ATTENDEE) -> LiveState:
     """The panel ended with ``ATTENDEE_2`` and ``actor`` waiting: both may submit a statement."""
     return between_segments(actor)
