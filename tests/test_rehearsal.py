@@ -16,7 +16,7 @@ from config.settings import Settings
 from server.adapters.clock import ScaledClock, clock_for
 from server.entrypoints.ws.runtime import Timing
 from server.rehearsal import checks, formats, polls
-from server.rehearsal.actors import Interval, Truth
+from server.rehearsal.actors import UNANSWERED, Interval, Truth
 from server.rehearsal.plan import Burst, MorningPlan, SegmentPlan, plan_people, plan_timeline
 from tests.fixtures.parley import run_parley
 from workers.schedule import BEAT_SCHEDULE, beat_schedule
@@ -169,8 +169,8 @@ def _tables(minutes: str, share_a: str, votes: str) -> dict[str, list[dict[str, 
     }
 
 
-def test_the_report_check_holds_on_the_truth_and_fails_on_a_figure_that_is_not() -> None:
-    morning = _morning()
+def _truth(morning: MorningPlan) -> tuple[Truth, dict[int, str]]:
+    """Attendee 1 asked question 5, voted for it with attendee 2, and spoke from the floor."""
     truth = Truth()
     second = timedelta(seconds=1)
     # attendee 1: present 9:00:10 to 10:00:10 (the brackets one second wide); attendee 2 never came
@@ -189,13 +189,36 @@ def test_the_report_check_holds_on_the_truth_and_fails_on_a_figure_that_is_not()
     truth.questions = {5: (1, a.id)}
     truth.votes = {5: {1: (T0 + 20 * second, T0 + 21 * second), 2: (T0 + 30 * second, T0 + 31 * second)}}
     truth.floor_speakers = {morning.day: [1]}
-    registrations = {1: "one@example.invalid", 2: "two@example.invalid"}
+    return truth, {1: "one@example.invalid", 2: "two@example.invalid"}
+
+
+def test_the_report_check_holds_on_the_truth_and_fails_on_a_figure_that_is_not() -> None:
+    morning = _morning()
+    truth, registrations = _truth(morning)
     held = checks.check_report(morning, _tables("60.0", "66.7", "2"), truth, registrations)
     assert held.passed, held.failures
     wrong_minutes = checks.check_report(morning, _tables("61.0", "66.7", "2"), truth, registrations)
     assert not wrong_minutes.passed and "attendee 1" in wrong_minutes.failures[0]
     wrong_votes = checks.check_report(morning, _tables("60.0", "66.7", "3"), truth, registrations)
     assert not wrong_votes.passed and "votes" in wrong_votes.failures[0]
+
+
+def test_a_vote_or_a_question_whose_answer_never_came_may_be_in_the_report_or_not() -> None:
+    """A tab that left (or lost its connection) with a command in flight does not know whether the
+    server applied it: the check takes the report either way, and still refuses what nobody sent."""
+    morning = _morning()
+    truth, registrations = _truth(morning)
+    truth.votes[5][3] = (T0 + timedelta(seconds=40), UNANSWERED)
+    truth.unsure_questions["Where will they go?"] = (1, morning.segments[0].id)
+    for votes in ("2", "3"):
+        assert checks.check_report(morning, _tables("60.0", "66.7", votes), truth, registrations).passed
+    assert not checks.check_report(morning, _tables("60.0", "66.7", "4"), truth, registrations).passed
+    for text, holds in (("Where will they go?", True), ("Nobody asked this", False)):
+        tables = _tables("60.0", "66.7", "2")
+        tables["questions"].append({"question_id": "6", "votes": "0", "email": "one@example.invalid", "text": text})
+        found = checks.check_report(morning, tables, truth, registrations)
+        assert found.passed is holds, found.failures
+        assert holds or "questions" in found.failures[0]
 
 
 def test_the_reminder_check_counts_each_delivery_once_in_time_and_in_its_language() -> None:
@@ -243,6 +266,7 @@ def test_a_small_rehearsal_runs_green_end_to_end_on_the_embedded_default(tmp_pat
     figures = summary["figures"]
     assert figures["reminders_delivered"] == figures["reminders_due"] > 120  # 24 h and 15 min before, to 60
     assert figures["errors"] == 0 and figures["events"] > 20 and figures["fanout_samples"] > 0
+    assert 0 < figures["server_round_trips"] <= figures["connections"]  # closes and drops waited for one
     assert "/moderate/" in done.stderr and "/organise/" in done.stderr  # what a person can watch live
     assert "<svg" in (out / "summary.html").read_text()
 

@@ -17,14 +17,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import websockets
 
 from server.adapters.clock import ScaledClock
 from server.rehearsal.plan import MorningBehaviour, MorningPlan, Person, SegmentPlan, Visit, lateness
-from server.rehearsal.wire import CommandRefused, Ledger, Problems, WireClient
+from server.rehearsal.wire import CommandRefused, Ledger, Problems, RoundTrip, WireClient
 
 APPROVALS_PER_TURN = 3
 EXPECTED_REFUSALS = {"no_live_segment", "not_found", "invalid_transition", "already_waiting", "list_closed"}
@@ -43,11 +43,18 @@ class Interval:
     dropped: bool
 
 
+UNANSWERED = datetime.max.replace(tzinfo=UTC)
+
+
 @dataclass
 class Truth:
     intervals: list[Interval] = field(default_factory=list)
     questions: dict[int, tuple[int, int]] = field(default_factory=dict)  # id -> (asker, segment)
-    # question id -> registration id -> (sent, answered): the server records the vote in between
+    # text -> (asker, segment) of a question whose answer never came (the tab left, or lost its
+    # connection, with it in flight): the server may have it or not
+    unsure_questions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # question id -> registration id -> (sent, answered): the server records the vote in between;
+    # ``UNANSWERED`` when the answer never came (the server may have recorded it, at any time after)
     votes: dict[int, dict[int, tuple[datetime, datetime]]] = field(default_factory=dict)
     floor_requests: dict[int, int] = field(default_factory=dict)  # entry id -> registration id
     withdrawn: set[int] = field(default_factory=set)  # entry ids
@@ -85,6 +92,7 @@ class Stage:
     truth: Truth
     board: Board
     rng: random.Random
+    round_trips: list[RoundTrip] = field(default_factory=list)  # one per server URL, while a morning plays
 
     async def until(self, instant: datetime) -> None:
         """Sleep until the clock shows ``instant`` (virtual)."""
@@ -101,6 +109,7 @@ class Stage:
             ledger=self.ledger,
             problems=self.problems,
             on_event=self._attendee_event if watch else None,
+            round_trip=self.round_trips[index % len(self.round_trips)] if self.round_trips else None,
         )
 
     def _attendee_event(self, channel: str, event: dict[str, Any]) -> None:
@@ -132,8 +141,9 @@ async def refusable(stage: Stage, call: Awaitable[Any]) -> Any:
     return (await attempt(stage, call))[1]
 
 
-async def attempt(stage: Stage, call: Awaitable[Any]) -> tuple[bool, Any]:
-    """(applied, data) of a command: a refusal the simulated people expect is no problem."""
+async def attempt(stage: Stage, call: Awaitable[Any]) -> tuple[bool | None, Any]:
+    """(applied, data) of a command: a refusal the simulated people expect is no problem. ``applied``
+    is None when the answer never came (the connection ended first): applied or not, nobody knows."""
     stage.truth.commands += 1
     try:
         return True, await call
@@ -143,7 +153,7 @@ async def attempt(stage: Stage, call: Awaitable[Any]) -> tuple[bool, Any]:
         return False, None
     except (ConnectionError, TimeoutError, websockets.ConnectionClosed) as exc:
         stage.problems.unexpected_errors[f"command lost: {type(exc).__name__}"] += 1
-        return False, None
+        return None, None
 
 
 async def play_attendee(stage: Stage, person: Person, registration_id: int, token: str, day: str) -> None:
@@ -209,9 +219,16 @@ async def _ask(stage: Stage, client: WireClient, registration_id: int, _: Mornin
     if segment is None:
         return
     text = f"Question {stage.rng.randrange(10**6)} from delegate {registration_id}: how will this be funded?"
-    data = await refusable(stage, client.command("question.ask", text=text, anonymous=stage.rng.random() < 0.2))
-    if data is not None:
-        stage.truth.questions[data["question_id"]] = (registration_id, segment)
+    applied: bool | None = None
+    try:
+        applied, data = await attempt(
+            stage, client.command("question.ask", text=text, anonymous=stage.rng.random() < 0.2)
+        )
+    finally:  # also when the visit ends (a cancel) with the question in flight
+        if applied:
+            stage.truth.questions[data["question_id"]] = (registration_id, segment)
+        elif applied is None:
+            stage.truth.unsure_questions[text] = (registration_id, segment)
 
 
 async def _vote(stage: Stage, client: WireClient, registration_id: int, _: MorningBehaviour) -> None:
@@ -220,9 +237,13 @@ async def _vote(stage: Stage, client: WireClient, registration_id: int, _: Morni
         return
     question = stage.rng.choice(choices)
     sent = stage.clock.now()
-    data = await refusable(stage, client.command("question.vote", question_id=question, up=True))
-    if data is not None:
-        stage.truth.votes.setdefault(question, {})[registration_id] = (sent, client.settled())
+    applied: bool | None = None
+    try:
+        applied, _ = await attempt(stage, client.command("question.vote", question_id=question, up=True))
+    finally:  # also when the visit ends (a cancel) with the vote in flight
+        if applied is not False:
+            answered = client.soon() if applied else UNANSWERED
+            stage.truth.votes.setdefault(question, {})[registration_id] = (sent, answered)
 
 
 async def _floor(stage: Stage, client: WireClient, registration_id: int, behaviour: MorningBehaviour) -> None:

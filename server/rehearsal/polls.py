@@ -125,9 +125,10 @@ class PollScript:
             self.done = True
             return
         self.done = True
-        self.plan.closed, _ = await actors.attempt(self.stage, console.command("poll.close", poll_id=self.plan.poll_id))
+        closed, _ = await actors.attempt(self.stage, console.command("poll.close", poll_id=self.plan.poll_id))
+        self.plan.closed = bool(closed)
         published, _ = await actors.attempt(self.stage, console.command("poll.publish", poll_id=self.plan.poll_id))
-        self.plan.published = published
+        self.plan.published = bool(published)
 
 
 def poll_script(stage: Stage, segment: SegmentPlan, morning: MorningPlan, opens: datetime, ends: datetime) -> Any:

@@ -37,7 +37,7 @@ from server.rehearsal.stack import (
     wait_ready,
 )
 from server.rehearsal.summary import percentile, text_summary, write_summary
-from server.rehearsal.wire import Ledger, Problems, WireClient
+from server.rehearsal.wire import Ledger, Problems, RoundTrip, WireClient
 
 REPORT_WAIT_S = 180.0
 STAFF_LANGUAGE_NOTE = "staff accounts have no language: their reminders are in the event's first language"
@@ -194,12 +194,16 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
             morning = window.morning
             echo(f"  {window.starts_at.astimezone(zone):%a %d %b %H:%M}: morning {morning.day}")
             await moderator.open(resume=bool(moderator.positions))
+            stage.round_trips = await _round_trips(stage, probe.tokens["organiser"])
             attendees = [
                 asyncio.create_task(play_attendee(stage, person, rid, token, morning.day))
                 for person, (rid, token) in zip(people, made, strict=True)
             ]
             await play_moderator(stage, moderator, morning)
             await asyncio.gather(*attendees)
+            for round_trip in stage.round_trips:
+                await round_trip.client.close()
+            stage.round_trips = []
             await stage.until(window.ends_at - timedelta(minutes=2))
             if window is timeline.windows[-1]:
                 fresh = await _fresh_snapshot(stage, probe.tokens["organiser"], moderator)
@@ -255,6 +259,18 @@ async def rehearse(base: Settings, options: Options, echo: Callable[[str], None]
     echo(text_summary(summary))
     echo(f"summary: {json_path} and {html_path}")
     return summary
+
+
+async def _round_trips(stage: Stage, token: str) -> list[RoundTrip]:
+    """A connection of the organiser's to each server, for the tabs' round trips (``RoundTrip``)."""
+    found = []
+    for url in stage.urls:
+        client = WireClient(
+            base_url=url, slug=stage.slug, token=token, clock=stage.clock, ledger=stage.ledger, problems=stage.problems
+        )
+        await client.open()
+        found.append(RoundTrip(client))
+    return found
 
 
 async def _fresh_snapshot(stage: Stage, token: str, moderator: WireClient) -> dict[str, tuple[int, dict[str, Any]]]:
@@ -344,6 +360,7 @@ def _summary(
             "fanout_ms_p50": percentile(truth.fanout_ms, 0.5),
             "fanout_ms_p99": percentile(truth.fanout_ms, 0.99),
             "fanout_samples": len(truth.fanout_ms),
+            "server_round_trips": ledger.round_trips,
             "errors": problems.total() + ledger.event_mismatches + ledger.snapshot_mismatches,
         },
         "checks": [c.as_json() for c in results],

@@ -30,7 +30,8 @@ from server.adapters.clock import ScaledClock
 CLOSE_IDLE = 4408
 COMMAND_TIMEOUT_S = 30.0
 # The server records a connection's start and end a moment after the client sees the handshake or
-# the close end (its handler runs on): the brackets reach this far past what the client saw.
+# the close end (its handler runs on): the brackets reach this far past what the client saw (after
+# a round trip to the same server, where a tab has one: ``RoundTrip``).
 SERVER_SETTLE_S = 0.5
 
 
@@ -44,6 +45,7 @@ class Ledger:
     snapshot_mismatches: int = 0
     frames: int = 0
     epochs: set[str] = field(default_factory=set)
+    round_trips: int = 0  # pings answered for the tabs' brackets (``RoundTrip``)
 
     raw: dict[tuple[str, int], str | bytes] = field(default_factory=dict)
 
@@ -111,6 +113,40 @@ def _current_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+class RoundTrip:
+    """Proof that a server has handled what reached it before now: a ``ping`` sent on a connection
+    of its own after ``wait`` was called has been answered. Under load a server handles a close or a
+    cut connection seconds after the client saw it (its event loop is behind), and records the end
+    then; at 120x a second is two virtual minutes, so a fixed allowance is either too wide or too
+    narrow. Waits that arrive while a ping is out share the next one (one ping at a time)."""
+
+    def __init__(self, client: WireClient) -> None:
+        self.client = client
+        self._waiting: list[asyncio.Future[None]] = []
+        self._pinging: asyncio.Task[None] | None = None
+
+    async def wait(self) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        if self._pinging is None or self._pinging.done():
+            self._pinging = asyncio.create_task(self._ping())
+        await future
+
+    async def _ping(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self.client.command("ping")
+                self.client.ledger.round_trips += 1
+            except Exception:  # noqa: BLE001 - the connection ended: reopen it, and the waits go on as before
+                self.client.problems.unexpected_errors["round trip lost"] += 1
+                with contextlib.suppress(Exception):
+                    await self.client.open(resume=True)
+            for future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+
 class WireClient:
     def __init__(
         self,
@@ -122,7 +158,9 @@ class WireClient:
         ledger: Ledger,
         problems: Problems,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        round_trip: RoundTrip | None = None,
     ) -> None:
+        self.round_trip = round_trip
         self.base_url = base_url
         self.slug = slug
         self.token = token
@@ -175,7 +213,7 @@ class WireClient:
         self._reader = asyncio.create_task(self._read(self.ws))
         if not (resume and "public" in self.positions):
             await asyncio.wait_for(self._snapshot.wait(), 60)
-        return before, self.settled()
+        return before, self.soon()  # the server records the start before it sends the snapshot
 
     async def close(self) -> tuple[datetime, datetime]:
         """Leave with a close handshake; (before, after) bracket when the server ended it."""
@@ -185,7 +223,7 @@ class WireClient:
             with contextlib.suppress(Exception):
                 await self.ws.close()
         await self._stop_reader()
-        return before, self.settled()
+        return before, await self.settled()
 
     async def drop(self) -> tuple[datetime, datetime]:
         """Cut the connection without a close (the network went away): the server ends the
@@ -195,11 +233,18 @@ class WireClient:
         if self.ws is not None:
             self.ws.transport.abort()
         await self._stop_reader()
-        return last, self.settled()
+        return last, await self.settled()
 
-    def settled(self) -> datetime:
-        """The clock a moment from now (``SERVER_SETTLE_S`` real): the server's record is in by then."""
+    def soon(self) -> datetime:
+        """The clock a moment from now (``SERVER_SETTLE_S`` real)."""
         return self.clock.at(datetime.now(UTC) + timedelta(seconds=SERVER_SETTLE_S))
+
+    async def settled(self) -> datetime:
+        """An instant by which the server has recorded what this tab did until now: after a round
+        trip to the same server (when the tab has one), a moment later."""
+        if self.round_trip is not None:
+            await self.round_trip.wait()
+        return self.soon()
 
     @property
     def lost(self) -> bool:
@@ -218,7 +263,7 @@ class WireClient:
         connection.js does. The lost connection's end bracket (from the last frame sent) and the
         new one's start bracket."""
         last = self.last_sent or self.clock.now()
-        ended = self.settled()
+        ended = await self.settled()
         await self._stop_reader()
         await asyncio.sleep(0.5)
         opened = await self.open(resume=True)
