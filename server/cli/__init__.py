@@ -37,6 +37,8 @@ def main() -> None:
         level=os.environ.get("PARLEY_LOG_LEVEL", "info").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic announces each of its plugins at INFO when it loads: noise before every command
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 for command in (serve, db, programme, event, users, worker, beat, worker_ping, settings_cmd, rehearse):
