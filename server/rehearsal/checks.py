@@ -29,6 +29,7 @@ from server.rehearsal.plan import MorningPlan
 from server.rehearsal.smtp_sink import Received
 from server.rehearsal.wire import Ledger, Problems
 
+MAX_FAILURES_KEPT = 500  # in summary.json; the printed summary shows the first MAX_FAILURES_SHOWN
 MAX_FAILURES_SHOWN = 12
 
 
@@ -43,7 +44,7 @@ class Check:
     def fail(self, message: str) -> None:
         self.passed = False
         self.failure_count += 1
-        if len(self.failures) < MAX_FAILURES_SHOWN:
+        if len(self.failures) < MAX_FAILURES_KEPT:
             self.failures.append(message)
 
     def as_json(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from server.rehearsal.checks import MAX_FAILURES_KEPT, MAX_FAILURES_SHOWN
+
 
 def percentile(values: list[float], share: float) -> float | None:
     if not values:
@@ -28,10 +30,11 @@ def text_summary(summary: dict[str, Any]) -> str:
     for check in summary["checks"]:
         mark = "ok  " if check["passed"] else "FAIL"
         lines.append(f"{mark} {check['name']}: {json.dumps(check['figures'], ensure_ascii=False)}")
-        for failure in check["failures"]:
-            lines.append(f"       - {failure}")
-        if check["failure_count"] > len(check["failures"]):
-            lines.append(f"       … {check['failure_count'] - len(check['failures'])} more")
+        shown = check["failures"][:MAX_FAILURES_SHOWN]
+        lines += [f"       - {failure}" for failure in shown]
+        if check["failure_count"] > len(shown):
+            more = check["failure_count"] - len(shown)
+            lines.append(f"       … {more} more (summary.json keeps the first {MAX_FAILURES_KEPT})")
     lines.append("every check held" if summary["passed"] else "some checks failed")
     return "\n".join(lines)
 

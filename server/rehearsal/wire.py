@@ -120,6 +120,8 @@ class RoundTrip:
     then; at 120x a second is two virtual minutes, so a fixed allowance is either too wide or too
     narrow. Waits that arrive while a ping is out share the next one (one ping at a time)."""
 
+    PINGS_PER_S = 4
+
     def __init__(self, client: WireClient) -> None:
         self.client = client
         self._waiting: list[asyncio.Future[None]] = []
@@ -133,7 +135,11 @@ class RoundTrip:
         await future
 
     async def _ping(self) -> None:
+        sent = 0.0
         while self._waiting:
+            # at most PINGS_PER_S: the server closes a connection that sends more than 10 frames a second
+            await asyncio.sleep(max(0.0, sent + 1 / self.PINGS_PER_S - time.monotonic()))
+            sent = time.monotonic()
             batch, self._waiting = self._waiting, []
             try:
                 await self.client.command("ping")

@@ -124,13 +124,15 @@ async def live_socket(ws: WebSocket) -> None:
         with contextlib.suppress(WebSocketDisconnect):
             await read_commands(runtime, conn)
     finally:
+        # the end is when the socket ended, before the awaits below (seconds, with thousands leaving)
+        ended = runtime.clock.now()
         timed_out = conn.id in runtime.timed_out
         runtime.timed_out.discard(conn.id)
         await runtime.hub.detach(conn)
         await conn.stop_writer()
         if attendee:
             # a connection that stopped answering ends at its last heartbeat, not at discovery
-            end = conn.last_seen if timed_out and conn.last_seen else runtime.clock.now()
+            end = conn.last_seen if timed_out and conn.last_seen else ended
             try:
                 await runtime.attendance.close(conn.id, at=end)
             except OVERLOADED as exc:  # its close waits for the next flush (or the sweep, at its last_seen)
